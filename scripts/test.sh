@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test suite, with everything it needs installed and started first.
+# Called by `make test` (which installs the Python package) and by .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+
+echo "== SDK clients (google-genai versions, @google/genai)"
+bash scripts/sdk-envs.sh
+
+echo "== preparing the default model weights (once; cached)"
+$BIN/python -m openlive.engines.weights
+
+echo "== lint and types"
+$BIN/ruff check src tests bench
+$BIN/mypy
+
+echo "== tests"
+set +e
+$BIN/python -m pytest "$@"
+status=$?
+set -e
+# pytest exits 5 when nothing was collected: that is a failure here, not a pass.
+exit $status

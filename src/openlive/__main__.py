@@ -1,0 +1,3 @@
+from openlive.cli import main
+
+main()

@@ -1,0 +1,131 @@
+"""The ``openlive`` command: serve, and manage API keys.
+
+Every setting has one name across flag, config field and environment variable:
+``--port`` / ``port`` / ``OPENLIVE_PORT``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from openlive import __version__
+from openlive.config import Settings
+from openlive.errors import ConfigError
+
+
+def _default_data_dir() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "openlive"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"],
+                               "auto_envvar_prefix": "OPENLIVE"})
+@click.version_option(__version__, prog_name="openlive")
+def main() -> None:
+    """openlive: a self-hosted server for programs written against the Gemini Live API.
+
+    Point an unmodified google-genai or @google/genai program at it with
+    GOOGLE_GEMINI_BASE_URL and an openlive API key.
+    """
+
+
+data_dir_option = click.option(
+    "--data-dir", type=click.Path(path_type=Path), default=_default_data_dir,
+    show_default="$XDG_DATA_HOME/openlive", envvar="OPENLIVE_DATA_DIR",
+    help="Where keys, TLS material and the store live.",
+)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="OPENLIVE_HOST",
+              help="Interface to listen on (0.0.0.0 for every interface).")
+@click.option("--port", default=8080, show_default=True, type=int, envvar="OPENLIVE_PORT",
+              help="The one port for HTTP, WebSocket and TLS (the first byte tells which).")
+@data_dir_option
+@click.option("--tls/--no-tls", default=True, show_default=True, envvar="OPENLIVE_TLS",
+              help="Also accept TLS on the port (the Python SDK always uses TLS for Live).")
+@click.option("--tls-cert", type=click.Path(exists=True, path_type=Path),
+              envvar="OPENLIVE_TLS_CERT", help="Your own certificate chain (PEM).")
+@click.option("--tls-key", type=click.Path(exists=True, path_type=Path),
+              envvar="OPENLIVE_TLS_KEY", help="The private key of --tls-cert (PEM).")
+@click.option("--tls-host", "tls_hosts", multiple=True, envvar="OPENLIVE_TLS_HOST",
+              help="Extra host name or IP for the generated certificate (repeatable).")
+@click.option("--auth/--no-auth", default=True, show_default=True, envvar="OPENLIVE_AUTH",
+              help="Require an API key (on by default).")
+@click.option("--llm", default="llamacpp", show_default=True, envvar="OPENLIVE_LLM",
+              help="Language model backend: llamacpp, openai, or module:factory.")
+@click.option("--llm-url", envvar="OPENLIVE_LLM_URL",
+              help="Base URL of an OpenAI-compatible server (…/v1), for --llm openai.")
+@click.option("--llm-model", envvar="OPENLIVE_LLM_MODEL",
+              help="Model name for --llm openai, or a GGUF path for --llm llamacpp.")
+@click.option("--llm-api-key", envvar="OPENLIVE_LLM_API_KEY",
+              help="API key for the OpenAI-compatible server, if it needs one.")
+@click.option("--llm-context", default=4096, show_default=True, type=int,
+              envvar="OPENLIVE_LLM_CONTEXT", help="Context window (tokens) for llamacpp.")
+@click.option("--model-alias", "model_aliases", multiple=True, envvar="OPENLIVE_MODEL_ALIAS",
+              help="Also serve this Live model id (e.g. my-live-model); repeatable.")
+@click.option("--log-level", default="info", show_default=True, envvar="OPENLIVE_LOG_LEVEL",
+              type=click.Choice(["debug", "info", "warning", "error"]))
+def serve(**options: Any) -> None:
+    """Start the server on the embedded default stack (or the backends you name)."""
+    options["tls_hosts"] = tuple(options["tls_hosts"])
+    options["model_aliases"] = tuple(options["model_aliases"])
+    try:
+        settings = Settings(**options)
+    except ConfigError as err:
+        raise click.UsageError(str(err)) from None
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from openlive.server.run import run_server
+
+    try:
+        asyncio.run(run_server(settings))
+    except KeyboardInterrupt:
+        pass
+
+
+@main.group()
+def keys() -> None:
+    """Create, list and revoke API keys."""
+
+
+def _store(data_dir: Path) -> Any:
+    from openlive.store.sqlite import SqliteStore
+
+    return SqliteStore(data_dir / "openlive.db")
+
+
+@keys.command("create")
+@data_dir_option
+@click.option("--name", default="default", show_default=True, help="A label for the key.")
+def keys_create(data_dir: Path, name: str) -> None:
+    """Create a key and print it (it is shown only this once)."""
+    key, secret = _store(data_dir).create_key(name)
+    click.echo(secret)
+    click.echo(f"created key {key.id} ({key.name})", err=True)
+
+
+@keys.command("list")
+@data_dir_option
+def keys_list(data_dir: Path) -> None:
+    """List keys (ids and names; secrets are not stored)."""
+    for key in _store(data_dir).list_keys():
+        state = "revoked" if key.revoked else "active"
+        click.echo(f"{key.id}\t{key.name}\t{state}")
+
+
+@keys.command("revoke")
+@data_dir_option
+@click.argument("key_id")
+def keys_revoke(data_dir: Path, key_id: str) -> None:
+    """Revoke the key with this id."""
+    if not _store(data_dir).revoke_key(key_id):
+        click.echo(f"no key with id {key_id}", err=True)
+        sys.exit(1)
+    click.echo(f"revoked {key_id}")

@@ -1,0 +1,44 @@
+"""Server settings: one typed object, filled from CLI flags or OPENLIVE_* variables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from openlive.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("data")
+    tls: bool = True
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_hosts: tuple[str, ...] = ()
+    auth: bool = True
+    llm: str = "llamacpp"
+    llm_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: str | None = None
+    llm_context: int = 4096
+    model_aliases: tuple[str, ...] = ()
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("--tls-cert and --tls-key go together.")
+        if self.llm == "openai" and not self.llm_url:
+            raise ConfigError("--llm openai needs --llm-url (e.g. http://127.0.0.1:8000/v1).")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"--port {self.port} is not a TCP port.")
+
+    def llm_options(self) -> dict[str, object]:
+        """Options for the language-model factory, by backend."""
+        if self.llm == "llamacpp":
+            return {"model_path": self.llm_model, "n_ctx": self.llm_context}
+        if self.llm == "openai":
+            return {"base_url": self.llm_url, "model": self.llm_model or "default",
+                    "api_key": self.llm_api_key}
+        return {}

@@ -1,0 +1,165 @@
+"""The ASGI application: the Live WebSocket endpoint and the REST routes.
+
+Routes are matched after collapsing repeated slashes, and the Live endpoint under any
+path prefix, because the SDKs build URLs that way (spec §1.6).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from openlive import __version__, metrics
+from openlive.catalog import ModelCatalog
+from openlive.engines.llm.base import LanguageModel
+from openlive.errors import CloseCode, ProtocolError
+from openlive.protocol.endpoint import (
+    LiveEndpoint,
+    extract_credentials,
+    normalize_path,
+    parse_live_path,
+)
+from openlive.runtime.driver import SessionDriver
+from openlive.server.auth import Authenticator
+from openlive.session.config import ServerCapabilities
+from openlive.session.machine import Session
+
+log = logging.getLogger("openlive.server")
+
+
+@dataclass
+class Services:
+    """What the app serves with; built by the CLI (or a test) and shared by all sessions."""
+
+    catalog: ModelCatalog
+    models: Mapping[str, LanguageModel]
+    auth: Authenticator
+    capabilities: ServerCapabilities
+
+
+class WebSocketTransport:
+    """The driver's Transport over a Starlette WebSocket."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self._ws = websocket
+
+    async def receive(self) -> str | bytes | None:
+        message = await self._ws.receive()
+        if message["type"] == "websocket.disconnect":
+            return None
+        text: str | None = message.get("text")
+        return text if text is not None else message.get("bytes", b"")
+
+    async def send(self, data: bytes) -> None:
+        # Binary frames of UTF-8 JSON, as production sends (spec §2.1).
+        await self._ws.send_bytes(data)
+
+    async def close(self, code: int, reason: str) -> None:
+        await self._ws.close(code, reason)
+
+
+class OpenLiveApp:
+    """ASGI entry point. ``lifespan`` is an optional async context run at start/stop."""
+
+    def __init__(
+        self,
+        services: Services,
+        lifespan: Callable[[], AbstractAsyncContextManager[Any]] | None = None,
+    ) -> None:
+        self.services = services
+        self._lifespan = lifespan
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._run_lifespan(receive, send)
+        elif scope["type"] == "websocket":
+            await self._websocket(WebSocket(scope, receive, send))
+        elif scope["type"] == "http":
+            response = await self._http(Request(scope, receive))
+            await response(scope, receive, send)
+
+    async def _run_lifespan(self, receive: Receive, send: Send) -> None:
+        await receive()  # lifespan.startup
+        if self._lifespan is None:
+            await send({"type": "lifespan.startup.complete"})
+            await receive()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        try:
+            async with self._lifespan():
+                await send({"type": "lifespan.startup.complete"})
+                await receive()  # lifespan.shutdown
+        except Exception as exc:
+            log.exception("start-up failed")
+            await send({"type": "lifespan.startup.failed", "message": str(exc)})
+            return
+        await send({"type": "lifespan.shutdown.complete"})
+
+    # -- HTTP -----------------------------------------------------------------------------
+
+    async def _http(self, request: Request) -> Response:
+        path = normalize_path(request.url.path)
+        if path in ("/health", "/healthz") and request.method == "GET":
+            return JSONResponse({"status": "ok", "version": __version__})
+        if path == "/metrics" and request.method == "GET":
+            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return google_error(404, "NOT_FOUND", f"Method not found: {request.method} {path}")
+
+    # -- Live -----------------------------------------------------------------------------
+
+    async def _websocket(self, websocket: WebSocket) -> None:
+        endpoint = parse_live_path(websocket.url.path)
+        await websocket.accept()
+        if endpoint is None:
+            await websocket.close(
+                CloseCode.POLICY_VIOLATION, "Unknown endpoint: not a Live API path."
+            )
+            return
+        try:
+            await self._live(websocket, endpoint)
+        except WebSocketDisconnect:
+            pass
+
+    async def _live(self, websocket: WebSocket, endpoint: LiveEndpoint) -> None:
+        credentials = extract_credentials(
+            dict(websocket.query_params), {k.lower(): v for k, v in websocket.headers.items()}
+        )
+        try:
+            principal = await self.services.auth.authenticate(credentials)
+        except ProtocolError as err:
+            log.warning("refused a Live connection: %s", err.reason)
+            metrics.SESSIONS_CLOSED.labels(code=str(int(err.close_code))).inc()
+            await websocket.close(err.close_code, err.reason)
+            return
+        session_id = secrets.token_hex(8)
+        log.info("session %s: opened by key %s on %s/%s", session_id, principal.key_id,
+                 endpoint.api_version, endpoint.method)
+        session = Session(
+            session_id=session_id,
+            catalog=self.services.catalog,
+            capabilities=self.services.capabilities,
+        )
+        metrics.SESSIONS_TOTAL.inc()
+        metrics.SESSIONS_ACTIVE.inc()
+        try:
+            await SessionDriver(session, WebSocketTransport(websocket), self.services.models).run()
+        finally:
+            metrics.SESSIONS_ACTIVE.dec()
+            log.info("session %s: ended", session_id)
+
+
+def google_error(code: int, status: str, message: str) -> JSONResponse:
+    """An error body shaped like Google's REST errors, which the SDKs parse."""
+    return JSONResponse(
+        {"error": {"code": code, "message": message, "status": status}}, status_code=code
+    )

@@ -1,0 +1,72 @@
+"""Start-up: open the store, make sure a key and TLS material exist, load the engines,
+then serve until told to stop. Says what it did, in words an operator can act on."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from openlive.catalog import DEFAULT_BACKEND, ModelCatalog
+from openlive.config import Settings
+from openlive.engines.llm.factory import create_language_model
+from openlive.server.app import OpenLiveApp, Services
+from openlive.server.auth import Authenticator
+from openlive.server.listener import serve
+from openlive.server.tls import ensure_certificates, server_ssl_context
+from openlive.session.config import ServerCapabilities
+from openlive.store.sqlite import SqliteStore
+
+log = logging.getLogger("openlive")
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+async def run_server(settings: Settings) -> None:
+    """Serve with ``settings`` until SIGINT/SIGTERM."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = SqliteStore(settings.data_dir / "openlive.db")
+    if settings.auth and not store.list_keys():
+        _, secret = store.create_key("default")
+        _say("openlive: created the first API key (shown once; `openlive keys` manages keys):")
+        _say(f"  GEMINI_API_KEY={secret}")
+
+    ssl_context = None
+    scheme = "http"
+    if settings.tls:
+        if settings.tls_cert and settings.tls_key:
+            ssl_context = server_ssl_context(settings.tls_cert, settings.tls_key)
+            ca_hint = str(settings.tls_cert)
+        else:
+            files = ensure_certificates(settings.data_dir / "tls", settings.tls_hosts)
+            ssl_context = server_ssl_context(files.cert, files.key)
+            ca_hint = str(files.ca_cert)
+            if files.created:
+                _say(f"openlive: created a local certificate authority at {files.ca_cert}")
+        _say("openlive: clients trust this server's TLS with:")
+        _say(f"  SSL_CERT_FILE={ca_hint}          (Python)")
+        _say(f"  NODE_EXTRA_CA_CERTS={ca_hint}    (Node)")
+
+    log.info("loading language model backend %r", settings.llm)
+    model = create_language_model(settings.llm, **settings.llm_options())
+    catalog = ModelCatalog().with_aliases({a: DEFAULT_BACKEND for a in settings.model_aliases})
+    services = Services(
+        catalog=catalog,
+        models={DEFAULT_BACKEND: model},
+        auth=Authenticator(store if settings.auth else None),
+        capabilities=ServerCapabilities(audio_output=False),
+    )
+
+    def ready(port: int) -> None:
+        _say(f"openlive: listening on {settings.host}:{port} "
+             f"({'plain and TLS' if ssl_context else 'plain'}); "
+             f"GOOGLE_GEMINI_BASE_URL={scheme}://{settings.host}:{port}")
+
+    try:
+        await serve(OpenLiveApp(services), host=settings.host, port=settings.port,
+                    ssl_context=ssl_context, ready=ready, log_level=settings.log_level)
+    finally:
+        await model.aclose()
+        store.close()
+        log.info("stopped")

@@ -1,0 +1,111 @@
+"""What a session was asked for: the validated, engine-neutral reading of ``setup``.
+
+``SessionConfig.from_setup`` is where a setup is accepted or refused, with the close
+code the hosted API would use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from openlive.catalog import ModelCatalog, bare_model_id
+from openlive.engines.llm.base import SamplingParams
+from openlive.errors import InvalidArgument, PolicyViolation
+from openlive.protocol.client import Setup
+from openlive.protocol.types import Content
+
+Modality = Literal["TEXT", "AUDIO"]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerCapabilities:
+    """What this server process can serve, so a setup can be refused up front."""
+
+    audio_output: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    model: str  # as the client named it, without "models/"
+    backend: str  # the language-model backend that serves it
+    modality: Modality
+    sampling: SamplingParams
+    system_instruction: str | None
+    initial_history_in_client_content: bool = False
+    # realtimeInputConfig.activityHandling: does new user activity interrupt the model?
+    interrupt_on_activity: bool = True
+
+    @classmethod
+    def from_setup(
+        cls, setup: Setup, catalog: ModelCatalog, capabilities: ServerCapabilities
+    ) -> SessionConfig:
+        """Validate ``setup``; raise PolicyViolation (1008) or InvalidArgument (1007)."""
+        model = bare_model_id(setup.model)
+        backend = catalog.resolve(model)
+        if backend is None:
+            raise PolicyViolation(
+                f"models/{model} is not found, or is not supported for bidiGenerateContent."
+            )
+        gen = setup.generation_config
+        modality = _modality(gen.response_modalities if gen else None, capabilities)
+        history = setup.history_config
+        realtime = setup.realtime_input_config
+        return cls(
+            model=model,
+            backend=backend,
+            modality=modality,
+            sampling=_sampling(setup),
+            system_instruction=instruction_text(setup.system_instruction),
+            initial_history_in_client_content=bool(
+                history and history.initial_history_in_client_content
+            ),
+            interrupt_on_activity=not (
+                realtime is not None and realtime.activity_handling == "NO_INTERRUPTION"
+            ),
+        )
+
+
+def instruction_text(content: Content | None) -> str | None:
+    """The text of a system instruction, or None when it has none."""
+    if content is None:
+        return None
+    return content.text() or None
+
+
+def _modality(requested: list[str] | None, capabilities: ServerCapabilities) -> Modality:
+    wanted = {m for m in requested or () if m != "MODALITY_UNSPECIFIED"}
+    if not wanted:
+        return "AUDIO" if capabilities.audio_output else "TEXT"
+    if len(wanted) > 1 or not wanted <= {"TEXT", "AUDIO"}:
+        names = ", ".join(sorted(wanted))
+        raise InvalidArgument(
+            f"The requested combination of response modalities ({names}) is not supported."
+        )
+    modality: Modality = "TEXT" if "TEXT" in wanted else "AUDIO"
+    if modality == "AUDIO" and not capabilities.audio_output:
+        raise PolicyViolation(
+            "AUDIO responses need a speech synthesis engine and none is configured; "
+            "ask for TEXT."
+        )
+    return modality
+
+
+def _sampling(setup: Setup) -> SamplingParams:
+    gen = setup.generation_config
+    if gen is None:
+        return SamplingParams()
+    if gen.max_output_tokens is not None and gen.max_output_tokens <= 0:
+        raise InvalidArgument("generationConfig.maxOutputTokens must be positive.")
+    if gen.temperature is not None and not 0.0 <= gen.temperature <= 2.0:
+        raise InvalidArgument("generationConfig.temperature must be between 0 and 2.")
+    if gen.top_p is not None and not 0.0 <= gen.top_p <= 1.0:
+        raise InvalidArgument("generationConfig.topP must be between 0 and 1.")
+    return SamplingParams(
+        temperature=gen.temperature,
+        top_p=gen.top_p,
+        top_k=gen.top_k,
+        max_tokens=gen.max_output_tokens,
+        seed=gen.seed,
+        stop=tuple(gen.stop_sequences or ()),
+    )

@@ -1,0 +1,63 @@
+"""The conversation as the language model will see it."""
+
+from __future__ import annotations
+
+import orjson
+
+from openlive.engines.llm.base import ChatMessage, Role
+from openlive.errors import PolicyViolation
+from openlive.protocol.types import Content, Part
+
+_ROLES: dict[str, Role] = {"user": "user", "model": "assistant"}
+
+
+def part_text(part: Part) -> str:
+    """The text a part contributes to the model's context.
+
+    Function calls and responses prefilled by the client become readable text, so the
+    model keeps their meaning; media a text-only model cannot take is refused.
+    """
+    if part.text is not None:
+        return "" if part.thought else part.text
+    if part.function_call is not None:
+        args = orjson.dumps(part.function_call.args or {}).decode()
+        return f"[called {part.function_call.name}({args})]"
+    if part.function_response is not None:
+        result = orjson.dumps(part.function_response.response or {}).decode()
+        return f"[{part.function_response.name or 'function'} returned {result}]"
+    if part.inline_data is not None or part.file_data is not None:
+        mime = (part.inline_data or part.file_data).mime_type  # type: ignore[union-attr]
+        raise PolicyViolation(
+            f"{mime} input needs a multimodal language model; the configured one takes text only."
+        )
+    return ""
+
+
+def content_message(content: Content) -> ChatMessage | None:
+    """A ``Content`` as one chat message, or None when it carries no text."""
+    role = _ROLES.get((content.role or "user").lower())
+    if role is None:
+        raise PolicyViolation(f"Unknown role '{content.role}': use 'user' or 'model'.")
+    text = "".join(part_text(p) for p in content.parts)
+    return ChatMessage(role=role, content=text) if text else None
+
+
+class History:
+    """Ordered user and model turns; merges consecutive turns of the same role."""
+
+    def __init__(self) -> None:
+        self._messages: list[ChatMessage] = []
+
+    def append(self, message: ChatMessage) -> None:
+        if self._messages and self._messages[-1].role == message.role:
+            last = self._messages.pop()
+            message = ChatMessage(role=message.role, content=f"{last.content}\n{message.content}")
+        self._messages.append(message)
+
+    def messages(self, system_instruction: str | None) -> tuple[ChatMessage, ...]:
+        """The context for the model: the system instruction first, then every turn."""
+        head = (ChatMessage("system", system_instruction),) if system_instruction else ()
+        return head + tuple(self._messages)
+
+    def __len__(self) -> int:
+        return len(self._messages)

@@ -1,0 +1,116 @@
+"""The driver over an in-memory transport with the fake model: real tasks, no sockets."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+
+from openlive.catalog import DEFAULT_BACKEND, ModelCatalog
+from openlive.runtime.driver import SessionDriver
+from openlive.session.machine import Session
+from tests.fakes.llm import EchoModel
+
+
+class MemoryTransport:
+    """The client end is ``inbox`` (frames to the server) and ``outbox`` (frames back)."""
+
+    def __init__(self) -> None:
+        self.inbox: asyncio.Queue[str | bytes | None] = asyncio.Queue()
+        self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.closed: tuple[int, str] | None = None
+
+    async def receive(self) -> str | bytes | None:
+        return await self.inbox.get()
+
+    async def send(self, data: bytes) -> None:
+        await self.outbox.put(orjson.loads(data))
+
+    async def close(self, code: int, reason: str) -> None:
+        self.closed = (code, reason)
+
+    def client(self, frame: dict[str, Any] | str) -> None:
+        self.inbox.put_nowait(frame if isinstance(frame, str) else orjson.dumps(frame).decode())
+
+    async def until_turn_complete(self) -> list[dict[str, Any]]:
+        got = []
+        while True:
+            msg = await asyncio.wait_for(self.outbox.get(), 5)
+            got.append(msg)
+            if msg.get("serverContent", {}).get("turnComplete"):
+                return got
+
+
+SETUP = {"setup": {"model": "models/gemini-2.0-flash-live-001",
+                   "generationConfig": {"responseModalities": ["TEXT"]}}}
+
+
+def start(model: EchoModel | None = None) -> tuple[MemoryTransport, EchoModel, asyncio.Task[None]]:
+    model = model or EchoModel()
+    transport = MemoryTransport()
+    session = Session(session_id="t", catalog=ModelCatalog())
+    driver = SessionDriver(session, transport, {DEFAULT_BACKEND: model})
+    return transport, model, asyncio.create_task(driver.run())
+
+
+def texts(messages: list[dict[str, Any]]) -> str:
+    return "".join(p.get("text", "") for m in messages
+                   for p in m.get("serverContent", {}).get("modelTurn", {}).get("parts", []))
+
+
+async def test_text_turn_end_to_end() -> None:
+    t, _, task = start()
+    t.client(SETUP)
+    assert await t.outbox.get() == {"setupComplete": {"sessionId": "t"}}
+    t.client({"realtimeInput": {"text": "hello there"}})
+    turn = await t.until_turn_complete()
+    assert texts(turn) == "[messages=1] hello there"
+    assert turn[-2] == {"serverContent": {"generationComplete": True}}
+    assert turn[-1]["usageMetadata"]["responseTokenCount"] == 3
+    t.inbox.put_nowait(None)
+    await asyncio.wait_for(task, 5)
+
+
+async def test_interrupting_a_slow_generation_cancels_it() -> None:
+    t, model, task = start()
+    t.client(SETUP)
+    await t.outbox.get()
+    t.client({"realtimeInput": {"text": "slow: one two three four five six seven"}})
+    first = await asyncio.wait_for(t.outbox.get(), 5)
+    assert "modelTurn" in first["serverContent"]
+    t.client({"realtimeInput": {"text": "quick"}})
+    interrupted = await t.until_turn_complete()
+    assert {"serverContent": {"interrupted": True}} in interrupted
+    answer = await t.until_turn_complete()
+    assert texts(answer).endswith("quick")
+    # the model saw only what had been sent of the interrupted answer
+    assert model.requests[-1].messages[1].content == texts([first])
+    t.inbox.put_nowait(None)
+    await asyncio.wait_for(task, 5)
+
+
+async def test_malformed_frame_closes_1007_and_engine_failure_1011() -> None:
+    t, _, task = start()
+    t.client(SETUP)
+    await t.outbox.get()
+    t.client("{not json")
+    await asyncio.wait_for(task, 5)
+    assert t.closed is not None and t.closed[0] == 1007 and "JSON" in t.closed[1]
+
+    t, _, task = start()
+    t.client(SETUP)
+    await t.outbox.get()
+    t.client({"realtimeInput": {"text": "fail: please"}})
+    await asyncio.wait_for(task, 5)
+    assert t.closed is not None and t.closed[0] == 1011
+
+
+async def test_disconnect_cancels_generation_promptly() -> None:
+    t, _, task = start()
+    t.client(SETUP)
+    await t.outbox.get()
+    t.client({"realtimeInput": {"text": "slow: " + "word " * 50}})
+    await asyncio.wait_for(t.outbox.get(), 5)
+    t.inbox.put_nowait(None)
+    await asyncio.wait_for(task, 1)  # would take 10 s if the generation kept running

@@ -1,0 +1,265 @@
+"""One port, TLS and plain: real sockets, real certificates, real clients."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import ssl
+import struct
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.types import Receive, Scope, Send
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from openlive.errors import ConfigError
+from openlive.server import listener as listener_module
+from openlive.server.listener import Listener, serve
+from openlive.server.tls import TlsFiles, ensure_certificates, server_ssl_context
+
+
+class EchoApp:
+    """A tiny ASGI app: GET returns text, /ws echoes, "close" ends with 1008 and a reason."""
+
+    def __init__(self) -> None:
+        self.lifespan: list[str] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        match scope["type"]:
+            case "lifespan":
+                await self._lifespan(receive, send, scope["state"])
+            case "http":
+                body = f"hello over {scope['scheme']}, {scope['state']['greeting']}".encode()
+                await send({"type": "http.response.start", "status": 200, "headers": []})
+                await send({"type": "http.response.body", "body": body})
+            case "websocket":
+                await self._echo(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send, state: dict[str, Any]) -> None:
+        while True:
+            message = await receive()
+            event = message["type"].removeprefix("lifespan.")
+            self.lifespan.append(event)
+            if event == "startup":
+                state["greeting"] = "from lifespan"
+            await send({"type": f"lifespan.{event}.complete"})
+            if event == "shutdown":
+                return
+
+    async def _echo(self, receive: Receive, send: Send) -> None:
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            if message.get("text") == "close":
+                await send({"type": "websocket.close", "code": 1008, "reason": "policy says no"})
+                return
+            if message.get("bytes") is not None:  # answer big uploads with their size only
+                await send({"type": "websocket.send", "text": str(len(message["bytes"]))})
+            else:
+                await send({"type": "websocket.send", "text": message["text"]})
+
+
+@pytest.fixture
+def tls_files(tmp_path: Path) -> TlsFiles:
+    return ensure_certificates(tmp_path / "tls")
+
+
+@pytest.fixture
+def client_ssl(tls_files: TlsFiles) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=tls_files.ca_cert)
+    context.verify_flags |= ssl.VERIFY_X509_STRICT
+    return context
+
+
+@pytest.fixture
+def app() -> EchoApp:
+    return EchoApp()
+
+
+@pytest.fixture
+async def port(app: EchoApp, tls_files: TlsFiles) -> AsyncIterator[int]:
+    listener = Listener(
+        app,
+        host="127.0.0.1",
+        port=0,
+        ssl_context=server_ssl_context(tls_files.cert, tls_files.key),
+    )
+    await listener.start()
+    yield listener.port
+    await listener.shutdown()
+
+
+def assert_quiet(caplog: pytest.LogCaptureFixture) -> None:
+    loud = [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
+    assert loud == []
+
+
+async def get(url: str, verify: ssl.SSLContext | bool = False) -> httpx.Response:
+    async with httpx.AsyncClient(verify=verify, trust_env=False) as client:
+        return await client.get(url)
+
+
+async def test_plain_http(port: int) -> None:
+    response = await get(f"http://127.0.0.1:{port}/")
+
+    assert response.status_code == 200
+    assert response.text == "hello over http, from lifespan"
+    assert "date" in response.headers
+
+
+async def test_https_on_the_same_port(port: int, client_ssl: ssl.SSLContext) -> None:
+    for host in ("127.0.0.1", "localhost"):
+        response = await get(f"https://{host}:{port}/", verify=client_ssl)
+
+        assert response.text == "hello over https, from lifespan"
+
+
+@pytest.mark.parametrize("scheme", ["ws", "wss"])
+async def test_websocket_echo_and_close_reason(
+    port: int, client_ssl: ssl.SSLContext, scheme: str
+) -> None:
+    tls = client_ssl if scheme == "wss" else None
+
+    async with connect(f"{scheme}://127.0.0.1:{port}/ws", ssl=tls, proxy=None) as ws:
+        assert [e.name for e in ws.protocol.extensions] == ["permessage-deflate"]
+        await ws.send("hi")
+        assert await ws.recv() == "hi"
+        await asyncio.wait_for(await ws.ping(), 5)  # the server answers pings
+        await ws.send(os.urandom(3 * 1024 * 1024))  # above the 1 MiB websockets default
+        assert await ws.recv() == str(3 * 1024 * 1024)
+        await ws.send("close")
+        with pytest.raises(ConnectionClosed):
+            await ws.recv()
+
+    assert ws.close_code == 1008
+    assert ws.close_reason == "policy says no"
+
+
+async def test_peer_closing_before_sending_is_harmless(
+    port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    for linger in (False, True):  # a polite FIN, then a reset
+        sock = socket.create_connection(("127.0.0.1", port))
+        if linger:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+    await asyncio.sleep(0.2)
+
+    assert (await get(f"http://127.0.0.1:{port}/")).status_code == 200
+    assert_quiet(caplog)
+
+
+async def test_silent_connections_are_closed(
+    port: int, client_ssl: ssl.SSLContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(listener_module, "FIRST_BYTE_TIMEOUT", 0.3)
+
+    plain_reader, plain_writer = await asyncio.open_connection("127.0.0.1", port)
+    tls_reader, tls_writer = await asyncio.open_connection(
+        "127.0.0.1", port, ssl=client_ssl, server_hostname="localhost"
+    )  # handshake done, then no request
+
+    async with asyncio.timeout(5):
+        assert await plain_reader.read() == b""
+        assert await tls_reader.read() == b""
+    for writer in (plain_writer, tls_writer):
+        writer.close()
+
+
+async def test_failed_tls_handshake_is_harmless(
+    port: int, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    stranger = ssl.create_default_context(cafile=ensure_certificates(tmp_path / "x").ca_cert)
+
+    with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        await get(f"https://127.0.0.1:{port}/", verify=stranger)
+    await asyncio.sleep(0.1)
+
+    assert (await get(f"http://127.0.0.1:{port}/")).status_code == 200
+    assert_quiet(caplog)
+
+
+async def test_plain_only_without_ssl_context(app: EchoApp) -> None:
+    listener = Listener(app, host="127.0.0.1", port=0, ssl_context=None)
+    await listener.start()
+    try:
+        assert (await get(f"http://127.0.0.1:{listener.port}/")).status_code == 200
+        with pytest.raises(httpx.ConnectError):
+            await get(f"https://127.0.0.1:{listener.port}/")
+    finally:
+        await listener.shutdown()
+
+
+async def test_shutdown_runs_the_lifespan_and_closes_websockets(
+    app: EchoApp, tls_files: TlsFiles
+) -> None:
+    listener = Listener(app, host="127.0.0.1", port=0, ssl_context=None)
+    await listener.start()
+    assert app.lifespan == ["startup"]
+
+    async with connect(f"ws://127.0.0.1:{listener.port}/ws", proxy=None) as ws:
+        await listener.shutdown()
+        with pytest.raises(ConnectionClosed):
+            await ws.recv()
+
+    assert ws.close_code == 1012
+    assert app.lifespan == ["startup", "shutdown"]
+    with pytest.raises(httpx.ConnectError):
+        await get(f"http://127.0.0.1:{listener.port}/")
+
+
+async def test_start_reports_a_failing_app() -> None:
+    async def broken(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "lifespan.startup.failed", "message": "no model"})
+
+    with pytest.raises(ConfigError, match="failed to start"):
+        await Listener(broken, host="127.0.0.1", port=0, ssl_context=None).start()
+
+
+async def test_start_reports_a_busy_port(app: EchoApp) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        busy = Listener(app, host="127.0.0.1", port=taken.getsockname()[1], ssl_context=None)
+        with pytest.raises(ConfigError, match="cannot listen"):
+            await busy.start()
+
+    assert app.lifespan == ["startup", "shutdown"]
+
+
+async def test_serve_until_stop(app: EchoApp) -> None:
+    stop = asyncio.Event()
+    bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    server = asyncio.create_task(
+        serve(app, host="127.0.0.1", port=0, ssl_context=None, ready=bound.set_result, stop=stop)
+    )
+
+    port = await asyncio.wait_for(bound, 10)
+    assert (await get(f"http://127.0.0.1:{port}/")).status_code == 200
+    stop.set()
+    await asyncio.wait_for(server, 10)
+
+    assert app.lifespan == ["startup", "shutdown"]
+
+
+async def test_serve_stops_gracefully_on_sigint(app: EchoApp) -> None:
+    bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    server = asyncio.create_task(
+        serve(app, host="127.0.0.1", port=0, ssl_context=None, ready=bound.set_result)
+    )
+    await asyncio.wait_for(bound, 10)
+
+    os.kill(os.getpid(), signal.SIGINT)
+    await asyncio.wait_for(server, 10)
+
+    assert app.lifespan == ["startup", "shutdown"]

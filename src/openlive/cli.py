@@ -24,8 +24,9 @@ def _default_data_dir() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "openlive"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"],
-                               "auto_envvar_prefix": "OPENLIVE"})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "OPENLIVE"}
+)
 @click.version_option(__version__, prog_name="openlive")
 def main() -> None:
     """openlive: a self-hosted server for programs written against the Gemini Live API.
@@ -36,42 +37,109 @@ def main() -> None:
 
 
 data_dir_option = click.option(
-    "--data-dir", type=click.Path(path_type=Path), default=_default_data_dir,
-    show_default="$XDG_DATA_HOME/openlive", envvar="OPENLIVE_DATA_DIR",
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=_default_data_dir,
+    show_default="$XDG_DATA_HOME/openlive",
+    envvar="OPENLIVE_DATA_DIR",
     help="Where keys, TLS material and the store live.",
 )
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, envvar="OPENLIVE_HOST",
-              help="Interface to listen on (0.0.0.0 for every interface).")
-@click.option("--port", default=8080, show_default=True, type=int, envvar="OPENLIVE_PORT",
-              help="The one port for HTTP, WebSocket and TLS (the first byte tells which).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    envvar="OPENLIVE_HOST",
+    help="Interface to listen on (0.0.0.0 for every interface).",
+)
+@click.option(
+    "--port",
+    default=8080,
+    show_default=True,
+    type=int,
+    envvar="OPENLIVE_PORT",
+    help="The one port for HTTP, WebSocket and TLS (the first byte tells which).",
+)
 @data_dir_option
-@click.option("--tls/--no-tls", default=True, show_default=True, envvar="OPENLIVE_TLS",
-              help="Also accept TLS on the port (the Python SDK always uses TLS for Live).")
-@click.option("--tls-cert", type=click.Path(exists=True, path_type=Path),
-              envvar="OPENLIVE_TLS_CERT", help="Your own certificate chain (PEM).")
-@click.option("--tls-key", type=click.Path(exists=True, path_type=Path),
-              envvar="OPENLIVE_TLS_KEY", help="The private key of --tls-cert (PEM).")
-@click.option("--tls-host", "tls_hosts", multiple=True, envvar="OPENLIVE_TLS_HOST",
-              help="Extra host name or IP for the generated certificate (repeatable).")
-@click.option("--auth/--no-auth", default=True, show_default=True, envvar="OPENLIVE_AUTH",
-              help="Require an API key (on by default).")
-@click.option("--llm", default="llamacpp", show_default=True, envvar="OPENLIVE_LLM",
-              help="Language model backend: llamacpp, openai, or module:factory.")
-@click.option("--llm-url", envvar="OPENLIVE_LLM_URL",
-              help="Base URL of an OpenAI-compatible server (…/v1), for --llm openai.")
-@click.option("--llm-model", envvar="OPENLIVE_LLM_MODEL",
-              help="Model name for --llm openai, or a GGUF path for --llm llamacpp.")
-@click.option("--llm-api-key", envvar="OPENLIVE_LLM_API_KEY",
-              help="API key for the OpenAI-compatible server, if it needs one.")
-@click.option("--llm-context", default=4096, show_default=True, type=int,
-              envvar="OPENLIVE_LLM_CONTEXT", help="Context window (tokens) for llamacpp.")
-@click.option("--model-alias", "model_aliases", multiple=True, envvar="OPENLIVE_MODEL_ALIAS",
-              help="Also serve this Live model id (e.g. my-live-model); repeatable.")
-@click.option("--log-level", default="info", show_default=True, envvar="OPENLIVE_LOG_LEVEL",
-              type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option(
+    "--tls/--no-tls",
+    default=True,
+    show_default=True,
+    envvar="OPENLIVE_TLS",
+    help="Also accept TLS on the port (the Python SDK always uses TLS for Live).",
+)
+@click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, path_type=Path),
+    envvar="OPENLIVE_TLS_CERT",
+    help="Your own certificate chain (PEM).",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(exists=True, path_type=Path),
+    envvar="OPENLIVE_TLS_KEY",
+    help="The private key of --tls-cert (PEM).",
+)
+@click.option(
+    "--tls-host",
+    "tls_hosts",
+    multiple=True,
+    envvar="OPENLIVE_TLS_HOST",
+    help="Extra host name or IP for the generated certificate (repeatable).",
+)
+@click.option(
+    "--auth/--no-auth",
+    default=True,
+    show_default=True,
+    envvar="OPENLIVE_AUTH",
+    help="Require an API key (on by default).",
+)
+@click.option(
+    "--llm",
+    default="llamacpp",
+    show_default=True,
+    envvar="OPENLIVE_LLM",
+    help="Language model backend: llamacpp, openai, or module:factory.",
+)
+@click.option(
+    "--llm-url",
+    envvar="OPENLIVE_LLM_URL",
+    help="Base URL of an OpenAI-compatible server (…/v1), for --llm openai.",
+)
+@click.option(
+    "--llm-model",
+    envvar="OPENLIVE_LLM_MODEL",
+    help="Model name for --llm openai, or a GGUF path for --llm llamacpp.",
+)
+@click.option(
+    "--llm-api-key",
+    envvar="OPENLIVE_LLM_API_KEY",
+    help="API key for the OpenAI-compatible server, if it needs one.",
+)
+@click.option(
+    "--llm-context",
+    default=4096,
+    show_default=True,
+    type=int,
+    envvar="OPENLIVE_LLM_CONTEXT",
+    help="Context window (tokens) for llamacpp.",
+)
+@click.option(
+    "--model-alias",
+    "model_aliases",
+    multiple=True,
+    envvar="OPENLIVE_MODEL_ALIAS",
+    help="Also serve this Live model id (e.g. my-live-model); repeatable.",
+)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    envvar="OPENLIVE_LOG_LEVEL",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
 def serve(**options: Any) -> None:
     """Start the server on the embedded default stack (or the backends you name)."""
     options["tls_hosts"] = tuple(options["tls_hosts"])
@@ -80,8 +148,9 @@ def serve(**options: Any) -> None:
         settings = Settings(**options)
     except ConfigError as err:
         raise click.UsageError(str(err)) from None
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     from openlive.server.run import run_server
 
     try:

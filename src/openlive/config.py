@@ -39,6 +39,9 @@ class Settings:
         if self.llm == "llamacpp":
             return {"model_path": self.llm_model, "n_ctx": self.llm_context}
         if self.llm == "openai":
-            return {"base_url": self.llm_url, "model": self.llm_model or "default",
-                    "api_key": self.llm_api_key}
+            return {
+                "base_url": self.llm_url,
+                "model": self.llm_model or "default",
+                "api_key": self.llm_api_key,
+            }
         return {}

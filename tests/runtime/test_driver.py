@@ -42,8 +42,12 @@ class MemoryTransport:
                 return got
 
 
-SETUP = {"setup": {"model": "models/gemini-2.0-flash-live-001",
-                   "generationConfig": {"responseModalities": ["TEXT"]}}}
+SETUP = {
+    "setup": {
+        "model": "models/gemini-2.0-flash-live-001",
+        "generationConfig": {"responseModalities": ["TEXT"]},
+    }
+}
 
 
 def start(model: EchoModel | None = None) -> tuple[MemoryTransport, EchoModel, asyncio.Task[None]]:
@@ -55,8 +59,11 @@ def start(model: EchoModel | None = None) -> tuple[MemoryTransport, EchoModel, a
 
 
 def texts(messages: list[dict[str, Any]]) -> str:
-    return "".join(p.get("text", "") for m in messages
-                   for p in m.get("serverContent", {}).get("modelTurn", {}).get("parts", []))
+    return "".join(
+        p.get("text", "")
+        for m in messages
+        for p in m.get("serverContent", {}).get("modelTurn", {}).get("parts", [])
+    )
 
 
 async def test_text_turn_end_to_end() -> None:

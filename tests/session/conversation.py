@@ -24,8 +24,7 @@ class Conversation:
     """A session plus a fake clock; ``client()`` sends a frame, returns what came back."""
 
     def __init__(self, capabilities: ServerCapabilities | None = None) -> None:
-        self.session = Session(session_id="s1", catalog=ModelCatalog(),
-                               capabilities=capabilities)
+        self.session = Session(session_id="s1", catalog=ModelCatalog(), capabilities=capabilities)
         self.now = 0.0
 
     def feed(self, event: Event) -> list[Action]:
@@ -37,8 +36,11 @@ class Conversation:
         return self.feed(ClientMessageReceived(decode_client_message(raw)))
 
     def setup(self, **fields: Any) -> list[Action]:
-        body = {"model": "models/gemini-live-2.5-flash-preview",
-                "generationConfig": {"responseModalities": ["TEXT"]}, **fields}
+        body = {
+            "model": "models/gemini-live-2.5-flash-preview",
+            "generationConfig": {"responseModalities": ["TEXT"]},
+            **fields,
+        }
         return self.client({"setup": body})
 
     def delta(self, gid: int, text: str) -> list[Action]:

@@ -6,7 +6,6 @@ from openlive.errors import CloseCode
 from openlive.session.actions import CancelGeneration
 from openlive.session.config import ServerCapabilities
 from openlive.session.state import State
-
 from tests.session.conversation import Conversation, closes, sent, starts
 
 
@@ -54,18 +53,25 @@ def test_audio_without_synthesis_is_refused_clearly() -> None:
 
 def test_text_turn_streams_then_completes_with_usage() -> None:
     c = Conversation()
-    c.setup(systemInstruction={"parts": [{"text": "Be brief."}], "role": "user"},
-            generationConfig={"responseModalities": ["TEXT"], "temperature": 0.5,
-                              "topK": 40.0, "maxOutputTokens": "64", "seed": 7,
-                              "stopSequences": ["END"]})
-    [start] = starts(c.client({"client_content": {"turns": [user("hello")],
-                                                  "turnComplete": True}}))
+    c.setup(
+        systemInstruction={"parts": [{"text": "Be brief."}], "role": "user"},
+        generationConfig={
+            "responseModalities": ["TEXT"],
+            "temperature": 0.5,
+            "topK": 40.0,
+            "maxOutputTokens": "64",
+            "seed": 7,
+            "stopSequences": ["END"],
+        },
+    )
+    [start] = starts(c.client({"client_content": {"turns": [user("hello")], "turnComplete": True}}))
     messages = [(m.role, m.content) for m in start.request.messages]
     assert messages == [("system", "Be brief."), ("user", "hello")]
     s = start.request.sampling
     assert (s.temperature, s.top_k, s.max_tokens, s.seed, s.stop) == (0.5, 40, 64, 7, ("END",))
     assert sent(c.delta(start.generation_id, "Hi")) == [
-        {"serverContent": {"modelTurn": {"role": "model", "parts": [{"text": "Hi"}]}}}]
+        {"serverContent": {"modelTurn": {"role": "model", "parts": [{"text": "Hi"}]}}}
+    ]
     c.delta(start.generation_id, " there")
     out = sent(c.finish(start.generation_id, prompt=5, completion=2))
     assert out[0] == {"serverContent": {"generationComplete": True}}
@@ -81,8 +87,9 @@ def test_incremental_history_waits_for_turn_complete() -> None:
     c.setup()
     history = [user("My name is Ada."), {"role": "model", "parts": [{"text": "Hi Ada."}]}]
     assert c.client({"client_content": {"turns": history, "turnComplete": False}}) == []
-    [start] = starts(c.client({"clientContent": {"turns": [user("Who am I?")],
-                                                 "turnComplete": True}}))
+    [start] = starts(
+        c.client({"clientContent": {"turns": [user("Who am I?")], "turnComplete": True}})
+    )
     assert [m.role for m in start.request.messages] == ["user", "assistant", "user"]
 
 
@@ -94,8 +101,10 @@ def test_new_input_interrupts_and_history_keeps_only_what_was_sent() -> None:
     actions = c.client({"realtimeInput": {"text": "stop"}})
     assert CancelGeneration(first.generation_id) in actions
     out = sent(actions)
-    assert out[:2] == [{"serverContent": {"interrupted": True}},
-                       {"serverContent": {"turnComplete": True}}]
+    assert out[:2] == [
+        {"serverContent": {"interrupted": True}},
+        {"serverContent": {"turnComplete": True}},
+    ]
     [second] = starts(actions)
     contents = [m.content for m in second.request.messages]
     assert contents == ["tell me a story", "Once upon", "stop"]
@@ -118,10 +127,10 @@ def test_no_interruption_queues_the_turn() -> None:
 def test_initial_history_in_client_content_does_not_generate() -> None:
     c = Conversation()
     c.setup(historyConfig={"initialHistoryInClientContent": True})
-    assert starts(c.client({"clientContent": {"turns": [user("seed")],
-                                              "turnComplete": True}})) == []
-    assert starts(c.client({"clientContent": {"turns": [user("now")],
-                                              "turnComplete": True}}))
+    assert (
+        starts(c.client({"clientContent": {"turns": [user("seed")], "turnComplete": True}})) == []
+    )
+    assert starts(c.client({"clientContent": {"turns": [user("now")], "turnComplete": True}}))
 
 
 def test_engine_failure_closes_1011() -> None:
@@ -136,8 +145,11 @@ def test_engine_failure_closes_1011() -> None:
 def test_tool_response_for_unknown_call_is_invalid() -> None:
     c = Conversation()
     c.setup()
-    [close] = closes(c.client({"toolResponse": {"functionResponses": [
-        {"id": "nope", "name": "f", "response": {}}]}}))
+    [close] = closes(
+        c.client(
+            {"toolResponse": {"functionResponses": [{"id": "nope", "name": "f", "response": {}}]}}
+        )
+    )
     assert close.code == CloseCode.INVALID_ARGUMENT and "nope" in close.reason
 
 

@@ -6,11 +6,18 @@ field we do not know is an error (1007), as it is with the hosted service's prot
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from openlive.protocol.types import Blob, Content, FunctionResponse, Struct, WireModel, enum
+from openlive.protocol.types import (
+    Blob,
+    CaseInsensitive,
+    Content,
+    FunctionResponse,
+    Struct,
+    WireModel,
+)
 
 # --- setup -------------------------------------------------------------------------------
 
@@ -33,9 +40,13 @@ class SpeechConfig(WireModel):
 class ThinkingConfig(WireModel):
     include_thoughts: bool | None = None
     thinking_budget: int | None = None
-    thinking_level: enum("THINKING_LEVEL_UNSPECIFIED", "MINIMAL", "LOW", "MEDIUM", "HIGH") | None = (
-        None
-    )
+    thinking_level: (
+        Annotated[
+            Literal["THINKING_LEVEL_UNSPECIFIED", "MINIMAL", "LOW", "MEDIUM", "HIGH"],
+            CaseInsensitive,
+        ]
+        | None
+    ) = None
 
 
 class TranslationConfig(WireModel):
@@ -44,9 +55,14 @@ class TranslationConfig(WireModel):
 
 
 class GenerationConfig(WireModel):
-    response_modalities: list[enum("MODALITY_UNSPECIFIED", "TEXT", "IMAGE", "AUDIO", "VIDEO")] | None = (
-        None
-    )
+    response_modalities: (
+        list[
+            Annotated[
+                Literal["MODALITY_UNSPECIFIED", "TEXT", "IMAGE", "AUDIO", "VIDEO"], CaseInsensitive
+            ]
+        ]
+        | None
+    ) = None
     temperature: float | None = None
     top_p: float | None = None
     top_k: int | None = None
@@ -58,12 +74,18 @@ class GenerationConfig(WireModel):
     seed: int | None = None
     response_logprobs: bool | None = None
     logprobs: int | None = None
-    media_resolution: enum(
-        "MEDIA_RESOLUTION_UNSPECIFIED",
-        "MEDIA_RESOLUTION_LOW",
-        "MEDIA_RESOLUTION_MEDIUM",
-        "MEDIA_RESOLUTION_HIGH",
-    ) | None = None
+    media_resolution: (
+        Annotated[
+            Literal[
+                "MEDIA_RESOLUTION_UNSPECIFIED",
+                "MEDIA_RESOLUTION_LOW",
+                "MEDIA_RESOLUTION_MEDIUM",
+                "MEDIA_RESOLUTION_HIGH",
+            ],
+            CaseInsensitive,
+        ]
+        | None
+    ) = None
     speech_config: SpeechConfig | None = None
     thinking_config: ThinkingConfig | None = None
     enable_affective_dialog: bool | None = None
@@ -72,27 +94,49 @@ class GenerationConfig(WireModel):
 
 class AutomaticActivityDetection(WireModel):
     disabled: bool | None = None
-    start_of_speech_sensitivity: enum(
-        "START_SENSITIVITY_UNSPECIFIED", "START_SENSITIVITY_HIGH", "START_SENSITIVITY_LOW"
-    ) | None = None
-    end_of_speech_sensitivity: enum(
-        "END_SENSITIVITY_UNSPECIFIED", "END_SENSITIVITY_HIGH", "END_SENSITIVITY_LOW"
-    ) | None = None
+    start_of_speech_sensitivity: (
+        Annotated[
+            Literal[
+                "START_SENSITIVITY_UNSPECIFIED", "START_SENSITIVITY_HIGH", "START_SENSITIVITY_LOW"
+            ],
+            CaseInsensitive,
+        ]
+        | None
+    ) = None
+    end_of_speech_sensitivity: (
+        Annotated[
+            Literal["END_SENSITIVITY_UNSPECIFIED", "END_SENSITIVITY_HIGH", "END_SENSITIVITY_LOW"],
+            CaseInsensitive,
+        ]
+        | None
+    ) = None
     prefix_padding_ms: int | None = None
     silence_duration_ms: int | None = None
 
 
 class RealtimeInputConfig(WireModel):
     automatic_activity_detection: AutomaticActivityDetection | None = None
-    activity_handling: enum(
-        "ACTIVITY_HANDLING_UNSPECIFIED", "START_OF_ACTIVITY_INTERRUPTS", "NO_INTERRUPTION"
-    ) | None = None
-    turn_coverage: enum(
-        "TURN_COVERAGE_UNSPECIFIED",
-        "TURN_INCLUDES_ONLY_ACTIVITY",
-        "TURN_INCLUDES_ALL_INPUT",
-        "TURN_INCLUDES_AUDIO_ACTIVITY_AND_ALL_VIDEO",
-    ) | None = None
+    activity_handling: (
+        Annotated[
+            Literal[
+                "ACTIVITY_HANDLING_UNSPECIFIED", "START_OF_ACTIVITY_INTERRUPTS", "NO_INTERRUPTION"
+            ],
+            CaseInsensitive,
+        ]
+        | None
+    ) = None
+    turn_coverage: (
+        Annotated[
+            Literal[
+                "TURN_COVERAGE_UNSPECIFIED",
+                "TURN_INCLUDES_ONLY_ACTIVITY",
+                "TURN_INCLUDES_ALL_INPUT",
+                "TURN_INCLUDES_AUDIO_ACTIVITY_AND_ALL_VIDEO",
+            ],
+            CaseInsensitive,
+        ]
+        | None
+    ) = None
     interim_transcript_timestamp_enabled: bool | None = None
 
 
@@ -135,7 +179,9 @@ class FunctionDeclaration(WireModel):
     parameters_json_schema: Any = None
     response: Struct | None = None
     response_json_schema: Any = None
-    behavior: enum("UNSPECIFIED", "BLOCKING", "NON_BLOCKING") | None = None
+    behavior: (
+        Annotated[Literal["UNSPECIFIED", "BLOCKING", "NON_BLOCKING"], CaseInsensitive] | None
+    ) = None
 
 
 class Tool(WireModel):
@@ -178,7 +224,7 @@ class Setup(WireModel):
 class ClientContent(WireModel):
     """Turns appended to history in order; ``turn_complete`` starts generation."""
 
-    turns: list[Content] = []
+    turns: list[Content] = Field(default_factory=list)
     turn_complete: bool = False
 
 
@@ -203,11 +249,11 @@ class RealtimeInput(WireModel):
 
 
 class ToolResponse(WireModel):
-    function_responses: list[FunctionResponse] = []
+    function_responses: list[FunctionResponse] = Field(default_factory=list)
 
 
 class ToolsWrapper(WireModel):
-    tools: list[Tool] = []
+    tools: list[Tool] = Field(default_factory=list)
 
 
 class ContextUpdate(WireModel):

@@ -54,7 +54,7 @@ def describe_validation_error(exc: ValidationError) -> str:
     loc = [str(part) for part in first["loc"]]
     if first["type"] == "extra_forbidden":
         parent = ".".join(loc[:-1]) or "message"
-        return f'Invalid JSON payload received. Unknown name "{loc[-1]}" at \'{parent}\'.'
+        return f"Invalid JSON payload received. Unknown name \"{loc[-1]}\" at '{parent}'."
     where = ".".join(loc) or "message"
     return f"Invalid value at '{where}': {first['msg']}."
 

@@ -12,7 +12,7 @@ from typing import Literal
 
 _LIVE_PATH = re.compile(
     r"/ws/google\.ai\.generativelanguage\.(v1|v1beta|v1alpha)\.GenerativeService\."
-    r"(BidiGenerateContent|BidiGenerateContentConstrained)$"
+    r"(BidiGenerateContent|BidiGenerateContentConstrained)\Z"  # \Z: "$" also matches before "\n"
 )
 _SLASHES = re.compile(r"/{2,}")
 
@@ -30,8 +30,10 @@ def parse_live_path(path: str) -> LiveEndpoint | None:
     match = _LIVE_PATH.search(_SLASHES.sub("/", path))
     if match is None:
         return None
-    method: Method = "BidiGenerateContentConstrained" if match[2].endswith("Constrained") else (
-        "BidiGenerateContent"
+    method: Method = (
+        "BidiGenerateContentConstrained"
+        if match[2].endswith("Constrained")
+        else ("BidiGenerateContent")
     )
     return LiveEndpoint(api_version=match[1], method=method)
 

@@ -12,7 +12,7 @@ import base64
 import binascii
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
 
 
@@ -26,7 +26,6 @@ class WireModel(BaseModel):
         serialize_by_alias=True,
         extra="forbid",
         frozen=True,
-        str_strict=True,
     )
 
 
@@ -35,7 +34,8 @@ def _decode_base64(value: object) -> bytes:
     if isinstance(value, bytes):
         return value
     if not isinstance(value, str):
-        raise ValueError("must be a base64 string")
+        # pydantic turns ValueError (not TypeError) into a validation error
+        raise ValueError("must be a base64 string")  # noqa: TRY004
     text = value.replace("-", "+").replace("_", "/").strip()
     text += "=" * (-len(text) % 4)
     try:
@@ -57,12 +57,13 @@ Base64Bytes = Annotated[
 
 
 def _upper_enum(value: object) -> object:
-    return value.upper() if isinstance(value, str) else value
+    # ASCII only: str.upper() maps e.g. "ſ" to "S" and "ı" to "I", which are not enum names.
+    return value.upper() if isinstance(value, str) and value.isascii() else value
 
 
-def enum(*names: str) -> Any:
-    """A proto enum field: the given names, matched case-insensitively."""
-    return Annotated[Literal[names], BeforeValidator(_upper_enum)]  # type: ignore[valid-type]
+# Marks a Literal of proto enum names as matched case-insensitively:
+# ``Annotated[Literal["A", "B"], CaseInsensitive]``.
+CaseInsensitive = BeforeValidator(_upper_enum)
 
 
 Struct = dict[str, Any]  # free-form JSON object: keys are user data, never renamed
@@ -91,7 +92,12 @@ class FunctionResponse(WireModel):
     name: str | None = None
     response: Struct | None = None
     will_continue: bool | None = None
-    scheduling: enum("SCHEDULING_UNSPECIFIED", "SILENT", "WHEN_IDLE", "INTERRUPT") | None = None
+    scheduling: (
+        Annotated[
+            Literal["SCHEDULING_UNSPECIFIED", "SILENT", "WHEN_IDLE", "INTERRUPT"], CaseInsensitive
+        ]
+        | None
+    ) = None
     parts: list[Struct] | None = None
 
 
@@ -124,11 +130,13 @@ class Part(WireModel):
 
 class Content(WireModel):
     role: str | None = None
-    parts: list[Part] = []
+    parts: list[Part] = Field(default_factory=list)
 
     def text(self) -> str:
         """The concatenated text of the non-thought text parts."""
         return "".join(p.text for p in self.parts if p.text is not None and not p.thought)
 
 
-Modality = enum("MODALITY_UNSPECIFIED", "TEXT", "IMAGE", "AUDIO", "VIDEO", "DOCUMENT")
+Modality = Annotated[
+    Literal["MODALITY_UNSPECIFIED", "TEXT", "IMAGE", "AUDIO", "VIDEO", "DOCUMENT"], CaseInsensitive
+]

@@ -71,8 +71,9 @@ class SessionDriver:
         finally:
             for task in (reader, writer, *self._generations.values()):
                 task.cancel()
-            await asyncio.gather(reader, writer, *self._generations.values(),
-                                 return_exceptions=True)
+            await asyncio.gather(
+                reader, writer, *self._generations.values(), return_exceptions=True
+            )
             self._generations.clear()
 
     # -- input --------------------------------------------------------------------------
@@ -117,8 +118,13 @@ class SessionDriver:
             item = await self._outbox.get()
             if isinstance(item, Close):
                 level = logging.INFO if item.code == CloseCode.NORMAL else logging.WARNING
-                log.log(level, "session %s: closing %d: %s", self._session.session_id,
-                        item.code, item.reason)
+                log.log(
+                    level,
+                    "session %s: closing %d: %s",
+                    self._session.session_id,
+                    item.code,
+                    item.reason,
+                )
                 metrics.SESSIONS_CLOSED.labels(code=str(int(item.code))).inc()
                 await self._transport.close(int(item.code), item.reason)
                 return
@@ -129,8 +135,11 @@ class SessionDriver:
     def _start_generation(self, action: StartGeneration) -> None:
         model = self._models.get(action.backend)
         if model is None:
-            self._feed(GenerationFailed(action.generation_id,
-                                        f"no language model named {action.backend!r}"))
+            self._feed(
+                GenerationFailed(
+                    action.generation_id, f"no language model named {action.backend!r}"
+                )
+            )
             return
         metrics.TURNS_TOTAL.labels(backend=action.backend).inc()
         task = asyncio.create_task(self._generate(model, action), name="openlive-generation")
@@ -146,15 +155,19 @@ class SessionDriver:
                         if first:
                             first = False
                             metrics.GENERATION_FIRST_TOKEN.labels(action.backend).observe(
-                                self._clock() - started)
+                                self._clock() - started
+                            )
                         self._feed(GenerationDelta(gid, text))
                     case Finished():
                         metrics.TOKENS_TOTAL.labels(action.backend, "prompt").inc(
-                            event.prompt_tokens)
+                            event.prompt_tokens
+                        )
                         metrics.TOKENS_TOTAL.labels(action.backend, "response").inc(
-                            event.completion_tokens)
-                        self._feed(GenerationFinished(gid, event.prompt_tokens,
-                                                      event.completion_tokens))
+                            event.completion_tokens
+                        )
+                        self._feed(
+                            GenerationFinished(gid, event.prompt_tokens, event.completion_tokens)
+                        )
         except EngineError as err:
             log.error("session %s: generation failed: %s", self._session.session_id, err)
             self._feed(GenerationFailed(gid, "the language model failed."))

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
@@ -142,8 +142,13 @@ class OpenLiveApp:
             await websocket.close(err.close_code, err.reason)
             return
         session_id = secrets.token_hex(8)
-        log.info("session %s: opened by key %s on %s/%s", session_id, principal.key_id,
-                 endpoint.api_version, endpoint.method)
+        log.info(
+            "session %s: opened by key %s on %s/%s",
+            session_id,
+            principal.key_id,
+            endpoint.api_version,
+            endpoint.method,
+        )
         session = Session(
             session_id=session_id,
             catalog=self.services.catalog,

@@ -59,13 +59,21 @@ async def run_server(settings: Settings) -> None:
     )
 
     def ready(port: int) -> None:
-        _say(f"openlive: listening on {settings.host}:{port} "
-             f"({'plain and TLS' if ssl_context else 'plain'}); "
-             f"GOOGLE_GEMINI_BASE_URL={scheme}://{settings.host}:{port}")
+        _say(
+            f"openlive: listening on {settings.host}:{port} "
+            f"({'plain and TLS' if ssl_context else 'plain'}); "
+            f"GOOGLE_GEMINI_BASE_URL={scheme}://{settings.host}:{port}"
+        )
 
     try:
-        await serve(OpenLiveApp(services), host=settings.host, port=settings.port,
-                    ssl_context=ssl_context, ready=ready, log_level=settings.log_level)
+        await serve(
+            OpenLiveApp(services),
+            host=settings.host,
+            port=settings.port,
+            ssl_context=ssl_context,
+            ready=ready,
+            log_level=settings.log_level,
+        )
     finally:
         await model.aclose()
         store.close()

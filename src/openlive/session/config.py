@@ -6,6 +6,7 @@ code the hosted API would use.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -73,7 +74,7 @@ def instruction_text(content: Content | None) -> str | None:
     return content.text() or None
 
 
-def _modality(requested: list[str] | None, capabilities: ServerCapabilities) -> Modality:
+def _modality(requested: Sequence[str] | None, capabilities: ServerCapabilities) -> Modality:
     wanted = {m for m in requested or () if m != "MODALITY_UNSPECIFIED"}
     if not wanted:
         return "AUDIO" if capabilities.audio_output else "TEXT"
@@ -85,8 +86,7 @@ def _modality(requested: list[str] | None, capabilities: ServerCapabilities) -> 
     modality: Modality = "TEXT" if "TEXT" in wanted else "AUDIO"
     if modality == "AUDIO" and not capabilities.audio_output:
         raise PolicyViolation(
-            "AUDIO responses need a speech synthesis engine and none is configured; "
-            "ask for TEXT."
+            "AUDIO responses need a speech synthesis engine and none is configured; ask for TEXT."
         )
     return modality
 

@@ -283,7 +283,9 @@ def usage_metadata(usage: TurnUsage) -> UsageMetadata:
         prompt_token_count=usage.prompt_tokens,
         response_token_count=usage.response_tokens,
         total_token_count=usage.prompt_tokens + usage.response_tokens,
-        prompt_tokens_details=[ModalityTokenCount(modality="TEXT", token_count=usage.prompt_tokens)],
+        prompt_tokens_details=[
+            ModalityTokenCount(modality="TEXT", token_count=usage.prompt_tokens)
+        ],
         response_tokens_details=[
             ModalityTokenCount(modality="TEXT", token_count=usage.response_tokens)
         ],

@@ -66,9 +66,7 @@ class SqliteStore:
         return _key(rows[0]) if rows else None
 
     def list_keys(self) -> list[ApiKey]:
-        rows = self._query(
-            "SELECT id, name, created_at, revoked FROM api_keys ORDER BY created_at"
-        )
+        rows = self._query("SELECT id, name, created_at, revoked FROM api_keys ORDER BY created_at")
         return [_key(r) for r in rows]
 
     def revoke_key(self, key_id: str) -> bool:
@@ -86,5 +84,9 @@ class SqliteStore:
 
 def _key(row: tuple[object, ...]) -> ApiKey:
     key_id, name, created_at, revoked = row
-    return ApiKey(id=str(key_id), name=str(name), created_at=float(created_at),  # type: ignore[arg-type]
-                  revoked=bool(revoked))
+    return ApiKey(
+        id=str(key_id),
+        name=str(name),
+        created_at=float(created_at),  # type: ignore[arg-type]
+        revoked=bool(revoked),
+    )

@@ -6,6 +6,8 @@ path prefix, because the SDKs build URLs that way (spec §1.6).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import Callable, Mapping
@@ -35,6 +37,8 @@ from openlive.session.config import ServerCapabilities
 from openlive.session.machine import Session
 
 log = logging.getLogger("openlive.server")
+
+SETUP_WAIT_SECONDS = 10.0  # how long a refused client gets to send its setup frame
 
 
 @dataclass
@@ -139,7 +143,7 @@ class OpenLiveApp:
         except ProtocolError as err:
             log.warning("refused a Live connection: %s", err.reason)
             metrics.SESSIONS_CLOSED.labels(code=str(int(err.close_code))).inc()
-            await websocket.close(err.close_code, err.reason)
+            await refuse_after_setup(websocket, err)
             return
         session_id = secrets.token_hex(8)
         log.info(
@@ -161,6 +165,18 @@ class OpenLiveApp:
         finally:
             metrics.SESSIONS_ACTIVE.dec()
             log.info("session %s: ended", session_id)
+
+
+async def refuse_after_setup(websocket: WebSocket, err: ProtocolError) -> None:
+    """Close with ``err`` once the client's setup frame has arrived.
+
+    The SDKs send setup and then read the reply; a close that overtakes their send
+    surfaces as a raw transport error instead of the SDK's APIError with our reason.
+    """
+    with contextlib.suppress(TimeoutError, WebSocketDisconnect):
+        await asyncio.wait_for(websocket.receive(), SETUP_WAIT_SECONDS)
+    with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+        await websocket.close(err.close_code, err.reason)
 
 
 def google_error(code: int, status: str, message: str) -> JSONResponse:

@@ -71,6 +71,9 @@ class Listener:
             lifespan="on",
             interface="asgi3",
             log_config=None,  # leave logging set-up to the application
+            # Access lines would carry ?key= / ?access_token= secrets; the app logs
+            # sessions itself without them.
+            access_log=False,
             log_level=log_level,
         )
         self._state = ServerState()  # shared by every protocol instance, as in uvicorn.Server

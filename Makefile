@@ -24,10 +24,12 @@ $(VENV)/.installed-default: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade --quiet pip
 	$(BIN)/pip install -e '.[default]'
+	$(BIN)/python -m openlive.engines.weights
+	$(BIN)/python -m openlive.engines.turn.install
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed-default
-	$(BIN)/pip install -e '.[default,test]'
+	$(BIN)/pip install -e '.[default,kokoro,test]'
 	touch $@
 
 lint: install-test

@@ -5,11 +5,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 
+echo "== system packages the tests use (espeak-ng speaks test utterances, sox converts)"
+if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng sox
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng sox
+  fi
+fi
+
 echo "== SDK clients (google-genai versions, @google/genai)"
 bash scripts/sdk-envs.sh
 
 echo "== preparing the default model weights (once; cached)"
 $BIN/python -m openlive.engines.weights
+$BIN/python -m openlive.engines.turn.install
 
 echo "== lint and types"
 $BIN/ruff check src tests bench

@@ -133,6 +133,12 @@ data_dir_option = click.option(
     envvar="OPENLIVE_MODEL_ALIAS",
     help="Also serve this Live model id (e.g. my-live-model); repeatable.",
 )
+@click.option("--asr", default="whisper", show_default=True, envvar="OPENLIVE_ASR",
+              help="Speech recognizer: whisper, or module:factory.")
+@click.option("--tts", default="piper", show_default=True, envvar="OPENLIVE_TTS",
+              help="Speech synthesizer: piper, kokoro, auto (both), or module:factory.")
+@click.option("--voice/--no-voice", default=True, show_default=True, envvar="OPENLIVE_VOICE",
+              help="Load the voice engines (VAD, recognizer, synthesizer) for AUDIO sessions.")
 @click.option(
     "--log-level",
     default="info",

@@ -24,6 +24,9 @@ class Settings:
     llm_api_key: str | None = None
     llm_context: int = 4096
     model_aliases: tuple[str, ...] = ()
+    voice: bool = True
+    asr: str = "whisper"
+    tts: str = "piper"
     log_level: str = "info"
 
     def __post_init__(self) -> None:

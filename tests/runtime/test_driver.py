@@ -9,6 +9,7 @@ import orjson
 
 from openlive.catalog import DEFAULT_BACKEND, ModelCatalog
 from openlive.runtime.driver import SessionDriver
+from openlive.runtime.engines import Engines
 from openlive.session.machine import Session
 from tests.fakes.llm import EchoModel
 
@@ -54,7 +55,7 @@ def start(model: EchoModel | None = None) -> tuple[MemoryTransport, EchoModel, a
     model = model or EchoModel()
     transport = MemoryTransport()
     session = Session(session_id="t", catalog=ModelCatalog())
-    driver = SessionDriver(session, transport, {DEFAULT_BACKEND: model})
+    driver = SessionDriver(session, transport, Engines({DEFAULT_BACKEND: model}))
     return transport, model, asyncio.create_task(driver.run())
 
 

@@ -12,22 +12,45 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
-from typing import Protocol
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
 
 from openlive import metrics
 from openlive.engines.llm.base import Finished, LanguageModel, TextDelta
 from openlive.errors import CloseCode, EngineError, ProtocolError
 from openlive.protocol.codec import decode_client_message, encode_server_message
-from openlive.session.actions import Action, CancelGeneration, Close, Send, StartGeneration
+from openlive.runtime.audio_input import AudioInput
+from openlive.runtime.engines import Engines
+from openlive.runtime.synthesis import SynthesisQueue
+from openlive.session.actions import (
+    Action,
+    CancelGeneration,
+    CancelSynthesis,
+    Close,
+    EndSynthesis,
+    IngestAudio,
+    ScoreEndOfTurn,
+    Send,
+    StartGeneration,
+    Synthesize,
+    Transcribe,
+    WakeAt,
+)
 from openlive.session.events import (
     ClientMessageReceived,
+    EndOfTurnScored,
     Event,
     GenerationDelta,
     GenerationFailed,
     GenerationFinished,
+    SpeechScored,
+    Tick,
+    TranscriptionFailed,
+    TranscriptReady,
 )
 from openlive.session.machine import Session
+
+END_OF_TURN_WINDOW = 8.0  # seconds of audio the end-of-turn model looks at
 
 log = logging.getLogger("openlive.session")
 
@@ -51,15 +74,19 @@ class SessionDriver:
         self,
         session: Session,
         transport: Transport,
-        models: Mapping[str, LanguageModel],
+        engines: Engines,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._session = session
         self._transport = transport
-        self._models = models
+        self._engines = engines
         self._clock = clock
         self._outbox: asyncio.Queue[bytes | Close] = asyncio.Queue()
         self._generations: dict[int, asyncio.Task[None]] = {}
+        self._speech: dict[int, SynthesisQueue] = {}
+        self._helpers: set[asyncio.Task[None]] = set()  # recognition, end-of-turn checks
+        self._audio: AudioInput | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self._closing: Close | None = None
 
     async def run(self) -> None:
@@ -112,6 +139,22 @@ class SessionDriver:
                 case Close():
                     self._closing = action
                     self._outbox.put_nowait(action)
+                case IngestAudio():
+                    self._ingest(action)
+                case Transcribe():
+                    self._spawn(self._transcribe(action))
+                case ScoreEndOfTurn():
+                    self._spawn(self._score_end_of_turn(action))
+                case Synthesize():
+                    self._synthesis(action.generation_id).put(action)
+                case EndSynthesis(generation_id=gid):
+                    self._synthesis(gid).end()
+                case CancelSynthesis(generation_id=gid):
+                    queue = self._speech.pop(gid, None)
+                    if queue is not None:
+                        queue.cancel()
+                case WakeAt(at=at):
+                    self._wake_at(at)
 
     async def _write_loop(self) -> None:
         while True:
@@ -130,10 +173,69 @@ class SessionDriver:
                 return
             await self._transport.send(item)
 
+    # -- listening ----------------------------------------------------------------------
+
+    def _ingest(self, action: IngestAudio) -> None:
+        if self._audio is None:
+            assert self._engines.vad is not None  # the session only ingests when it can
+            self._audio = AudioInput(self._engines.vad)
+        for at, probability in self._audio.push(action.pcm, action.rate):
+            self._feed(SpeechScored(at, probability))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._helpers.add(task)
+        task.add_done_callback(self._helpers.discard)
+
+    async def _transcribe(self, action: Transcribe) -> None:
+        assert self._audio is not None and self._engines.asr is not None
+        pcm = self._audio.cut(action.start, action.end)
+        try:
+            result = await self._engines.asr.transcribe(pcm, language=action.language)
+        except EngineError as err:
+            log.error("session %s: recognition failed: %s", self._session.session_id, err)
+            self._feed(TranscriptionFailed(action.turn_id, "speech recognition failed."))
+            return
+        log.info("session %s: heard %r", self._session.session_id, result.text)
+        self._feed(TranscriptReady(action.turn_id, result.text, result.language))
+
+    async def _score_end_of_turn(self, action: ScoreEndOfTurn) -> None:
+        assert self._audio is not None and self._engines.end_of_turn is not None
+        start = max(action.start, action.end - END_OF_TURN_WINDOW)
+        try:
+            probability = await self._engines.end_of_turn.predict(
+                self._audio.cut(start, action.end))
+        except EngineError as err:
+            log.warning("session %s: end-of-turn model failed: %s",
+                        self._session.session_id, err)
+            return  # the silence window still ends the turn
+        self._feed(EndOfTurnScored(action.turn_id, probability))
+
+    # -- speaking -------------------------------------------------------------------------
+
+    def _synthesis(self, generation_id: int) -> SynthesisQueue:
+        queue = self._speech.get(generation_id)
+        if queue is None:
+            assert self._engines.tts is not None  # AUDIO sessions need it (checked at setup)
+            queue = SynthesisQueue(generation_id, self._engines.tts, self._feed)
+            self._speech[generation_id] = queue
+            queue.task.add_done_callback(lambda _t: self._speech.pop(generation_id, None))
+        return queue
+
+    def _wake_at(self, at: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        delay = max(0.0, at - self._clock())
+        self._timer = asyncio.get_running_loop().call_later(delay, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        self._feed(Tick())
+
     # -- generation ---------------------------------------------------------------------
 
     def _start_generation(self, action: StartGeneration) -> None:
-        model = self._models.get(action.backend)
+        model = self._engines.llms.get(action.backend)
         if model is None:
             self._feed(
                 GenerationFailed(

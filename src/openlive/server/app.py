@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +23,6 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from openlive import __version__, metrics
 from openlive.catalog import ModelCatalog
-from openlive.engines.llm.base import LanguageModel
 from openlive.errors import CloseCode, ProtocolError
 from openlive.protocol.endpoint import (
     LiveEndpoint,
@@ -32,8 +31,8 @@ from openlive.protocol.endpoint import (
     parse_live_path,
 )
 from openlive.runtime.driver import SessionDriver
+from openlive.runtime.engines import Engines
 from openlive.server.auth import Authenticator
-from openlive.session.config import ServerCapabilities
 from openlive.session.machine import Session
 
 log = logging.getLogger("openlive.server")
@@ -46,9 +45,8 @@ class Services:
     """What the app serves with; built by the CLI (or a test) and shared by all sessions."""
 
     catalog: ModelCatalog
-    models: Mapping[str, LanguageModel]
+    engines: Engines
     auth: Authenticator
-    capabilities: ServerCapabilities
 
 
 class WebSocketTransport:
@@ -156,12 +154,12 @@ class OpenLiveApp:
         session = Session(
             session_id=session_id,
             catalog=self.services.catalog,
-            capabilities=self.services.capabilities,
+            capabilities=self.services.engines.capabilities(),
         )
         metrics.SESSIONS_TOTAL.inc()
         metrics.SESSIONS_ACTIVE.inc()
         try:
-            await SessionDriver(session, WebSocketTransport(websocket), self.services.models).run()
+            await SessionDriver(session, WebSocketTransport(websocket), self.services.engines).run()
         finally:
             metrics.SESSIONS_ACTIVE.dec()
             log.info("session %s: ended", session_id)

@@ -3,20 +3,50 @@ then serve until told to stop. Says what it did, in words an operator can act on
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 
 from openlive.catalog import DEFAULT_BACKEND, ModelCatalog
 from openlive.config import Settings
 from openlive.engines.llm.factory import create_language_model
+from openlive.errors import OpenLiveError
+from openlive.runtime.engines import Engines
 from openlive.server.app import OpenLiveApp, Services
 from openlive.server.auth import Authenticator
 from openlive.server.listener import serve
 from openlive.server.tls import ensure_certificates, server_ssl_context
-from openlive.session.config import ServerCapabilities
 from openlive.store.sqlite import SqliteStore
 
 log = logging.getLogger("openlive")
+
+
+async def load_voice_engines(engines: Engines, *, asr: str, tts: str) -> None:
+    """Load VAD, recognizer, synthesizer and end-of-turn model (off the event loop).
+
+    Each is optional: a missing package or model disables what needs it, with a log line
+    that says how to install it, and TEXT sessions keep working.
+    """
+    try:
+        from openlive.engines.asr.factory import create_speech_recognizer
+        from openlive.engines.tts.factory import create_speech_synthesizer
+        from openlive.engines.vad.silero import SharedSileroModel
+
+        engines.vad = await asyncio.to_thread(SharedSileroModel)
+        engines.asr = await asyncio.to_thread(create_speech_recognizer, asr)
+        engines.tts = await asyncio.to_thread(create_speech_synthesizer, tts)
+    except (ImportError, OpenLiveError) as err:
+        log.warning("voice disabled (audio in/out refused with 1008): %s; "
+                    "install the default stack with `make install`", err)
+        engines.vad = engines.asr = engines.tts = None
+        return
+    try:
+        from openlive.engines.turn.smart_turn import SmartTurn
+
+        engines.end_of_turn = await asyncio.to_thread(SmartTurn)
+    except (ImportError, OpenLiveError) as err:
+        log.warning("semantic end of turn disabled (silence window only): %s", err)
+    log.info("voice engines ready")
 
 
 def _say(line: str) -> None:
@@ -50,12 +80,14 @@ async def run_server(settings: Settings) -> None:
 
     log.info("loading language model backend %r", settings.llm)
     model = create_language_model(settings.llm, **settings.llm_options())
+    engines = Engines({DEFAULT_BACKEND: model})
+    if settings.voice:
+        await load_voice_engines(engines, asr=settings.asr, tts=settings.tts)
     catalog = ModelCatalog().with_aliases({a: DEFAULT_BACKEND for a in settings.model_aliases})
     services = Services(
         catalog=catalog,
-        models={DEFAULT_BACKEND: model},
+        engines=engines,
         auth=Authenticator(store if settings.auth else None),
-        capabilities=ServerCapabilities(audio_output=False),
     )
 
     def ready(port: int) -> None:
@@ -75,6 +107,6 @@ async def run_server(settings: Settings) -> None:
             log_level=settings.log_level,
         )
     finally:
-        await model.aclose()
+        await engines.aclose()
         store.close()
         log.info("stopped")

@@ -40,4 +40,68 @@ class Close:
     reason: str
 
 
-Action = Send | StartGeneration | CancelGeneration | Close
+
+@dataclass(frozen=True, slots=True)
+class IngestAudio:
+    """Take this chunk of the user's 16-bit mono PCM at ``rate`` Hz: resample, keep it,
+    score it with the VAD and feed back one ``SpeechScored`` per frame."""
+
+    pcm: bytes
+    rate: int
+
+
+@dataclass(frozen=True, slots=True)
+class Transcribe:
+    """Transcribe the kept audio between ``start`` and ``end`` (seconds of audio time)."""
+
+    turn_id: int
+    start: float
+    end: float
+    language: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreEndOfTurn:
+    """Ask the end-of-turn model whether the user is done, on audio ``start``..``end``."""
+
+    turn_id: int
+    start: float
+    end: float
+
+
+@dataclass(frozen=True, slots=True)
+class Synthesize:
+    """Speak ``text`` for a generation; pieces of one generation are spoken in order."""
+
+    generation_id: int
+    piece_id: int
+    text: str
+    voice: str
+    language: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class EndSynthesis:
+    """No more pieces for this generation: report ``SynthesisDrained`` once all are done."""
+
+    generation_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class CancelSynthesis:
+    """Drop every queued and running piece of this generation."""
+
+    generation_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class WakeAt:
+    """Feed a ``Tick`` at this time (the driver's clock) unless something comes first."""
+
+    at: float
+
+
+Action = (
+    Send | StartGeneration | CancelGeneration | Close | IngestAudio | Transcribe
+    | ScoreEndOfTurn | Synthesize | EndSynthesis | CancelSynthesis | WakeAt
+)

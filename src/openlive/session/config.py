@@ -7,14 +7,16 @@ code the hosted API would use.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from openlive.catalog import ModelCatalog, bare_model_id
 from openlive.engines.llm.base import SamplingParams
+from openlive.engines.tts.voices import DEFAULT_VOICE, resolve_language, voice_profile
 from openlive.errors import InvalidArgument, PolicyViolation
-from openlive.protocol.client import Setup
+from openlive.protocol.client import Setup, SpeechConfig
 from openlive.protocol.types import Content
+from openlive.session.activity import ActivityConfig
 
 Modality = Literal["TEXT", "AUDIO"]
 
@@ -23,7 +25,9 @@ Modality = Literal["TEXT", "AUDIO"]
 class ServerCapabilities:
     """What this server process can serve, so a setup can be refused up front."""
 
-    audio_output: bool = False
+    audio_output: bool = False  # a speech synthesizer is loaded
+    audio_input: bool = False  # a VAD and a speech recognizer are loaded
+    end_of_turn_model: bool = False  # the semantic end-of-turn model is loaded
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +40,11 @@ class SessionConfig:
     initial_history_in_client_content: bool = False
     # realtimeInputConfig.activityHandling: does new user activity interrupt the model?
     interrupt_on_activity: bool = True
+    voice: str = DEFAULT_VOICE  # a Live prebuilt voice name, validated
+    language: str | None = None  # speechConfig.languageCode; None: detect
+    input_transcription: bool = False
+    output_transcription: bool = False
+    activity: ActivityConfig = field(default_factory=ActivityConfig)
 
     @classmethod
     def from_setup(
@@ -52,6 +61,7 @@ class SessionConfig:
         modality = _modality(gen.response_modalities if gen else None, capabilities)
         history = setup.history_config
         realtime = setup.realtime_input_config
+        speech = gen.speech_config if gen else None
         return cls(
             model=model,
             backend=backend,
@@ -63,6 +73,13 @@ class SessionConfig:
             ),
             interrupt_on_activity=not (
                 realtime is not None and realtime.activity_handling == "NO_INTERRUPTION"
+            ),
+            voice=_voice(speech),
+            language=_language(speech),
+            input_transcription=setup.input_audio_transcription is not None,
+            output_transcription=setup.output_audio_transcription is not None,
+            activity=ActivityConfig.from_wire(
+                realtime.automatic_activity_detection if realtime else None
             ),
         )
 
@@ -89,6 +106,18 @@ def _modality(requested: Sequence[str] | None, capabilities: ServerCapabilities)
             "AUDIO responses need a speech synthesis engine and none is configured; ask for TEXT."
         )
     return modality
+
+
+def _voice(speech: SpeechConfig | None) -> str:
+    voice = speech.voice_config if speech else None
+    prebuilt = voice.prebuilt_voice_config if voice else None
+    return voice_profile(prebuilt.voice_name if prebuilt else None).name
+
+
+def _language(speech: SpeechConfig | None) -> str | None:
+    if speech is None or not speech.language_code:
+        return None
+    return resolve_language(speech.language_code).code
 
 
 def _sampling(setup: Setup) -> SamplingParams:

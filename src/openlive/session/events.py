@@ -31,4 +31,59 @@ class GenerationFailed:
     reason: str
 
 
-Event = ClientMessageReceived | GenerationDelta | GenerationFinished | GenerationFailed
+
+@dataclass(frozen=True, slots=True)
+class SpeechScored:
+    """The VAD's speech probability for the 32 ms frame ending at ``at`` (audio time)."""
+
+    at: float
+    probability: float
+
+
+@dataclass(frozen=True, slots=True)
+class EndOfTurnScored:
+    turn_id: int
+    probability: float  # that the user has finished
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptReady:
+    turn_id: int
+    text: str
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptionFailed:
+    turn_id: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechSynthesized:
+    generation_id: int
+    piece_id: int
+    pcm: bytes  # 24 kHz 16-bit mono
+
+
+@dataclass(frozen=True, slots=True)
+class SynthesisDrained:
+    generation_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class SynthesisFailed:
+    generation_id: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """A timer the session asked for (``WakeAt``) is due."""
+
+
+Event = (
+    ClientMessageReceived | GenerationDelta | GenerationFinished | GenerationFailed
+    | SpeechScored | EndOfTurnScored | TranscriptReady | TranscriptionFailed
+    | SpeechSynthesized | SynthesisDrained | SynthesisFailed | Tick
+)

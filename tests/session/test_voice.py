@@ -1,0 +1,210 @@
+"""Voice turns through the session machine: scores in, transcripts and paced audio out."""
+
+from __future__ import annotations
+
+import base64
+
+from openlive.errors import CloseCode
+from openlive.session.actions import (
+    CancelGeneration,
+    CancelSynthesis,
+    EndSynthesis,
+    IngestAudio,
+    ScoreEndOfTurn,
+    Synthesize,
+    Transcribe,
+    WakeAt,
+)
+from openlive.session.config import ServerCapabilities
+from openlive.session.events import (
+    EndOfTurnScored,
+    SpeechScored,
+    SpeechSynthesized,
+    SynthesisDrained,
+    Tick,
+    TranscriptReady,
+)
+from openlive.session.speaking import LEAD_SECONDS
+from tests.session.conversation import Conversation, closes, sent, starts
+
+VOICE = ServerCapabilities(audio_output=True, audio_input=True, end_of_turn_model=True)
+FRAME = 0.032
+PCM_100MS = b"\x01\x00" * 1600
+
+
+def audio_frame(rate: int = 16000, data: bytes = PCM_100MS) -> dict:
+    return {"realtimeInput": {"audio": {"mimeType": f"audio/pcm;rate={rate}",
+                                        "data": base64.b64encode(data).decode()}}}
+
+
+def voice(**setup: object) -> Conversation:
+    c = Conversation(VOICE)
+    c.setup(generationConfig={"responseModalities": ["AUDIO"]}, **setup)
+    return c
+
+
+def speak(c: Conversation, start: float, seconds: float, p: float) -> list:
+    actions = []
+    t = start
+    while t < start + seconds - 1e-9:
+        t += FRAME
+        actions += c.feed(SpeechScored(round(t, 3), p))
+    return actions
+
+
+def of(kind: type, actions: list) -> list:
+    return [a for a in actions if isinstance(a, kind)]
+
+
+def test_audio_is_validated_and_ingested_at_its_rate() -> None:
+    c = voice()
+    [ingest] = of(IngestAudio, c.client(audio_frame(24000)))
+    assert ingest.rate == 24000 and ingest.pcm == PCM_100MS
+    [close] = closes(c.client({"realtimeInput": {"audio": {"mimeType": "audio/wav",
+                                                           "data": "AAAA"}}}))
+    assert close.code == CloseCode.INVALID_ARGUMENT and "audio/wav" in close.reason
+
+
+def test_odd_byte_count_closes_1007() -> None:
+    c = voice()
+    [close] = closes(c.client(audio_frame(data=b"\x00\x01\x02")))
+    assert close.code == CloseCode.INVALID_ARGUMENT
+
+
+def test_silence_window_ends_turn_then_transcript_starts_reply() -> None:
+    c = voice(realtimeInputConfig={"automaticActivityDetection": {"silenceDurationMs": 300}})
+    speak(c, 0.0, 1.0, 0.9)
+    actions = speak(c, 1.0, 0.4, 0.01)
+    [transcribe] = of(Transcribe, actions)
+    assert transcribe.start <= 0.1 and 0.95 <= transcribe.end <= 1.05
+    actions = c.feed(TranscriptReady(transcribe.turn_id, "what time is it"))
+    [start] = starts(actions)
+    assert start.request.messages[-1].content == "what time is it"
+
+
+def test_pause_asks_end_of_turn_model_and_done_ends_turn_early() -> None:
+    c = voice()  # silenceDurationMs unset: semantic end of turn
+    speak(c, 0.0, 1.0, 0.9)
+    actions = speak(c, 1.0, 0.25, 0.01)
+    [score] = of(ScoreEndOfTurn, actions)
+    assert of(Transcribe, actions) == []
+    [transcribe] = of(Transcribe, c.feed(EndOfTurnScored(score.turn_id, 0.93)))
+    assert transcribe.end <= 1.05
+
+
+def test_mid_sentence_pause_keeps_listening() -> None:
+    c = voice()
+    speak(c, 0.0, 1.0, 0.9)
+    [score] = of(ScoreEndOfTurn, speak(c, 1.0, 0.25, 0.01))
+    assert of(Transcribe, c.feed(EndOfTurnScored(score.turn_id, 0.1))) == []
+    speak(c, 1.25, 0.5, 0.9)  # the user goes on
+
+
+def test_reply_is_spoken_piece_by_piece_and_paced() -> None:
+    c = voice(outputAudioTranscription={})
+    [start] = starts(c.client({"realtimeInput": {"text": "hi"}}))
+    gid = start.generation_id
+    actions = c.delta(gid, "Hello there, my good friend. ")
+    [piece] = of(Synthesize, actions)
+    assert piece.voice == "Puck" and piece.text.startswith("Hello there")
+    one_second = b"\x00\x00" * 24000
+    c.now = 10.0
+    out = c.feed(SpeechSynthesized(gid, piece.piece_id, one_second))
+    wire = sent(out)
+    assert wire[0] == {"serverContent": {"outputTranscription": {"text": piece.text}}}
+    assert wire[1]["serverContent"]["modelTurn"]["parts"][0]["inlineData"]["mimeType"] == (
+        "audio/pcm;rate=24000")
+    # the next second of audio is not due yet: the session asks to be woken
+    out = c.feed(SpeechSynthesized(gid, piece.piece_id, one_second))
+    [wake] = of(WakeAt, out)
+    assert sent(out) == [] and abs(wake.at - (10.0 + 1.0 - LEAD_SECONDS)) < 0.05
+    assert of(EndSynthesis, c.finish(gid)) == [EndSynthesis(gid)]
+    c.feed(SynthesisDrained(gid))
+    c.now = wake.at
+    out = c.session.handle(Tick(), wake.at)
+    wire = sent(out)
+    assert "modelTurn" in wire[0]["serverContent"]
+    assert wire[1] == {"serverContent": {"generationComplete": True}}
+    assert wire[2]["serverContent"] == {"turnComplete": True}
+
+
+def test_barge_in_stops_audio_and_truncates_history_to_what_was_heard() -> None:
+    c = voice(realtimeInputConfig={"automaticActivityDetection": {"silenceDurationMs": 300}})
+    [start] = starts(c.client({"realtimeInput": {"text": "tell me a story"}}))
+    gid = start.generation_id
+    # the first clause is spoken on its own, to start speaking sooner
+    first, second = of(Synthesize, c.delta(gid, "Once upon a time, there was a king. "))
+    assert first.text == "Once upon a time,"
+    c.now = 5.0
+    c.feed(SpeechSynthesized(gid, first.piece_id, b"\x00\x00" * 24000))
+    c.feed(SpeechSynthesized(gid, second.piece_id, b"\x00\x00" * 24000))  # queued, not sent
+    actions = speak(c, 0.0, 0.2, 0.95)  # the user starts talking
+    assert CancelGeneration(gid) in actions and CancelSynthesis(gid) in actions
+    assert {"serverContent": {"interrupted": True}} in sent(actions)
+    assert c.session.history.messages(None)[-1].content == first.text
+    # the cancelled reply's late audio goes nowhere
+    assert c.feed(SpeechSynthesized(gid, second.piece_id, b"\x00\x00" * 2400)) == []
+
+
+def test_manual_activity_marks_turns() -> None:
+    c = voice(realtimeInputConfig={"automaticActivityDetection": {"disabled": True}})
+    c.client({"realtimeInput": {"activityStart": {}}})
+    c.client(audio_frame())
+    c.client(audio_frame())
+    [transcribe] = of(Transcribe, c.client({"realtimeInput": {"activityEnd": {}}}))
+    assert (transcribe.start, round(transcribe.end, 3)) == (0.0, 0.2)
+    # scores are ignored when detection is disabled
+    assert of(Transcribe, speak(c, 0.2, 1.0, 0.9) + speak(c, 1.2, 2.0, 0.0)) == []
+
+
+def test_activity_start_with_automatic_detection_is_refused() -> None:
+    c = voice()
+    [close] = closes(c.client({"realtimeInput": {"activityStart": {}}}))
+    assert close.code == CloseCode.INVALID_ARGUMENT
+
+
+def test_audio_stream_end_flushes_the_pending_utterance() -> None:
+    c = voice()
+    for _ in range(10):
+        c.client(audio_frame())
+    speak(c, 0.0, 1.0, 0.9)
+    [transcribe] = of(Transcribe, c.client({"realtimeInput": {"audioStreamEnd": True}}))
+    assert transcribe.end > 0.5
+
+
+def test_input_transcription_and_empty_transcript() -> None:
+    c = voice(inputAudioTranscription={},
+              realtimeInputConfig={"automaticActivityDetection": {"silenceDurationMs": 100}})
+    speak(c, 0.0, 0.5, 0.9)
+    [t] = of(Transcribe, speak(c, 0.5, 0.3, 0.0))
+    out = c.feed(TranscriptReady(t.turn_id, " hello "))
+    assert sent(out)[0] == {"serverContent": {"inputTranscription": {"text": "hello",
+                                                                     "finished": True}}}
+    speak(c, 1.0, 0.5, 0.9)
+    [t2] = of(Transcribe, speak(c, 1.5, 0.3, 0.0))
+    assert c.feed(TranscriptReady(t2.turn_id, "   ")) == []  # noise: nothing to answer
+
+
+def test_unknown_voice_closes_1007_and_audio_without_engines_1008() -> None:
+    c = Conversation(VOICE)
+    [close] = closes(c.setup(generationConfig={
+        "responseModalities": ["AUDIO"],
+        "speechConfig": {"voiceConfig": {"prebuiltVoiceConfig": {"voiceName": "Nobody"}}}}))
+    assert close.code == CloseCode.INVALID_ARGUMENT and "Nobody" in close.reason
+    c = Conversation()
+    c.setup()
+    [close] = closes(c.client(audio_frame()))
+    assert close.code == CloseCode.POLICY_VIOLATION
+
+
+def test_all_thirty_voices_and_language_are_accepted() -> None:
+    from openlive.engines.tts.voices import VOICE_NAMES
+
+    assert len(VOICE_NAMES) == 30
+    for name in VOICE_NAMES:
+        c = Conversation(VOICE)
+        c.setup(generationConfig={"responseModalities": ["AUDIO"], "speechConfig": {
+            "voice_config": {"prebuilt_voice_config": {"voice_name": name.lower()}},
+            "language_code": "en-GB"}})
+        assert c.session.config is not None and c.session.config.voice == name
+        assert c.session.config.language == "en-GB"

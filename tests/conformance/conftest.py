@@ -14,6 +14,7 @@ fails them in CI (``CI`` set). See README.md.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -197,6 +198,13 @@ def openlive_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
         )
         return
 
+    with running_server(tmp_path_factory, "tests.fakes.llm:create") as server:
+        yield server
+
+
+@contextlib.contextmanager
+def running_server(tmp_path_factory: pytest.TempPathFactory, llm: str) -> Iterator[Server]:
+    """Start ``openlive serve`` with the ``llm`` backend; stop it with SIGTERM afterwards."""
     data_dir = tmp_path_factory.mktemp("openlive-data")
     log = data_dir.parent / "openlive-server.log"
     env = _server_env()
@@ -223,7 +231,7 @@ def openlive_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
         "--host", "127.0.0.1",
         "--port", str(port),
         "--data-dir", str(data_dir),
-        "--llm", "tests.fakes.llm:create",
+        "--llm", llm,
     ]  # fmt: skip
     with log.open("wb") as log_file:
         proc = subprocess.Popen(

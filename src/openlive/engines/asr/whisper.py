@@ -369,10 +369,18 @@ def _load(path: Path, cpu_threads: int, workers: int) -> WhisperModel:
         raise ConfigError(f"cannot load the Whisper model in {path}: {exc}") from exc
 
 
+# Below this confidence a detected language is a guess (short or narrow-band speech
+# confuses Whisper base: 8 kHz English came out as Thai); fall back to English then.
+DETECTION_MIN_PROBABILITY = 0.5
+FALLBACK_LANGUAGE = "en"
+
+
 def _detect(whisper: WhisperModel, encoded: Any) -> str:
     if not whisper.model.is_multilingual:
         return "en"
-    token, _probability = whisper.model.detect_language(encoded)[0][0]
+    token, probability = whisper.model.detect_language(encoded)[0][0]
+    if probability < DETECTION_MIN_PROBABILITY:
+        return FALLBACK_LANGUAGE
     return str(token)[2:-2]  # "<|de|>" → "de"
 
 

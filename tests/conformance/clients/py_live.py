@@ -1,0 +1,145 @@
+"""A Live API program as users write it, for the real-model and voice tests.
+
+Runs inside a google-genai virtualenv, configured only by the environment
+(GOOGLE_GEMINI_BASE_URL, GEMINI_API_KEY, SSL_CERT_FILE). ``argv[1]`` is a JSON job:
+
+* ``{"mode": "text", "prompt": str, "system": str?}`` — one TEXT turn.
+* ``{"mode": "voice", "pcm": path, "rate": int, "out": path, "config": {...}?}`` — streams
+  the 16-bit mono PCM file in real time (then silence) and records the spoken answer to
+  ``out`` (24 kHz PCM).
+* ``{"mode": "barge_in", "pcm": path, "rate": int, "out": path}`` — asks a question, and
+  once the answer's audio starts, speaks again; reports ``interrupted`` and the second
+  turn's transcripts.
+
+Prints one JSON object with what the SDK handed back.
+"""
+
+import asyncio
+import json
+import sys
+import time
+
+from google import genai
+
+MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
+CHUNK_SECONDS = 0.1
+
+
+async def stream_audio(session, pcm: bytes, rate: int, silence: float) -> None:
+    step = int(rate * CHUNK_SECONDS) * 2
+    data = pcm + b"\0\0" * int(rate * silence)
+    for i in range(0, len(data), step):
+        await session.send_realtime_input(
+            audio={"data": data[i:i + step], "mime_type": f"audio/pcm;rate={rate}"})
+        await asyncio.sleep(CHUNK_SECONDS)
+
+
+async def text(client, job):
+    config = {"response_modalities": ["TEXT"], "temperature": 0.0, "max_output_tokens": 32}
+    if job.get("system"):
+        config["system_instruction"] = job["system"]
+    async with client.aio.live.connect(model=MODEL, config=config) as session:
+        await session.send_client_content(
+            turns={"role": "user", "parts": [{"text": job["prompt"]}]})
+        parts, usage = [], None
+        async for message in session.receive():
+            if message.text:
+                parts.append(message.text)
+            if message.usage_metadata:
+                usage = message.usage_metadata.model_dump(exclude_none=True, mode="json")
+        return {"text": "".join(parts), "usage": usage}
+
+
+async def collect_turn(session, record):
+    """One receive() turn: audio bytes, transcripts and the flags seen."""
+    async for message in session.receive():
+        content = message.server_content
+        if message.data:
+            if record["first_audio"] is None:
+                record["first_audio"] = time.perf_counter() - record["t0"]
+            record["audio"] += message.data
+        if content is None:
+            continue
+        if content.input_transcription and content.input_transcription.text:
+            record["input"].append(content.input_transcription.text)
+        if content.output_transcription and content.output_transcription.text:
+            record["output"].append(content.output_transcription.text)
+        for flag in ("interrupted", "generation_complete", "turn_complete"):
+            if getattr(content, flag):
+                record["flags"].append(flag)
+
+
+def new_record():
+    return {"audio": b"", "input": [], "output": [], "flags": [], "first_audio": None,
+            "t0": time.perf_counter()}
+
+
+def read_pcm(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def report(record, out):
+    if out:
+        with open(out, "wb") as f:
+            f.write(record["audio"])
+    return {"audio_bytes": len(record["audio"]), "input": record["input"],
+            "output": record["output"], "flags": record["flags"],
+            "first_audio": record["first_audio"]}
+
+
+async def voice(client, job):
+    config = {"response_modalities": ["AUDIO"], "input_audio_transcription": {},
+              "output_audio_transcription": {}, **job.get("config", {})}
+    pcm = read_pcm(job["pcm"])
+    async with client.aio.live.connect(model=MODEL, config=config) as session:
+        record = new_record()
+        if job.get("manual"):  # automatic detection off: the client marks the turn
+            async def mark_turn():
+                await session.send_realtime_input(activity_start={})
+                await stream_audio(session, pcm, job["rate"], 0.0)
+                await session.send_realtime_input(activity_end={})
+
+            sender = asyncio.create_task(mark_turn())
+        else:
+            sender = asyncio.create_task(stream_audio(session, pcm, job["rate"], 2.0))
+        await asyncio.wait_for(collect_turn(session, record), 120)
+        sender.cancel()
+        return report(record, job.get("out"))
+
+
+async def barge_in(client, job):
+    config = {"response_modalities": ["AUDIO"], "input_audio_transcription": {},
+              "output_audio_transcription": {},
+              "realtime_input_config": {"automatic_activity_detection": {
+                  "silence_duration_ms": 500}}}
+    pcm = read_pcm(job["pcm"])
+    async with client.aio.live.connect(model=MODEL, config=config) as session:
+        first = new_record()
+        silence = b"\0\0" * int(job["rate"] * CHUNK_SECONDS)
+
+        async def microphone():
+            # A live microphone keeps sending, silence included.
+            await stream_audio(session, pcm, job["rate"], 0.0)
+            while first["first_audio"] is None:
+                await stream_audio(session, silence, job["rate"], 0.0)
+            await stream_audio(session, pcm, job["rate"], 0.0)  # talk over the answer
+            while True:
+                await stream_audio(session, silence, job["rate"], 0.0)
+
+        talker = asyncio.create_task(microphone())
+        await asyncio.wait_for(collect_turn(session, first), 120)
+        second = new_record()
+        await asyncio.wait_for(collect_turn(session, second), 120)
+        talker.cancel()
+        return {"first": report(first, None), "second": report(second, job.get("out"))}
+
+
+async def main():
+    job = json.loads(sys.argv[1])
+    client = genai.Client()
+    run = {"text": text, "voice": voice, "barge_in": barge_in}[job["mode"]]
+    print(json.dumps(await run(client, job)))
+
+
+asyncio.run(main())

@@ -1,0 +1,161 @@
+"""The unmodified Python SDK against openlive's real engines.
+
+* Voice (fake language model, real VAD, Smart Turn, Whisper and Piper): speech made with
+  espeak-ng is streamed in real time; the spoken answer is transcribed again and must
+  say what the fake model said; barge-in interrupts and the next turn is answered.
+* The real default language model (llama.cpp, Qwen2.5 0.5B): a text turn and a voice
+  turn answer a factual question correctly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conformance.conftest import (
+    CLIENTS,
+    PY_SDK_VERSIONS,
+    SDK_ENVS,
+    Server,
+    running_server,
+)
+
+pytestmark = [pytest.mark.conformance]
+SDK = PY_SDK_VERSIONS[0]
+QUESTION = "What is the capital of France?"
+
+
+def sdk_python() -> Path:
+    exe = SDK_ENVS / f"google-genai-{SDK}" / "bin" / "python"
+    if not exe.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{exe} missing: scripts/sdk-envs.sh did not run")
+        pytest.skip(f"{exe} missing: run scripts/sdk-envs.sh")
+    return exe
+
+
+def run_client(server: Server, job: dict[str, Any], timeout: float = 180) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GOOGLE_", "GEMINI_"))}
+    env.update(GOOGLE_GEMINI_BASE_URL=server.base_url("http"), GEMINI_API_KEY=server.key,
+               SSL_CERT_FILE=str(server.ca))
+    proc = subprocess.run([str(sdk_python()), str(CLIENTS / "py_live.py"), json.dumps(job)],
+                          env=env, capture_output=True, text=True, timeout=timeout,
+                          check=False)
+    assert proc.returncode == 0, f"client failed:\n{proc.stderr[-3000:]}"
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def spoken(tmp_path: Path, text: str, rate: int = 16000) -> Path:
+    """``text`` spoken by espeak-ng as raw 16-bit mono PCM at ``rate``."""
+    if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
+        pytest.fail("espeak-ng and sox are needed (scripts/test.sh installs them)")
+    wav, raw = tmp_path / "speech.wav", tmp_path / f"speech-{rate}.raw"
+    subprocess.run(["espeak-ng", "-w", str(wav), text], check=True)
+    subprocess.run(["sox", str(wav), "-r", str(rate), "-c", "1", "-b", "16", "-e", "signed",
+                    str(raw)], check=True)
+    return raw
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z]+", text.lower())
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> Iterator[Any]:
+    from openlive.engines.asr.factory import create_speech_recognizer
+
+    asr = create_speech_recognizer("whisper", preload=False)
+    yield asr
+    asyncio.run(asr.aclose())
+
+
+def transcribe_24k(recognizer: Any, pcm24k: bytes) -> str:
+    from openlive.audio.resample import StreamResampler
+
+    resampler = StreamResampler(16000, in_rate=24000)
+    pcm16k = resampler.process(pcm24k) + resampler.flush()
+    return str(asyncio.run(recognizer.transcribe(pcm16k, language="en-US")).text)
+
+
+# -- voice with the fake language model ------------------------------------------------------
+
+
+@pytest.mark.parametrize("rate", [16000, 24000, 8000])
+def test_spoken_question_gets_a_spoken_answer(openlive_server: Server, tmp_path: Path,
+                                              recognizer: Any, rate: int) -> None:
+    out = tmp_path / "answer.pcm"
+    # Language detection is part of the 16 kHz case; narrow-band 8 kHz speech fools
+    # Whisper base's detector (espeak English reads as Thai), so the others name it.
+    config = {} if rate == 16000 else {"speech_config": {"language_code": "en-US"}}
+    result = run_client(openlive_server, {"mode": "voice", "rate": rate, "out": str(out),
+                                          "pcm": str(spoken(tmp_path, QUESTION, rate)),
+                                          "config": config})
+    heard = " ".join(result["input"])
+    assert {"capital", "france"} <= set(words(heard)), result
+    # the fake model repeats the question: the answer's audio must say it back
+    said = " ".join(result["output"])
+    assert said.startswith("[messages=1]") and "france" in words(said), result
+    assert result["flags"][-2:] == ["generation_complete", "turn_complete"], result
+    assert result["audio_bytes"] > 24000 * 2 * 1.0  # over a second of speech
+    assert {"capital", "france"} <= set(words(transcribe_24k(recognizer, out.read_bytes())))
+
+
+def test_manual_activity_marks_the_turn(openlive_server: Server, tmp_path: Path) -> None:
+    config = {"realtime_input_config": {"automatic_activity_detection": {"disabled": True}},
+              "speech_config": {"voice_config": {"prebuilt_voice_config": {
+                  "voice_name": "Kore"}}}}
+    result = run_client(openlive_server, {"mode": "voice", "rate": 16000, "manual": True,
+                                          "pcm": str(spoken(tmp_path, QUESTION)),
+                                          "config": config})
+    assert "france" in words(" ".join(result["input"])), result
+    assert result["flags"][-2:] == ["generation_complete", "turn_complete"], result
+
+
+def test_barge_in_interrupts_and_the_next_turn_is_answered(openlive_server: Server,
+                                                           tmp_path: Path) -> None:
+    pcm = spoken(tmp_path, "Tell me everything you know about the history of France.")
+    result = run_client(openlive_server, {"mode": "barge_in", "rate": 16000, "pcm": str(pcm)})
+    first, second = result["first"], result["second"]
+    assert "interrupted" in first["flags"] and "generation_complete" not in first["flags"]
+    assert second["flags"][-2:] == ["generation_complete", "turn_complete"], result
+    assert second["audio_bytes"] > 0 and second["output"], result
+
+
+# -- the real default language model ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with running_server(tmp_path_factory, "llamacpp") as server:
+        yield server
+
+
+@pytest.mark.realmodel
+def test_real_model_answers_a_text_question(real_server: Server) -> None:
+    result = run_client(real_server, {"mode": "text", "prompt": QUESTION,
+                                      "system": "Answer in one short sentence."})
+    assert "paris" in words(result["text"]), result
+    usage = result["usage"]
+    assert usage["prompt_token_count"] > 5 and usage["response_token_count"] > 0
+    assert usage["total_token_count"] == (usage["prompt_token_count"]
+                                          + usage["response_token_count"])
+
+
+@pytest.mark.realmodel
+def test_real_model_answers_a_spoken_question_aloud(real_server: Server, tmp_path: Path,
+                                                     recognizer: Any) -> None:
+    out = tmp_path / "answer.pcm"
+    result = run_client(real_server, {"mode": "voice", "rate": 16000, "out": str(out),
+                                      "pcm": str(spoken(tmp_path, QUESTION))})
+    assert "paris" in words(transcribe_24k(recognizer, out.read_bytes())), result
+
+

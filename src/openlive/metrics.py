@@ -17,3 +17,9 @@ GENERATION_FIRST_TOKEN = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 2.0, 5.0),
 )
 TOKENS_TOTAL = Counter("openlive_tokens_total", "Tokens processed", ["backend", "kind"])
+VOICE_STAGE_SECONDS = Histogram(
+    "openlive_voice_stage_seconds",
+    "Voice turn latency by stage (see openlive.runtime.trace)",
+    ["stage"],
+    buckets=(0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0),
+)

@@ -35,6 +35,11 @@ class AudioInput:
         self._trim(KEEP_SECONDS)
         return scores
 
+    @property
+    def seconds(self) -> float:
+        """Audio time of the end of what has been received (after resampling)."""
+        return (self._buffer_start + len(self._buffer)) / BYTES_PER_SECOND
+
     def cut(self, start: float, end: float) -> bytes:
         """The kept audio between two stream times (clipped to what is kept)."""
         first = max(0, _offset(start) - self._buffer_start)

@@ -19,9 +19,11 @@ from openlive import metrics
 from openlive.engines.llm.base import Finished, LanguageModel, TextDelta
 from openlive.errors import CloseCode, EngineError, ProtocolError
 from openlive.protocol.codec import decode_client_message, encode_server_message
+from openlive.protocol.server import ServerMessage
 from openlive.runtime.audio_input import AudioInput
 from openlive.runtime.engines import Engines
 from openlive.runtime.synthesis import SynthesisQueue
+from openlive.runtime.trace import AudioClock, TurnTrace
 from openlive.session.actions import (
     Action,
     CancelGeneration,
@@ -44,6 +46,7 @@ from openlive.session.events import (
     GenerationFailed,
     GenerationFinished,
     SpeechScored,
+    SpeechSynthesized,
     Tick,
     TranscriptionFailed,
     TranscriptReady,
@@ -87,6 +90,8 @@ class SessionDriver:
         self._helpers: set[asyncio.Task[None]] = set()  # recognition, end-of-turn checks
         self._audio: AudioInput | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._audio_clock = AudioClock()
+        self._trace: TurnTrace | None = None
         self._closing: Close | None = None
 
     async def run(self) -> None:
@@ -121,7 +126,21 @@ class SessionDriver:
         await asyncio.Event().wait()
 
     def _feed(self, event: Event) -> None:
+        if self._trace is not None:
+            self._observe(event)
         self._execute(self._session.handle(event, self._clock()))
+
+    def _observe(self, event: Event) -> None:
+        """Timestamps for the latency trace of the current voice turn."""
+        trace, now = self._trace, self._clock()
+        assert trace is not None
+        match event:
+            case TranscriptReady():
+                trace.transcribed = trace.transcribed or now
+            case GenerationDelta():
+                trace.first_token = trace.first_token or now
+            case SpeechSynthesized():
+                trace.first_chunk = trace.first_chunk or now
 
     # -- actions ------------------------------------------------------------------------
 
@@ -130,6 +149,10 @@ class SessionDriver:
             match action:
                 case Send(message=message):
                     self._outbox.put_nowait(encode_server_message(message))
+                    if self._trace is not None and _has_audio(message):
+                        self._trace.first_audio = self._clock()
+                        self._trace.report(self._session.session_id)
+                        self._trace = None
                 case StartGeneration():
                     self._start_generation(action)
                 case CancelGeneration(generation_id=gid):
@@ -142,10 +165,14 @@ class SessionDriver:
                 case IngestAudio():
                     self._ingest(action)
                 case Transcribe():
+                    self._trace = TurnTrace(speech_end=self._audio_clock.wall_at(action.end),
+                                            endpointed=self._clock())
                     self._spawn(self._transcribe(action))
                 case ScoreEndOfTurn():
                     self._spawn(self._score_end_of_turn(action))
                 case Synthesize():
+                    if self._trace is not None and self._trace.first_piece is None:
+                        self._trace.first_piece = self._clock()
                     self._synthesis(action.generation_id).put(action)
                 case EndSynthesis(generation_id=gid):
                     self._synthesis(gid).end()
@@ -179,7 +206,9 @@ class SessionDriver:
         if self._audio is None:
             assert self._engines.vad is not None  # the session only ingests when it can
             self._audio = AudioInput(self._engines.vad)
-        for at, probability in self._audio.push(action.pcm, action.rate):
+        scores = self._audio.push(action.pcm, action.rate)
+        self._audio_clock.arrived(self._audio.seconds, self._clock())
+        for at, probability in scores:
             self._feed(SpeechScored(at, probability))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -244,6 +273,8 @@ class SessionDriver:
             )
             return
         metrics.TURNS_TOTAL.labels(backend=action.backend).inc()
+        if self._trace is not None and self._trace.generation_started is None:
+            self._trace.generation_started = self._clock()
         task = asyncio.create_task(self._generate(model, action), name="openlive-generation")
         self._generations[action.generation_id] = task
         task.add_done_callback(lambda _t: self._generations.pop(action.generation_id, None))
@@ -278,3 +309,9 @@ class SessionDriver:
         except Exception:
             log.exception("session %s: generation crashed", self._session.session_id)
             self._feed(GenerationFailed(gid, "the language model failed."))
+
+
+def _has_audio(message: ServerMessage) -> bool:
+    content = message.server_content
+    turn = content.model_turn if content is not None else None
+    return turn is not None and any(p.inline_data is not None for p in turn.parts)

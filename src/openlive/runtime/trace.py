@@ -1,0 +1,78 @@
+"""Where the time of one voice turn goes, from the end of the user's speech to the first
+audio byte of the answer: measured by the driver, exported as metrics and one log line.
+
+Stages (seconds, wall clock):
+
+- ``endpoint``: end of speech → the turn was declared over (silence window or the
+  end-of-turn model);
+- ``asr``: recognizing the turn's audio;
+- ``llm_first_token`` and ``llm_first_piece``: generation start → first text, and → the
+  first speakable piece (clause or sentence);
+- ``tts_first_chunk``: that piece → its first audio;
+- ``first_audio``: end of speech → first audio byte queued to the client (the total).
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from dataclasses import dataclass, field
+
+from openlive import metrics
+
+log = logging.getLogger("openlive.latency")
+
+
+@dataclass(slots=True)
+class AudioClock:
+    """Maps audio-stream time to the wall time at which that audio arrived."""
+
+    _audio: list[float] = field(default_factory=list)
+    _wall: list[float] = field(default_factory=list)
+
+    def arrived(self, audio_end: float, wall: float) -> None:
+        self._audio.append(audio_end)
+        self._wall.append(wall)
+        if len(self._audio) > 4096:  # keep the recent past only
+            del self._audio[:2048], self._wall[:2048]
+
+    def wall_at(self, audio_time: float) -> float | None:
+        i = bisect.bisect_left(self._audio, audio_time)
+        return self._wall[i] if i < len(self._wall) else None
+
+
+@dataclass(slots=True)
+class TurnTrace:
+    """Timestamps of one voice turn; ``done`` once the first audio has gone out."""
+
+    speech_end: float | None = None
+    endpointed: float | None = None
+    transcribed: float | None = None
+    generation_started: float | None = None
+    first_token: float | None = None
+    first_piece: float | None = None
+    first_chunk: float | None = None
+    first_audio: float | None = None
+    done: bool = False
+
+    def stages(self) -> dict[str, float]:
+        pairs = {
+            "endpoint": (self.speech_end, self.endpointed),
+            "asr": (self.endpointed, self.transcribed),
+            "llm_first_token": (self.generation_started, self.first_token),
+            "llm_first_piece": (self.generation_started, self.first_piece),
+            "tts_first_chunk": (self.first_piece, self.first_chunk),
+            "first_audio": (self.speech_end, self.first_audio),
+        }
+        return {name: b - a for name, (a, b) in pairs.items() if a is not None and b is not None}
+
+    def report(self, session_id: str) -> None:
+        """Export the stages once, when the first audio byte is out."""
+        if self.done:
+            return
+        self.done = True
+        stages = self.stages()
+        for name, seconds in stages.items():
+            metrics.VOICE_STAGE_SECONDS.labels(stage=name).observe(seconds)
+        log.info("session %s: turn latency %s", session_id,
+                 ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in stages.items()))

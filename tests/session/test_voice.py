@@ -138,7 +138,7 @@ def test_barge_in_stops_audio_and_truncates_history_to_what_was_heard() -> None:
     c.now = 5.0
     c.feed(SpeechSynthesized(gid, first.piece_id, b"\x00\x00" * 24000))
     c.feed(SpeechSynthesized(gid, second.piece_id, b"\x00\x00" * 24000))  # queued, not sent
-    actions = speak(c, 0.0, 0.2, 0.95)  # the user starts talking
+    actions = speak(c, 0.0, 0.5, 0.95)  # the user talks over the answer
     assert CancelGeneration(gid) in actions and CancelSynthesis(gid) in actions
     assert {"serverContent": {"interrupted": True}} in sent(actions)
     assert c.session.history.messages(None)[-1].content == first.text
@@ -208,3 +208,82 @@ def test_all_thirty_voices_and_language_are_accepted() -> None:
             "language_code": "en-GB"}})
         assert c.session.config is not None and c.session.config.voice == name
         assert c.session.config.language == "en-GB"
+
+
+def start_speaking(c: Conversation, text: str = "Once upon a time, there was a king. "):
+    """A reply whose first piece is playing and whose second is queued."""
+    [start] = starts(c.client({"realtimeInput": {"text": "tell me a story"}}))
+    gid = start.generation_id
+    first, second = of(Synthesize, c.delta(gid, text))
+    c.now = 5.0
+    c.feed(SpeechSynthesized(gid, first.piece_id, b"\x00\x00" * 24000))
+    c.feed(SpeechSynthesized(gid, second.piece_id, b"\x00\x00" * 24000))
+    return gid
+
+
+def vad_voice() -> Conversation:
+    return voice(realtimeInputConfig={"automaticActivityDetection": {"silenceDurationMs": 300}})
+
+
+def test_speech_onset_pauses_audio_at_once() -> None:
+    c = vad_voice()
+    gid = start_speaking(c)
+    speak(c, 0.0, 0.1, 0.95)  # onset committed: paused, not yet interrupted
+    c.now = 20.0  # long after the queued audio was due
+    assert sent(c.session.handle(Tick(), c.now)) == []
+    assert c.session._reply is not None and c.session._reply.generation_id == gid
+
+
+def test_cough_resumes_the_reply_without_interrupting() -> None:
+    c = vad_voice()
+    gid = start_speaking(c)
+    actions = speak(c, 0.0, 0.15, 0.95) + speak(c, 0.15, 0.1, 0.0)
+    assert CancelGeneration(gid) not in actions
+    c.now = 20.0
+    out = sent(c.session.handle(Tick(), c.now))
+    assert any("modelTurn" in m.get("serverContent", {}) for m in out)  # playing again
+    [t] = of(Transcribe, speak(c, 0.25, 0.4, 0.0))
+    assert CancelGeneration(gid) not in c.feed(TranscriptReady(t.turn_id, ""))
+
+
+def test_backchannel_does_not_interrupt_but_a_short_command_does() -> None:
+    c = vad_voice()
+    gid = start_speaking(c)
+    speak(c, 0.0, 0.3, 0.95)
+    [t] = of(Transcribe, speak(c, 0.3, 0.4, 0.0))
+    actions = c.feed(TranscriptReady(t.turn_id, "Mm-hm."))
+    assert CancelGeneration(gid) not in actions and starts(actions) == []
+    speak(c, 1.0, 0.3, 0.95)
+    [t] = of(Transcribe, speak(c, 1.3, 0.4, 0.0))
+    actions = c.feed(TranscriptReady(t.turn_id, "Stop."))
+    assert CancelGeneration(gid) in actions
+    assert {"serverContent": {"interrupted": True}} in sent(actions)
+    [new] = starts(actions)
+    assert new.request.messages[-1].content == "Stop."
+
+
+def test_never_stalls_over_many_interrupted_turns() -> None:
+    c = vad_voice()
+    t = 0.0
+    for i in range(25):
+        [start] = starts(c.client({"realtimeInput": {"text": f"question {i}"}}))
+        gid = start.generation_id
+        [piece, *_] = of(Synthesize, c.delta(gid, "Well, let me think about that. "))
+        c.now += 1.0
+        c.feed(SpeechSynthesized(gid, piece.piece_id, b"\x00\x00" * 4800))
+        actions = speak(c, t, 0.6, 0.95)  # barge in
+        assert CancelGeneration(gid) in actions, i
+        [tr] = of(Transcribe, speak(c, t + 0.6, 0.4, 0.0))
+        t += 1.0
+        [answer] = starts(c.feed(TranscriptReady(tr.turn_id, f"new question {i}")))
+        agid = answer.generation_id
+        c.delta(agid, "Sure.")
+        [piece] = of(Synthesize, c.finish(agid))  # the chunker flushes the last piece
+        c.now += 1.0
+        out = c.feed(SpeechSynthesized(agid, piece.piece_id, b"\x00\x00" * 4800))
+        out += c.feed(SynthesisDrained(agid))
+        wire = sent(out)
+        assert wire[-2] == {"serverContent": {"generationComplete": True}}, i
+        assert wire[-1]["serverContent"] == {"turnComplete": True}, i
+    assert c.session.state.value == "idle"
+    assert len(c.session.usage) == 25  # every answer completed, none stalled

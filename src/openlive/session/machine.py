@@ -47,6 +47,8 @@ from openlive.session.actions import (
     Send,
     StartGeneration,
 )
+from openlive.session.activity import State as ActivityState
+from openlive.session.bargein import PendingBargeIn, is_backchannel
 from openlive.session.config import ServerCapabilities, SessionConfig, instruction_text
 from openlive.session.events import (
     ClientMessageReceived,
@@ -97,6 +99,7 @@ class Session:
         self._reply: Reply | None = None
         self._turn_usage: TurnUsage | None = None
         self._listening: Listening | None = None
+        self._barge: PendingBargeIn | None = None
         self._next_generation_id = 1
         self._turn_pending = False  # a user turn waits for the current reply to end
         self._collecting_initial_history = False
@@ -143,7 +146,8 @@ class Session:
             case Tick():
                 return self._on_tick(now)
             case SpeechScored():
-                return self._listen(*self._ears().on_score(event.at, event.probability), now)
+                actions = self._listen(*self._ears().on_score(event.at, event.probability), now)
+                return actions + self._judge_barge_in(event.at, now)
             case EndOfTurnScored():
                 return self._listen(
                     *self._ears().on_end_of_turn_score(event.turn_id, event.probability), now)
@@ -251,9 +255,27 @@ class Session:
 
     def _listen(self, actions: list[Action], signals: list[Signal], now: float) -> list[Action]:
         for signal in signals:
-            if isinstance(signal, UserTurnStarted) and self._interrupts():
-                actions = self._interrupt() + actions
+            if not isinstance(signal, UserTurnStarted) or not self._interrupts():
+                continue
+            if self._ears().manual:
+                actions = self._interrupt() + actions  # the client said so: no judging
+            elif self._reply is not None:
+                self._reply.pause(now)  # stop the audio now; judge the speech next
+                self._barge = PendingBargeIn(onset=signal.at)
         return actions
+
+    def _judge_barge_in(self, at: float, now: float) -> list[Action]:
+        barge, reply = self._barge, self._reply
+        if barge is None or reply is None:
+            self._barge = None
+            return []
+        speaking = self._ears().detector.state is ActivityState.SPEAKING
+        if barge.confirmed(at, speaking):
+            return self._interrupt()
+        if not speaking and not barge.resumed:
+            barge.resumed = True  # short: a cough or a backchannel, unless words say not
+            return reply.resume(now)
+        return []
 
     def _on_transcript(self, event: TranscriptReady, now: float) -> list[Action]:
         assert self.config is not None
@@ -262,6 +284,10 @@ class Session:
         if self.config.input_transcription and text:
             actions.append(Send(ServerMessage(server_content=ServerContent(
                 input_transcription=Transcription(text=text, finished=True)))))
+        if self._barge is not None and self._reply is not None and is_backchannel(text):
+            self._barge = None
+            return actions + self._reply.resume(now)  # "mm-hm": the model keeps the floor
+        self._barge = None
         if not text:
             return actions  # noise or silence: no turn to answer
         if self._interrupts():
@@ -311,6 +337,7 @@ class Session:
     def _interrupt(self) -> list[Action]:
         """Stop the reply in flight, keeping in history only what the client got."""
         reply = self._reply
+        self._barge = None
         if reply is None:
             return []
         actions = self._stop_reply()

@@ -48,6 +48,7 @@ class Reply:
     synthesis_done: bool = False
     playout_start: float | None = None
     audio_seconds_sent: float = 0.0
+    paused_at: float | None = None  # barge-in pending: hold the audio
 
     # -- text from the model ----------------------------------------------------------------
 
@@ -85,9 +86,25 @@ class Reply:
     def on_synthesis_drained(self) -> None:
         self.synthesis_done = True
 
+    def pause(self, now: float) -> None:
+        """Stop sending audio (a barge-in is being judged)."""
+        if self.paused_at is None:
+            self.paused_at = now
+
+    def resume(self, now: float) -> list[Action]:
+        """Send on from where :meth:`pause` stopped, shifted by the pause."""
+        if self.paused_at is None:
+            return []
+        if self.playout_start is not None:
+            self.playout_start += now - self.paused_at
+        self.paused_at = None
+        return self.release(now)
+
     def release(self, now: float) -> list[Action]:
         """Send the queued audio that is due by ``now``; ask to be woken for the rest."""
         actions: list[Action] = []
+        if self.paused_at is not None:
+            return actions
         if self.playout_start is None and self.queue:
             self.playout_start = now
         while self.queue:

@@ -1,0 +1,42 @@
+"""When the user's voice really interrupts the model, and when it is only noise.
+
+Pure. The moment the VAD commits a start while the model speaks, the session *pauses*
+the reply's audio (it stops sending within one chunk: the barge-in reaction), but it does
+not yet throw the reply away. The interruption is *confirmed* when the user has spoken
+for :data:`CONFIRM_SECONDS`, or when the recognizer returns words that are not a
+backchannel. A cough, a click, or an "mm-hm" resumes the reply where it paused; the
+client's ~0.5 s of buffered audio usually hides the pause completely.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+CONFIRM_SECONDS = 0.4  # continuous speech that confirms an interruption without waiting
+
+# Acknowledgements that keep the floor with the speaker (English; lower case).
+BACKCHANNELS = frozenset({
+    "mm", "mmm", "hm", "hmm", "mhm", "mm-hm", "mm-hmm", "uh-huh", "uh", "um", "ah", "oh",
+    "yeah", "yes", "yep", "yup", "ok", "okay", "right", "sure", "alright", "i", "see",
+    "got", "it", "cool", "nice", "wow", "great", "good", "exactly", "true",
+})
+_WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
+
+
+def is_backchannel(text: str) -> bool:
+    """True for an empty transcript or a short acknowledgement like "mm-hm" or "I see"."""
+    words = _WORD.findall(text.lower())
+    return len(words) <= 3 and all(w in BACKCHANNELS for w in words)
+
+
+@dataclass(slots=True)
+class PendingBargeIn:
+    """User speech that started while the model was replying, not yet judged."""
+
+    onset: float  # audio time the start was committed
+    resumed: bool = False  # the speech stopped short and the reply plays on
+
+    def confirmed(self, at: float, speaking: bool) -> bool:
+        """Has the user now spoken long enough to count as interrupting?"""
+        return speaking and not self.resumed and at - self.onset >= CONFIRM_SECONDS

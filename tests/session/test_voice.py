@@ -287,3 +287,22 @@ def test_never_stalls_over_many_interrupted_turns() -> None:
         assert wire[-1]["serverContent"] == {"turnComplete": True}, i
     assert c.session.state.value == "idle"
     assert len(c.session.usage) == 25  # every answer completed, none stalled
+
+
+def test_own_voice_transcribed_back_does_not_interrupt() -> None:
+    c = vad_voice()
+    gid = start_speaking(c)
+    speak(c, 0.0, 0.3, 0.95)
+    [t] = of(Transcribe, speak(c, 0.3, 0.4, 0.0))
+    actions = c.feed(TranscriptReady(t.turn_id, "upon a time there was"))
+    assert CancelGeneration(gid) not in actions and starts(actions) == []
+
+
+def test_frames_scored_as_echo_do_not_start_a_turn() -> None:
+    c = vad_voice()
+    gid = start_speaking(c)
+    actions = []
+    for i in range(30):
+        actions += c.feed(SpeechScored(round(0.032 * (i + 1), 3), 0.95, echo=0.95))
+    assert CancelGeneration(gid) not in actions
+    assert c.session._reply is not None and c.session._reply.paused_at is None

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from openlive.audio.resample import input_resampler
 from openlive.engines.vad.silero import FRAME_SECONDS, FrameSplitter, SharedSileroModel
+from openlive.runtime.echo import EchoGuard
 
 BYTES_PER_SECOND = 16_000 * 2
 KEEP_SECONDS = 60.0  # the longest turn audio kept for the recognizer
+ECHO_CHECK_FROM = 0.3  # speech probability from which a frame is checked for echo
 
 
 class AudioInput:
@@ -23,15 +25,24 @@ class AudioInput:
         self._vad = vad.stream()
         self._buffer = bytearray()
         self._buffer_start = 0  # byte offset (in the whole stream) of _buffer[0]
+        self.echo = EchoGuard()
 
-    def push(self, pcm: bytes, rate: int) -> list[tuple[float, float]]:
-        """Take a chunk at ``rate`` Hz; return (frame end time, speech probability) per frame."""
+    def push(self, pcm: bytes, rate: int, now: float) -> list[tuple[float, float, float]]:
+        """Take a chunk at ``rate`` Hz that arrived at wall time ``now``; return
+        (frame end time, speech probability, echo score) per frame."""
         audio = self._resampler.process(pcm, rate)
         self._buffer += audio
         before = self._splitter.frames_emitted
+        frames = self._splitter.push(audio)
         scores = []
-        for i, frame in enumerate(self._splitter.push(audio)):
-            scores.append(((before + i + 1) * FRAME_SECONDS, self._vad.score(frame)))
+        for i, frame in enumerate(frames):
+            probability = self._vad.score(frame)
+            echo = 0.0
+            if probability >= ECHO_CHECK_FROM:  # only speech can be echo of speech
+                echo = self.echo.heard(frame, now - (len(frames) - 1 - i) * FRAME_SECONDS)
+            else:
+                self.echo.heard(frame, now)
+            scores.append(((before + i + 1) * FRAME_SECONDS, probability, echo))
         self._trim(KEEP_SECONDS)
         return scores
 

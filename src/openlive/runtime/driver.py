@@ -149,7 +149,10 @@ class SessionDriver:
             match action:
                 case Send(message=message):
                     self._outbox.put_nowait(encode_server_message(message))
-                    if self._trace is not None and _has_audio(message):
+                    audio = _audio_of(message)
+                    if audio and self._audio is not None:
+                        self._audio.echo.sent(audio, self._clock())
+                    if self._trace is not None and audio:
                         self._trace.first_audio = self._clock()
                         self._trace.report(self._session.session_id)
                         self._trace = None
@@ -206,10 +209,11 @@ class SessionDriver:
         if self._audio is None:
             assert self._engines.vad is not None  # the session only ingests when it can
             self._audio = AudioInput(self._engines.vad)
-        scores = self._audio.push(action.pcm, action.rate)
-        self._audio_clock.arrived(self._audio.seconds, self._clock())
-        for at, probability in scores:
-            self._feed(SpeechScored(at, probability))
+        now = self._clock()
+        scores = self._audio.push(action.pcm, action.rate, now)
+        self._audio_clock.arrived(self._audio.seconds, now)
+        for at, probability, echo in scores:
+            self._feed(SpeechScored(at, probability, echo))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
@@ -311,7 +315,10 @@ class SessionDriver:
             self._feed(GenerationFailed(gid, "the language model failed."))
 
 
-def _has_audio(message: ServerMessage) -> bool:
+def _audio_of(message: ServerMessage) -> bytes:
+    """The audio a server message carries (empty if none)."""
     content = message.server_content
     turn = content.model_turn if content is not None else None
-    return turn is not None and any(p.inline_data is not None for p in turn.parts)
+    if turn is None:
+        return b""
+    return b"".join(p.inline_data.data for p in turn.parts if p.inline_data is not None)

@@ -38,6 +38,7 @@ class SpeechScored:
 
     at: float
     probability: float
+    echo: float = 0.0  # how much the frame looks like the server's own voice coming back
 
 
 @dataclass(frozen=True, slots=True)

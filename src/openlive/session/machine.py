@@ -48,7 +48,12 @@ from openlive.session.actions import (
     StartGeneration,
 )
 from openlive.session.activity import State as ActivityState
-from openlive.session.bargein import PendingBargeIn, is_backchannel
+from openlive.session.bargein import (
+    ECHO_THRESHOLD,
+    PendingBargeIn,
+    is_backchannel,
+    is_echo_of,
+)
 from openlive.session.config import ServerCapabilities, SessionConfig, instruction_text
 from openlive.session.events import (
     ClientMessageReceived,
@@ -146,7 +151,9 @@ class Session:
             case Tick():
                 return self._on_tick(now)
             case SpeechScored():
-                actions = self._listen(*self._ears().on_score(event.at, event.probability), now)
+                # The model's own voice coming back is not the user speaking.
+                probability = 0.0 if event.echo >= ECHO_THRESHOLD else event.probability
+                actions = self._listen(*self._ears().on_score(event.at, probability), now)
                 return actions + self._judge_barge_in(event.at, now)
             case EndOfTurnScored():
                 return self._listen(
@@ -284,9 +291,12 @@ class Session:
         if self.config.input_transcription and text:
             actions.append(Send(ServerMessage(server_content=ServerContent(
                 input_transcription=Transcription(text=text, finished=True)))))
-        if self._barge is not None and self._reply is not None and is_backchannel(text):
+        reply = self._reply
+        if self._barge is not None and reply is not None and (
+            is_backchannel(text) or is_echo_of(text, reply.spoken_text())
+        ):
             self._barge = None
-            return actions + self._reply.resume(now)  # "mm-hm": the model keeps the floor
+            return actions + reply.resume(now)  # "mm-hm", or its own voice: keep the floor
         self._barge = None
         if not text:
             return actions  # noise or silence: no turn to answer

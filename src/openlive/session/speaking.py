@@ -142,6 +142,10 @@ class Reply:
             return self.llm_done
         return self.llm_done and self.synthesis_done and not self.queue
 
+    def spoken_text(self) -> str:
+        """Everything this reply has said or is about to say (for the echo check)."""
+        return " ".join(self.pieces.values()) if self.voicing else "".join(self.text_sent)
+
     def delivered_text(self) -> str:
         """What the client got: for history, and for truncation on interruption."""
         if self.voicing is None:

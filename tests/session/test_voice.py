@@ -77,19 +77,38 @@ def test_silence_window_ends_turn_then_transcript_starts_reply() -> None:
     actions = speak(c, 1.0, 0.4, 0.01)
     [transcribe] = of(Transcribe, actions)
     assert transcribe.start <= 0.1 and 0.95 <= transcribe.end <= 1.05
-    actions = c.feed(TranscriptReady(transcribe.turn_id, "what time is it"))
+    actions = c.feed(TranscriptReady(transcribe.turn_id, "what time is it", end=transcribe.end))
     [start] = starts(actions)
     assert start.request.messages[-1].content == "what time is it"
 
 
-def test_pause_asks_end_of_turn_model_and_done_ends_turn_early() -> None:
+def test_pause_asks_end_of_turn_model_and_transcribes_speculatively() -> None:
     c = voice()  # silenceDurationMs unset: semantic end of turn
     speak(c, 0.0, 1.0, 0.9)
     actions = speak(c, 1.0, 0.25, 0.01)
     [score] = of(ScoreEndOfTurn, actions)
-    assert of(Transcribe, actions) == []
-    [transcribe] = of(Transcribe, c.feed(EndOfTurnScored(score.turn_id, 0.93)))
-    assert transcribe.end <= 1.05
+    [spec] = of(Transcribe, actions)  # started at the pause, before any decision
+    assert spec.end <= 1.05
+    # the transcript is back before the model decides: nothing is answered yet
+    assert starts(c.feed(TranscriptReady(spec.turn_id, "what time is it", end=spec.end))) == []
+    actions = c.feed(EndOfTurnScored(score.turn_id, 0.93))
+    assert of(Transcribe, actions) == []  # no second transcription
+    [start] = starts(actions)  # answered at once from the speculative transcript
+    assert start.request.messages[-1].content == "what time is it"
+
+
+def test_speculative_transcript_is_dropped_when_the_user_goes_on() -> None:
+    c = voice(realtimeInputConfig={"automaticActivityDetection": {"silenceDurationMs": 600}})
+    speak(c, 0.0, 1.0, 0.9)
+    [spec] = of(Transcribe, speak(c, 1.0, 0.25, 0.01))
+    speak(c, 1.25, 1.0, 0.9)  # not done after all
+    assert starts(c.feed(TranscriptReady(spec.turn_id, "I would like", end=spec.end))) == []
+    actions = speak(c, 2.25, 0.8, 0.01)
+    final = [t for t in of(Transcribe, actions) if t.end > 2.0]
+    assert final, actions
+    [start] = starts(c.feed(TranscriptReady(final[-1].turn_id, "I would like tea",
+                                            end=final[-1].end)))
+    assert start.request.messages[-1].content == "I would like tea"
 
 
 def test_mid_sentence_pause_keeps_listening() -> None:
@@ -177,12 +196,12 @@ def test_input_transcription_and_empty_transcript() -> None:
               realtimeInputConfig={"automaticActivityDetection": {"silenceDurationMs": 100}})
     speak(c, 0.0, 0.5, 0.9)
     [t] = of(Transcribe, speak(c, 0.5, 0.3, 0.0))
-    out = c.feed(TranscriptReady(t.turn_id, " hello "))
+    out = c.feed(TranscriptReady(t.turn_id, " hello ", end=t.end))
     assert sent(out)[0] == {"serverContent": {"inputTranscription": {"text": "hello",
                                                                      "finished": True}}}
     speak(c, 1.0, 0.5, 0.9)
     [t2] = of(Transcribe, speak(c, 1.5, 0.3, 0.0))
-    assert c.feed(TranscriptReady(t2.turn_id, "   ")) == []  # noise: nothing to answer
+    assert c.feed(TranscriptReady(t2.turn_id, "   ", end=t2.end)) == []  # noise: nothing to answer
 
 
 def test_unknown_voice_closes_1007_and_audio_without_engines_1008() -> None:
@@ -243,7 +262,7 @@ def test_cough_resumes_the_reply_without_interrupting() -> None:
     out = sent(c.session.handle(Tick(), c.now))
     assert any("modelTurn" in m.get("serverContent", {}) for m in out)  # playing again
     [t] = of(Transcribe, speak(c, 0.25, 0.4, 0.0))
-    assert CancelGeneration(gid) not in c.feed(TranscriptReady(t.turn_id, ""))
+    assert CancelGeneration(gid) not in c.feed(TranscriptReady(t.turn_id, "", end=t.end))
 
 
 def test_backchannel_does_not_interrupt_but_a_short_command_does() -> None:
@@ -251,11 +270,11 @@ def test_backchannel_does_not_interrupt_but_a_short_command_does() -> None:
     gid = start_speaking(c)
     speak(c, 0.0, 0.3, 0.95)
     [t] = of(Transcribe, speak(c, 0.3, 0.4, 0.0))
-    actions = c.feed(TranscriptReady(t.turn_id, "Mm-hm."))
+    actions = c.feed(TranscriptReady(t.turn_id, "Mm-hm.", end=t.end))
     assert CancelGeneration(gid) not in actions and starts(actions) == []
     speak(c, 1.0, 0.3, 0.95)
     [t] = of(Transcribe, speak(c, 1.3, 0.4, 0.0))
-    actions = c.feed(TranscriptReady(t.turn_id, "Stop."))
+    actions = c.feed(TranscriptReady(t.turn_id, "Stop.", end=t.end))
     assert CancelGeneration(gid) in actions
     assert {"serverContent": {"interrupted": True}} in sent(actions)
     [new] = starts(actions)
@@ -275,7 +294,7 @@ def test_never_stalls_over_many_interrupted_turns() -> None:
         assert CancelGeneration(gid) in actions, i
         [tr] = of(Transcribe, speak(c, t + 0.6, 0.4, 0.0))
         t += 1.0
-        [answer] = starts(c.feed(TranscriptReady(tr.turn_id, f"new question {i}")))
+        [answer] = starts(c.feed(TranscriptReady(tr.turn_id, f"new question {i}", end=tr.end)))
         agid = answer.generation_id
         c.delta(agid, "Sure.")
         [piece] = of(Synthesize, c.finish(agid))  # the chunker flushes the last piece
@@ -294,7 +313,7 @@ def test_own_voice_transcribed_back_does_not_interrupt() -> None:
     gid = start_speaking(c)
     speak(c, 0.0, 0.3, 0.95)
     [t] = of(Transcribe, speak(c, 0.3, 0.4, 0.0))
-    actions = c.feed(TranscriptReady(t.turn_id, "upon a time there was"))
+    actions = c.feed(TranscriptReady(t.turn_id, "upon a time there was", end=t.end))
     assert CancelGeneration(gid) not in actions and starts(actions) == []
 
 

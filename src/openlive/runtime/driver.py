@@ -29,6 +29,7 @@ from openlive.session.actions import (
     CancelGeneration,
     CancelSynthesis,
     Close,
+    EndOfTurn,
     EndSynthesis,
     IngestAudio,
     ScoreEndOfTurn,
@@ -139,6 +140,8 @@ class SessionDriver:
                 trace.transcribed = trace.transcribed or now
             case GenerationDelta():
                 trace.first_token = trace.first_token or now
+                # no TranscriptReady after the end: the speculative one was ready at once
+                trace.transcribed = trace.transcribed or trace.endpointed
             case SpeechSynthesized():
                 trace.first_chunk = trace.first_chunk or now
 
@@ -168,9 +171,10 @@ class SessionDriver:
                 case IngestAudio():
                     self._ingest(action)
                 case Transcribe():
-                    self._trace = TurnTrace(speech_end=self._audio_clock.wall_at(action.end),
-                                            endpointed=self._clock())
                     self._spawn(self._transcribe(action))
+                case EndOfTurn(speech_end=speech_end):
+                    self._trace = TurnTrace(speech_end=self._audio_clock.wall_at(speech_end),
+                                            endpointed=self._clock())
                 case ScoreEndOfTurn():
                     self._spawn(self._score_end_of_turn(action))
                 case Synthesize():
@@ -230,7 +234,7 @@ class SessionDriver:
             self._feed(TranscriptionFailed(action.turn_id, "speech recognition failed."))
             return
         log.info("session %s: heard %r", self._session.session_id, result.text)
-        self._feed(TranscriptReady(action.turn_id, result.text, result.language))
+        self._feed(TranscriptReady(action.turn_id, result.text, result.language, action.end))
 
     async def _score_end_of_turn(self, action: ScoreEndOfTurn) -> None:
         assert self._audio is not None and self._engines.end_of_turn is not None

@@ -61,6 +61,13 @@ class Transcribe:
 
 
 @dataclass(frozen=True, slots=True)
+class EndOfTurn:
+    """The user's turn ended at ``speech_end`` (audio time): for latency tracing."""
+
+    speech_end: float
+
+
+@dataclass(frozen=True, slots=True)
 class ScoreEndOfTurn:
     """Ask the end-of-turn model whether the user is done, on audio ``start``..``end``."""
 
@@ -103,5 +110,5 @@ class WakeAt:
 
 Action = (
     Send | StartGeneration | CancelGeneration | Close | IngestAudio | Transcribe
-    | ScoreEndOfTurn | Synthesize | EndSynthesis | CancelSynthesis | WakeAt
+    | EndOfTurn | ScoreEndOfTurn | Synthesize | EndSynthesis | CancelSynthesis | WakeAt
 )

@@ -52,6 +52,7 @@ class TranscriptReady:
     turn_id: int
     text: str
     language: str | None = None
+    end: float = 0.0  # the audio time the transcription went up to (from ``Transcribe``)
 
 
 @dataclass(frozen=True, slots=True)

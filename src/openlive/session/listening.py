@@ -38,13 +38,31 @@ class UserTurnStarted:
 
 @dataclass(frozen=True, slots=True)
 class UserTurnEnded:
-    """The user's turn audio is complete; a ``Transcribe`` was issued for it."""
+    """The user's turn audio is complete; its transcript is on its way (or here)."""
 
     turn_id: int
     speech_end: float
 
 
-Signal = UserTurnStarted | UserTurnEnded
+@dataclass(frozen=True, slots=True)
+class TurnTranscribed:
+    """The final transcript of the user's turn."""
+
+    turn_id: int
+    text: str
+
+
+Signal = UserTurnStarted | UserTurnEnded | TurnTranscribed
+
+
+@dataclass(slots=True)
+class _Transcript:
+    """A transcription asked for one turn's audio up to ``end``; ``text`` once back."""
+
+    turn_id: int
+    end: float
+    text: str | None = None
+    final: bool = False  # the turn ended exactly here: this is the user's turn
 
 
 class Listening:
@@ -60,6 +78,10 @@ class Listening:
         self._turn_from: float | None = None  # start of the current turn's audio
         self._next_turn_id = 1
         self._scoring: int | None = None  # turn id with an end-of-turn check in flight
+        # Speculative: the turn's audio is transcribed at each pause, so that when the
+        # turn ends there (the end-of-turn model says so, or the window runs out) the
+        # transcript is ready or nearly; if the user goes on, the result is dropped.
+        self._transcripts: list[_Transcript] = []
 
     # -- input from the client ------------------------------------------------------------
 
@@ -105,15 +127,39 @@ class Listening:
                     self._scoring = None
                     signals.append(UserTurnStarted(event.at))
                 case PauseDetected():
-                    if self._semantic and self._scoring is None and self._turn_from is not None:
-                        self._scoring = self._next_turn_id
-                        actions.append(ScoreEndOfTurn(self._next_turn_id, self._turn_from,
-                                                      event.speech_end))
+                    actions += self._on_pause(event.speech_end)
                 case SpeechEnded(speech_end=speech_end):
                     more_actions, more_signals = self._end_turn(speech_end)
                     actions += more_actions
                     signals += more_signals
         return actions, signals
+
+    def _on_pause(self, speech_end: float) -> list[Action]:
+        if self._turn_from is None:
+            return []
+        actions: list[Action] = []
+        if self._semantic and self._scoring is None:
+            self._scoring = self._next_turn_id
+            actions.append(ScoreEndOfTurn(self._next_turn_id, self._turn_from, speech_end))
+        if not any(t.turn_id == self._next_turn_id and t.end == speech_end
+                   for t in self._transcripts):
+            self._transcripts.append(_Transcript(self._next_turn_id, speech_end))
+            actions.append(Transcribe(self._next_turn_id, self._turn_from, speech_end,
+                                      self._language))
+        return actions
+
+    def on_transcript(self, turn_id: int, end: float, text: str) -> list[Signal]:
+        """A transcript came back; signals the turn's final text when it is the one."""
+        for transcript in self._transcripts:
+            if transcript.turn_id == turn_id and transcript.end == end:
+                transcript.text = text
+                if transcript.final:
+                    self._forget(turn_id)
+                    return [TurnTranscribed(turn_id, text)]
+        return []  # speculative (kept until the turn ends) or stale
+
+    def _forget(self, turn_id: int) -> None:
+        self._transcripts = [t for t in self._transcripts if t.turn_id > turn_id]
 
     def on_end_of_turn_score(self, turn_id: int, probability: float
                              ) -> tuple[list[Action], list[Signal]]:
@@ -136,5 +182,15 @@ class Listening:
             return [], []
         turn_id = self._next_turn_id
         self._next_turn_id += 1
-        return ([Transcribe(turn_id, start, speech_end, self._language)],
-                [UserTurnEnded(turn_id, speech_end)])
+        signals: list[Signal] = [UserTurnEnded(turn_id, speech_end)]
+        ready = next((t for t in self._transcripts
+                      if t.turn_id == turn_id and t.end == speech_end), None)
+        if ready is not None and ready.text is not None:
+            self._forget(turn_id)
+            return [], [*signals, TurnTranscribed(turn_id, ready.text)]
+        self._transcripts = [t for t in self._transcripts if t.turn_id != turn_id]
+        self._transcripts.append(_Transcript(turn_id, speech_end, final=True))
+        actions: list[Action] = []
+        if ready is None:  # nothing speculative to wait for: transcribe now
+            actions.append(Transcribe(turn_id, start, speech_end, self._language))
+        return actions, signals

@@ -44,6 +44,7 @@ from openlive.session.actions import (
     CancelGeneration,
     CancelSynthesis,
     Close,
+    EndOfTurn,
     Send,
     StartGeneration,
 )
@@ -71,7 +72,12 @@ from openlive.session.events import (
     TranscriptReady,
 )
 from openlive.session.history import History, content_message
-from openlive.session.listening import Listening, Signal, UserTurnStarted
+from openlive.session.listening import (
+    Listening,
+    Signal,
+    TurnTranscribed,
+    UserTurnEnded,
+)
 from openlive.session.speaking import Reply, Voicing
 from openlive.session.state import State, Trigger, transition
 
@@ -262,7 +268,13 @@ class Session:
 
     def _listen(self, actions: list[Action], signals: list[Signal], now: float) -> list[Action]:
         for signal in signals:
-            if not isinstance(signal, UserTurnStarted) or not self._interrupts():
+            if isinstance(signal, UserTurnEnded):
+                actions.append(EndOfTurn(signal.speech_end))
+                continue
+            if isinstance(signal, TurnTranscribed):
+                actions += self._on_user_words(signal.text, now)
+                continue
+            if not self._interrupts():
                 continue
             if self._ears().manual:
                 actions = self._interrupt() + actions  # the client said so: no judging
@@ -285,8 +297,13 @@ class Session:
         return []
 
     def _on_transcript(self, event: TranscriptReady, now: float) -> list[Action]:
+        signals = self._ears().on_transcript(event.turn_id, event.end, event.text)
+        return self._listen([], signals, now)
+
+    def _on_user_words(self, text: str, now: float) -> list[Action]:
+        """The final transcript of a user turn: answer it, unless it is not for us."""
         assert self.config is not None
-        text = event.text.strip()
+        text = text.strip()
         actions: list[Action] = []
         if self.config.input_transcription and text:
             actions.append(Send(ServerMessage(server_content=ServerContent(

@@ -10,7 +10,10 @@ A logits processor, called once per sampled token, does three jobs: it records t
 prompt length (the tokens evaluated before the first sample), counts the sampled
 tokens, and, once the stream is cancelled, forces the end-of-generation token, so the
 worker stops within one token even while text is held back. The worker also checks the
-flag between chunks. The lock is released only after the worker has returned.
+flag between chunks. Evaluating a long prompt can take seconds, so until the first token
+is sampled llama.cpp's abort callback polls the same flag between graph nodes (it is
+removed afterwards: a Python call per node would slow decoding). The lock is released
+only after the worker has returned.
 
 Stop sequences are matched here, on the decoded text, not by llama-cpp-python; then a
 ``"stop"`` from llama-cpp-python always means an end-of-generation token was sampled,
@@ -29,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import AsyncIterator, Generator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -87,6 +90,7 @@ class LlamaCppModel:
         self._lock = asyncio.Lock()  # one generation at a time, FIFO
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamacpp")
         self._current: _Generation | None = None  # the generation holding the lock
+        self._abort_callback: Any = None  # installed while a prompt is being evaluated
         self._closed = False
 
     @classmethod
@@ -159,13 +163,15 @@ class LlamaCppModel:
         try:
             generation.emit(self._generate(generation, request))
         except Exception as exc:  # noqa: BLE001 - any failure must reach the event loop
-            generation.emit(_engine_error(exc))
+            generation.emit(None if generation.cancelled.is_set() else _engine_error(exc))
 
     def _generate(self, generation: _Generation, request: GenerationRequest) -> _Item:
         from llama_cpp import LogitsProcessorList
 
         if request.sampling.seed is not None:
             cast(Any, self._llama).reset()  # reproducible: evaluate the whole prompt, cold
+        self._set_abort(generation.cancelled)
+        generation.on_first_sample = self._clear_abort
         chunks = self._llama.create_chat_completion(
             messages=cast(Any, _as_dicts(request.messages)),
             stream=True,
@@ -177,6 +183,25 @@ class LlamaCppModel:
             return self._consume(generation, stream, StopScanner(request.sampling.stop))
         finally:
             cast(Generator[Any, None, None], stream).close()  # stops llama.cpp at once
+            self._clear_abort()
+
+    def _set_abort(self, cancelled: threading.Event) -> None:
+        """Let llama.cpp abort the prompt evaluation once ``cancelled`` is set."""
+        import llama_cpp
+
+        def should_abort(_: object) -> bool:
+            return cancelled.is_set()
+
+        self._abort_callback = llama_cpp.ggml_abort_callback(should_abort)  # keep alive
+        llama_cpp.llama_set_abort_callback(self._llama.ctx, self._abort_callback, None)
+
+    def _clear_abort(self) -> None:
+        import llama_cpp
+
+        if self._abort_callback is not None:
+            no_callback = llama_cpp.ggml_abort_callback()  # a NULL function pointer
+            llama_cpp.llama_set_abort_callback(self._llama.ctx, no_callback, None)
+            self._abort_callback = None
 
     @staticmethod
     def _consume(
@@ -211,6 +236,7 @@ class _Generation:
         self.eos_token = eos_token
         self.prompt_tokens = 0  # tokens evaluated before the first sample
         self.sampled = 0  # tokens sampled so far, the end-of-generation token included
+        self.on_first_sample: Callable[[], None] | None = None  # the prompt is evaluated
 
     def cancel(self) -> None:
         self.cancelled.set()
@@ -226,6 +252,8 @@ class _Generation:
         """Called by llama.cpp before each sample; must never raise (a C callback)."""
         if self.sampled == 0:
             self.prompt_tokens = len(input_ids)
+            if self.on_first_sample is not None:
+                self.on_first_sample()
         self.sampled += 1
         if self.cancelled.is_set():
             scores[:] = float("-inf")

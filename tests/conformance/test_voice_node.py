@@ -1,0 +1,232 @@
+"""The unmodified @google/genai (Node) SDK against openlive's real voice engines.
+
+The Node counterpart of the voice half of test_voice_and_realmodel.py: the fake language
+model with the real VAD, Smart Turn, Whisper and Piper. Speech made with espeak-ng is
+streamed in real time by ``clients/node_live.mjs`` through ``session.sendRealtimeInput``;
+the spoken answer (``message.data``, base64) is transcribed again and must say what the fake
+model said. ``http://`` gives the SDK a plain ``ws://`` socket, ``https://`` a ``wss://``
+socket that trusts the server's CA through ``NODE_EXTRA_CA_CERTS``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conformance.conftest import CLIENTS, HERE, NODE_DIR, NODE_SDK_VERSION, Server
+
+pytestmark = [pytest.mark.conformance]
+QUESTION = "What is the capital of France?"
+CLIENT_TIMEOUT = 180.0
+
+
+def node_exe() -> str:
+    """``node`` with the pinned @google/genai; fails in CI, skips locally when missing."""
+    node = shutil.which("node")
+    pkg = NODE_DIR / "node_modules" / "@google" / "genai" / "package.json"
+    problem = None
+    if node is None:
+        problem = "node is not on PATH"
+    elif not pkg.exists():
+        problem = f"@google/genai is not installed in {NODE_DIR}/node_modules"
+    else:
+        have = json.loads(pkg.read_text())["version"]
+        if have != NODE_SDK_VERSION:
+            problem = f"@google/genai {have} is installed, package.json pins {NODE_SDK_VERSION}"
+    if problem is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{problem}: scripts/sdk-envs.sh did not run", pytrace=False)
+        pytest.skip(f"{problem}: run scripts/sdk-envs.sh")
+    assert node is not None
+    return node
+
+
+def run_client(server: Server, job: dict[str, Any], transport: str = "http") -> dict[str, Any]:
+    """Run ``node_live.mjs`` with ``job``, configured only through the environment."""
+    node = node_exe()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("GOOGLE_", "GEMINI_"))
+        and k not in ("NODE_EXTRA_CA_CERTS", "NODE_OPTIONS", "NODE_TLS_REJECT_UNAUTHORIZED")
+    }
+    env.update(
+        GOOGLE_GEMINI_BASE_URL=server.base_url(transport),
+        GEMINI_API_KEY=server.key,
+        OPENLIVE_GENAI_NODE_DIR=str(NODE_DIR),
+        NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
+    )
+    if transport == "https":
+        env["NODE_EXTRA_CA_CERTS"] = str(server.ca)
+    cmd = [node, str(CLIENTS / "node_live.mjs"), json.dumps(job)]
+    try:
+        proc = subprocess.run(
+            cmd,
+            env=env,
+            cwd=HERE,
+            capture_output=True,
+            text=True,
+            timeout=CLIENT_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        err = exc.stderr.decode() if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+        pytest.fail(f"node client hung, killed after {CLIENT_TIMEOUT:.0f}s\n{err[-3000:]}")
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert proc.returncode == 0 and lines, (
+        f"client exited {proc.returncode}:\nstdout: {proc.stdout}\nstderr: {proc.stderr[-3000:]}"
+    )
+    return dict(json.loads(lines[-1]))
+
+
+def answered(result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` after checking that the session itself did not fail."""
+    assert result["error"] is None, f"the SDK reported {result['error']}\n{result}"
+    assert result["setup_complete"], result
+    return result
+
+
+def spoken(tmp_path: Path, text: str, rate: int = 16000) -> Path:
+    """``text`` spoken by espeak-ng as raw 16-bit mono PCM at ``rate``."""
+    if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
+        pytest.fail("espeak-ng and sox are needed (scripts/test.sh installs them)")
+    wav, raw = tmp_path / "speech.wav", tmp_path / f"speech-{rate}.raw"
+    subprocess.run(["espeak-ng", "-w", str(wav), text], check=True)
+    subprocess.run(
+        ["sox", str(wav), "-r", str(rate), "-c", "1", "-b", "16", "-e", "signed", str(raw)],
+        check=True,
+    )
+    return raw
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z]+", text.lower())
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> Iterator[Any]:
+    from openlive.engines.asr.factory import create_speech_recognizer
+
+    asr = create_speech_recognizer("whisper", preload=False)
+    yield asr
+    asyncio.run(asr.aclose())
+
+
+def transcribe_24k(recognizer: Any, pcm24k: bytes) -> str:
+    from openlive.audio.resample import StreamResampler
+
+    resampler = StreamResampler(16000, in_rate=24000)
+    pcm16k = resampler.process(pcm24k) + resampler.flush()
+    return str(asyncio.run(recognizer.transcribe(pcm16k, language="en-US")).text)
+
+
+# -- answered turns --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rate", "transport"), [(16000, "http"), (24000, "https")], ids=["16k-ws", "24k-wss"]
+)
+def test_spoken_question_gets_a_spoken_answer(
+    openlive_server: Server, tmp_path: Path, recognizer: Any, rate: int, transport: str
+) -> None:
+    out = tmp_path / "answer.pcm"
+    # Language detection is part of the 16 kHz case; the other names the language.
+    config = {} if rate == 16000 else {"speechConfig": {"languageCode": "en-US"}}
+    job = {"mode": "voice", "rate": rate, "out": str(out), "config": config,
+           "pcm": str(spoken(tmp_path, QUESTION, rate))}  # fmt: skip
+    result = answered(run_client(openlive_server, job, transport))
+    heard = " ".join(result["input"])
+    assert {"capital", "france"} <= set(words(heard)), result
+    # the fake model repeats the question: the answer's audio must say it back
+    said = " ".join(result["output"])
+    assert said.startswith("[messages=1]") and "france" in words(said), result
+    assert result["flags"][-2:] == ["generationComplete", "turnComplete"], result
+    assert "interrupted" not in result["flags"], result
+    assert result["audio_bytes"] > 24000 * 2 * 1.0, result  # over a second of speech
+    assert out.stat().st_size == result["audio_bytes"]
+    assert "france" in words(transcribe_24k(recognizer, out.read_bytes())), result
+
+
+def test_manual_activity_marks_the_turn(openlive_server: Server, tmp_path: Path) -> None:
+    """activityStart / activityEnd with automaticActivityDetection disabled (and a voice)."""
+    config = {"speechConfig": {"voiceConfig": {"prebuiltVoiceConfig": {"voiceName": "Kore"}}}}
+    job = {"mode": "manual", "rate": 16000, "config": config,
+           "pcm": str(spoken(tmp_path, QUESTION))}  # fmt: skip
+    result = answered(run_client(openlive_server, job))
+    assert "france" in words(" ".join(result["input"])), result
+    assert " ".join(result["output"]).startswith("[messages=1]"), result
+    assert result["flags"][-2:] == ["generationComplete", "turnComplete"], result
+    assert result["audio_bytes"] > 0, result
+
+
+def test_barge_in_interrupts_and_the_next_turn_is_answered(
+    openlive_server: Server, tmp_path: Path
+) -> None:
+    pcm = spoken(tmp_path, "Tell me everything you know about the history of France.")
+    out = tmp_path / "second.pcm"
+    job = {"mode": "barge_in", "rate": 16000, "pcm": str(pcm), "out": str(out)}
+    result = answered(run_client(openlive_server, job))
+    first, second = result["first"], result["second"]
+    assert first["audio_bytes"] > 0, result  # the talking-over started once audio arrived
+    assert "interrupted" in first["flags"], result
+    assert "generationComplete" not in first["flags"], result
+    assert first["flags"][-1] == "turnComplete", result
+    assert second["flags"][-2:] == ["generationComplete", "turnComplete"], result
+    assert "interrupted" not in second["flags"], result
+    assert second["audio_bytes"] > 0 and second["output"], result
+    assert "france" in words(" ".join(second["input"])), result
+
+
+def test_text_turn(openlive_server: Server) -> None:
+    """The program's TEXT mode (one clientContent turn, with a system instruction)."""
+    job = {"mode": "text", "prompt": "hello there", "system": "Answer in one short sentence."}
+    result = answered(run_client(openlive_server, job))
+    assert result["text"] == "[messages=2] hello there", result
+    usage = result["usage"]
+    # whitespace words: 5 (system) + 2 (user) / 3 (reply)
+    assert (usage["promptTokenCount"], usage["responseTokenCount"]) == (7, 3), result
+    assert usage["totalTokenCount"] == 10, result
+
+
+# -- refusals --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("transport", ["http", "https"])
+def test_unknown_voice_is_refused(openlive_server: Server, tmp_path: Path, transport: str) -> None:
+    config = {"speechConfig": {"voiceConfig": {"prebuiltVoiceConfig": {"voiceName": "Nobody"}}}}
+    job = {"mode": "voice", "rate": 16000, "config": config,
+           "pcm": str(spoken(tmp_path, QUESTION))}  # fmt: skip
+    result = run_client(openlive_server, job, transport)
+    err = result["error"]
+    assert err is not None, f"expected close 1007, the session was answered: {result}"
+    assert err["code"] == 1007, result
+    assert "Nobody" in (err["reason"] or ""), result
+    # an invalid setup is refused before setupComplete: connect() rejects
+    assert not result["setup_complete"] and err["phase"] == "connect", result
+    assert "Live connection closed before setup completed" in err["message"], result
+
+
+@pytest.mark.parametrize("transport", ["http", "https"])
+def test_wrong_audio_mime_type_is_refused(
+    openlive_server: Server, tmp_path: Path, transport: str
+) -> None:
+    job = {"mode": "voice", "rate": 16000, "mime": "audio/wav",
+           "pcm": str(spoken(tmp_path, QUESTION))}  # fmt: skip
+    result = run_client(openlive_server, job, transport)
+    err = result["error"]
+    assert err is not None, f"expected close 1007, the session was answered: {result}"
+    assert err["code"] == 1007, result
+    reason = (err["reason"] or "").lower()
+    assert "audio/pcm" in reason and "audio/wav" in reason, result
+    assert result["setup_complete"] and err["phase"] == "receive", result

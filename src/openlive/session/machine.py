@@ -402,10 +402,11 @@ class Session:
             return []
         self._reply = None
         self.state = transition(self.state, Trigger.GENERATION_ENDED)
+        actions: list[Action] = reply.flush_words() if reply.voicing else []
         self._remember(reply)
         usage = self._turn_usage or TurnUsage(0, 0)
         self.usage.append(usage)
-        actions: list[Action] = [
+        actions += [
             Send(ServerMessage(server_content=ServerContent(generation_complete=True))),
             Send(
                 ServerMessage(

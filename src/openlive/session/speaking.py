@@ -11,6 +11,7 @@ goes out with the first audio of each piece, in step with what the client hears.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -22,6 +23,7 @@ from openlive.session.actions import Action, EndSynthesis, Send, Synthesize, Wak
 OUTPUT_MIME = "audio/pcm;rate=24000"
 OUTPUT_BYTES_PER_SECOND = 24_000 * 2
 LEAD_SECONDS = 0.5  # how far ahead of real time audio may be sent
+CHARS_PER_SECOND = 14.0  # speaking rate used to spread a piece's words over its audio
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,10 @@ class Reply:
     playout_start: float | None = None
     audio_seconds_sent: float = 0.0
     paused_at: float | None = None  # barge-in pending: hold the audio
+    words_out: list[str] = field(default_factory=list)  # words transcribed to the client
+    _piece: int | None = None  # the piece whose audio is going out
+    _piece_seconds: float = 0.0  # of its audio sent
+    _piece_words_out: int = 0  # of its words transcribed
 
     # -- text from the model ----------------------------------------------------------------
 
@@ -118,20 +124,45 @@ class Reply:
         return actions
 
     def _send_audio(self, piece_id: int, pcm: bytes) -> list[Action]:
-        assert self.voicing is not None
         actions: list[Action] = []
-        if piece_id not in self.spoken:
+        if piece_id != self._piece:
+            actions += self.flush_words()  # the previous piece has been spoken whole
             self.spoken.append(piece_id)
-            if self.voicing.transcribe_output:
-                text = self.pieces[piece_id] if len(self.spoken) == 1 else (
-                    " " + self.pieces[piece_id])
-                actions.append(Send(ServerMessage(server_content=ServerContent(
-                    output_transcription=Transcription(text=text)))))
-        self.audio_seconds_sent += len(pcm) / OUTPUT_BYTES_PER_SECOND
+            self._piece, self._piece_seconds, self._piece_words_out = piece_id, 0.0, 0
+        seconds = len(pcm) / OUTPUT_BYTES_PER_SECOND
+        self.audio_seconds_sent += seconds
+        self._piece_seconds += seconds
+        words = self.pieces[piece_id].split()
+        estimate = max(0.3, len(self.pieces[piece_id]) / CHARS_PER_SECOND)
+        due = math.ceil(len(words) * min(1.0, self._piece_seconds / estimate))
+        actions += self._transcribe_words(words[self._piece_words_out:due])
+        self._piece_words_out = max(self._piece_words_out, due)
         part = Part(inline_data=Blob(mime_type=OUTPUT_MIME, data=pcm))
         turn = Content(role="model", parts=[part])
         actions.append(Send(ServerMessage(server_content=ServerContent(model_turn=turn))))
         return actions
+
+    def flush_words(self) -> list[Action]:
+        """Transcribe the rest of the current piece (its audio is all out)."""
+        if self._piece is None:
+            return []
+        words = self.pieces[self._piece].split()
+        rest, self._piece_words_out = words[self._piece_words_out:], len(words)
+        return self._transcribe_words(rest)
+
+    def _transcribe_words(self, words: list[str]) -> list[Action]:
+        """``outputTranscription`` for words whose audio is going out now."""
+        assert self.voicing is not None
+        if not words:
+            return []
+        text = " ".join(words)
+        if self.words_out:
+            text = " " + text
+        self.words_out += words
+        if not self.voicing.transcribe_output:
+            return []
+        return [Send(ServerMessage(server_content=ServerContent(
+            output_transcription=Transcription(text=text))))]
 
     # -- state ------------------------------------------------------------------------------
 
@@ -150,4 +181,4 @@ class Reply:
         """What the client got: for history, and for truncation on interruption."""
         if self.voicing is None:
             return "".join(self.text_sent)
-        return " ".join(self.pieces[i] for i in self.spoken)
+        return " ".join(self.words_out)

@@ -331,3 +331,21 @@ def test_frames_scored_as_echo_do_not_start_a_turn() -> None:
         actions += c.feed(SpeechScored(round(0.032 * (i + 1), 3), 0.95, echo=0.95))
     assert CancelGeneration(gid) not in actions
     assert c.session._reply is not None and c.session._reply.paused_at is None
+
+
+def test_turn_coverage_all_input_reaches_back_to_the_previous_turn() -> None:
+    def second_turn(coverage: str) -> Transcribe:
+        c = voice(realtimeInputConfig={"turnCoverage": coverage,
+                                       "automaticActivityDetection": {"silenceDurationMs": 300}})
+        speak(c, 0.0, 1.0, 0.9)
+        [first] = of(Transcribe, speak(c, 1.0, 0.4, 0.0))
+        c.feed(TranscriptReady(first.turn_id, "", end=first.end))  # noise: no reply
+        speak(c, 1.4, 2.0, 0.0)  # quiet (or sounds the VAD does not call speech)
+        speak(c, 3.4, 1.0, 0.9)
+        [second] = of(Transcribe, speak(c, 4.4, 0.4, 0.0))
+        return second
+
+    only_activity = second_turn("TURN_INCLUDES_ONLY_ACTIVITY")
+    all_input = second_turn("TURN_INCLUDES_ALL_INPUT")
+    assert only_activity.start > 2.9  # from the onset (minus padding)
+    assert all_input.start < 1.1  # from the end of the previous turn

@@ -45,6 +45,8 @@ class SessionConfig:
     input_transcription: bool = False
     output_transcription: bool = False
     activity: ActivityConfig = field(default_factory=ActivityConfig)
+    # realtimeInputConfig.turnCoverage: does a turn include the audio between turns?
+    turn_includes_all_input: bool = False
 
     @classmethod
     def from_setup(
@@ -78,6 +80,9 @@ class SessionConfig:
             language=_language(speech),
             input_transcription=setup.input_audio_transcription is not None,
             output_transcription=setup.output_audio_transcription is not None,
+            turn_includes_all_input=(
+                realtime is not None and realtime.turn_coverage == "TURN_INCLUDES_ALL_INPUT"
+            ),
             activity=ActivityConfig.from_wire(
                 realtime.automatic_activity_detection if realtime else None
             ),

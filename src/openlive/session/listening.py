@@ -69,8 +69,12 @@ class Listening:
     """Turn-taking for one session's audio stream."""
 
     def __init__(self, activity: ActivityConfig, *, end_of_turn_model: bool,
-                 language: str | None) -> None:
+                 language: str | None, all_input: bool = False) -> None:
         self.detector = ActivityDetector(activity)
+        # turnCoverage TURN_INCLUDES_ALL_INPUT: a turn's audio reaches back to the end of
+        # the previous turn, not only to the onset of speech.
+        self._all_input = all_input
+        self._last_end = 0.0
         self.manual = activity.disabled
         self._semantic = end_of_turn_model and self.detector.semantic_end_of_turn
         self._language = language
@@ -97,7 +101,7 @@ class Listening:
             raise InvalidArgument(
                 "activityStart needs automaticActivityDetection.disabled=true in setup."
             )
-        self._turn_from = self.audio_time
+        self._turn_from = self._last_end if self._all_input else self.audio_time
         return [], [UserTurnStarted(self.audio_time)]
 
     def on_activity_end(self) -> tuple[list[Action], list[Signal]]:
@@ -123,7 +127,7 @@ class Listening:
         for event in self.detector.feed(at, probability):
             match event:
                 case SpeechStarted(audio_from=audio_from):
-                    self._turn_from = audio_from
+                    self._turn_from = self._last_end if self._all_input else audio_from
                     self._scoring = None
                     signals.append(UserTurnStarted(event.at))
                 case PauseDetected():
@@ -180,6 +184,7 @@ class Listening:
         self._scoring = None
         if start is None or speech_end <= start:
             return [], []
+        self._last_end = speech_end
         turn_id = self._next_turn_id
         self._next_turn_id += 1
         signals: list[Signal] = [UserTurnEnded(turn_id, speech_end)]

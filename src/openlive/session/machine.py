@@ -208,6 +208,7 @@ class Session:
                 config.activity,
                 end_of_turn_model=self._capabilities.end_of_turn_model,
                 language=config.language,
+                all_input=config.turn_includes_all_input,
             )
         self.state = transition(self.state, Trigger.SETUP_ACCEPTED)
         return [Send(ServerMessage(setup_complete=SetupComplete(session_id=self.session_id)))]

@@ -131,6 +131,21 @@ async def test_cancelling_the_task_stops_within_a_token(model) -> None:
     assert finished.completion_tokens >= 1
 
 
+async def test_cancelling_while_the_prompt_is_evaluated_aborts_it(model) -> None:
+    reference = "The quick brown fox jumps over the lazy dog. " * 150  # ~1500 tokens
+    long = (ChatMessage("system", "Abort test. " + reference), ChatMessage("user", "Summarise."))
+    task = asyncio.create_task(generate(model, long, max_tokens=4))
+    await asyncio.sleep(0.5)  # evaluating the prompt takes several seconds on 2 cores
+    cancelled_at = time.monotonic()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert time.monotonic() - cancelled_at < 0.5
+
+    _, finished, _ = await generate(model, ask("Say OK."), max_tokens=4, temperature=0.0)
+    assert finished.completion_tokens >= 1
+
+
 async def test_aclose_on_the_iterator_stops_and_the_next_request_works(model) -> None:
     stream = model.stream(GenerationRequest(STORY, SamplingParams(max_tokens=300)))
     arrivals: list[float] = []

@@ -48,14 +48,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def through_openlive(sdk_python: Path, data_dir: Path) -> list[dict[str, float]]:
+def through_openlive(sdk_python: Path, data_dir: Path, threads: int) -> list[dict[str, float]]:
     openlive = [sys.executable, "-m", "openlive"]
     key = subprocess.run([*openlive, "keys", "create", "--data-dir", str(data_dir)],
                          check=True, capture_output=True, text=True).stdout.strip()
     port = free_port()
     log = open(data_dir / "server.log", "w")  # noqa: SIM115
     server = subprocess.Popen([*openlive, "serve", "--port", str(port), "--data-dir",
-                               str(data_dir), "--log-level", "warning"],
+                               str(data_dir), "--log-level", "warning", "--no-voice",
+                               "--llm-threads", str(threads)],
                               stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 300
@@ -81,11 +82,11 @@ def through_openlive(sdk_python: Path, data_dir: Path) -> list[dict[str, float]]
         log.close()
 
 
-async def direct() -> list[dict[str, float]]:
+async def direct(threads: int) -> list[dict[str, float]]:
     from openlive.engines.llm.base import ChatMessage, GenerationRequest, SamplingParams, TextDelta
     from openlive.engines.llm.factory import create_language_model
 
-    model = create_language_model("llamacpp")
+    model = create_language_model("llamacpp", n_threads=threads)
     results = []
     try:
         for prompt in PROMPTS:
@@ -119,6 +120,8 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sdk", default="3.6.1", help="google-genai version in .sdk-envs/")
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
+                        help="llama.cpp decode threads, the same on both paths")
     args = parser.parse_args()
     sdk_python = ROOT / ".sdk-envs" / f"google-genai-{args.sdk}" / "bin" / "python"
     if not sdk_python.exists():
@@ -127,12 +130,13 @@ def main() -> None:
     called: list[dict[str, float]] = []
     for round_no in range(args.rounds):
         with tempfile.TemporaryDirectory() as tmp:
-            served += through_openlive(sdk_python, Path(tmp))
-        called += asyncio.run(direct())
+            served += through_openlive(sdk_python, Path(tmp), args.threads)
+        called += asyncio.run(direct(args.threads))
         print(f"round {round_no + 1}/{args.rounds} done", file=sys.stderr)
     a, b = summarize(served), summarize(called)
     print(f"\nText latency, {len(served)} turns each, max {MAX_TOKENS} tokens, "
-          f"temperature 0 (google-genai {args.sdk} over TLS vs in-process llama.cpp)\n")
+          f"temperature 0, {args.threads} llama.cpp threads "
+          f"(google-genai {args.sdk} over TLS vs in-process llama.cpp)\n")
     print("| path | TTFT p50 | TTFT p95 | decode tok/s p50 | decode tok/s p5 |")
     print("|---|---|---|---|---|")
     for name, s in (("SDK → openlive → llama.cpp", a), ("llama.cpp direct", b)):

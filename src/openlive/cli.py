@@ -126,6 +126,8 @@ data_dir_option = click.option(
     envvar="OPENLIVE_LLM_CONTEXT",
     help="Context window (tokens) for llamacpp.",
 )
+@click.option("--llm-threads", type=int, envvar="OPENLIVE_LLM_THREADS",
+              help="Decode threads for llamacpp [default: all cores, one fewer with voice].")
 @click.option(
     "--model-alias",
     "model_aliases",

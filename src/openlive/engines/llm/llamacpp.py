@@ -318,7 +318,9 @@ def _load(path: Path, *, n_ctx: int, n_threads: int) -> Llama:
             model_path=str(path),
             n_ctx=n_ctx,
             n_threads=n_threads,
-            n_threads_batch=n_threads,
+            # prefill is short and parallel: it may use every core even when decoding
+            # leaves one free for speech recognition and synthesis
+            n_threads_batch=max(n_threads, default_threads()),
             verbose=False,
         )
     except (ValueError, RuntimeError) as exc:

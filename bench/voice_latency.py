@@ -1,0 +1,1231 @@
+"""Voice latency through openlive, with the critical-path lower bound of the same engines.
+
+One run, on the machine it runs on:
+
+1. starts ``openlive serve`` (its own data directory, a free port, log level info) on the
+   real default stack, or with ``--fake-llm`` on ``tests.fakes.llm:create`` (an echo
+   model with no think time) to separate the pipeline from the language model;
+2. speaks a set of English questions with espeak-ng (several voices and speeds; 16 kHz
+   16-bit mono; leading/trailing silence trimmed with an energy threshold, so the last
+   sample sent is the last speech sample), cached in a temporary directory;
+3. streams them in real time (``--chunk-ms``) over ``--sessions`` concurrent Live
+   sessions that speak the wire protocol directly (``websockets``, plain ``ws://``): a
+   continuous microphone stream of low-level noise, a question, noise again until the
+   answer is over, and so on for ``--turns`` turns. Per turn the client records
+   end of speech (the send time of the chunk holding the last speech sample) → first
+   audio byte received;
+4. breaks each turn down by stage from the server's own "turn latency" log lines
+   (exact, per turn) and, as a cross-check, from the ``openlive_voice_stage_seconds``
+   histogram scraped before and after (quantiles interpolated linearly within buckets);
+5. barge-in: talks over an answer and measures speech onset (the send time of the first
+   speech chunk) → ``interrupted``; each interrupting question must be answered in turn;
+6. Smart Turn cut-offs: "I would like to order a pizza and … a large salad please" with
+   a 600 ms pause, silenceDurationMs unset (Smart Turn decides) versus
+   silenceDurationMs=1500 in the same run; a cut-off is a first inputTranscription
+   without the second half;
+7. listening capacity: K sessions stream noise in real time (no turns) while a separate
+   process times ``GET /health`` every 50 ms (the outside view of the server's event-loop
+   lag); the largest K whose p95 is ≤ 20 ms, and the server's RSS;
+8. stops the server and measures, in-process on the same utterances, Whisper, the
+   language model's first token and first speakable piece (TextChunker), Piper's first
+   chunk and Smart Turn's inference: their sum is the lower bound a perfectly pipelined
+   server could reach after the end-of-turn decision.
+
+Prints markdown tables; ``--write-docs`` also puts them into docs/benchmarks.md.
+
+    .venv/bin/python bench/voice_latency.py --quick            # ≤ 2 minutes
+    .venv/bin/python bench/voice_latency.py --write-docs       # full run, ≤ 10 minutes
+    .venv/bin/python bench/voice_latency.py --fake-llm         # pipeline without LLM time
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import http.client
+import json
+import math
+import os
+import platform
+import random
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = "models/gemini-2.5-flash-native-audio-preview-12-2025"
+LIVE_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
+RATE = 16_000
+SYSTEM = "You are a voice assistant. Answer in one short sentence."
+FAKE_LLM = "tests.fakes.llm:create"
+
+# (text, espeak-ng voice, words per minute)
+QUESTIONS = [
+    ("What is the capital of France?", "en-us", 165),
+    ("How many days are there in a week?", "en-gb", 150),
+    ("What color is the sky on a clear day?", "en-us+f3", 175),
+    ("Can you name a fruit that is yellow?", "en-gb-scotland", 160),
+    ("What is two plus three?", "en-us+m3", 140),
+    ("Which animal says moo?", "en-029", 170),
+    ("What do bees make?", "en-gb-x-rp", 155),
+    ("How many legs does a spider have?", "en-us+f2", 180),
+    ("What is the opposite of hot?", "en-us", 145),
+    ("Name a planet in our solar system.", "en-gb", 170),
+]
+PAUSE_FIRST = "I would like to order a pizza and"
+PAUSE_SECOND = "a large salad please"
+PAUSE_MS = 600
+PAUSE_VOICES = [("en-us", 165), ("en-gb", 150), ("en-us+f3", 175), ("en-gb-scotland", 160),
+                ("en-us+m3", 140), ("en-029", 170), ("en-gb-x-rp", 155), ("en-us+f2", 180),
+                ("en-us", 140), ("en-gb", 185)]
+STAGES = ("endpoint", "asr", "llm_first_token", "llm_first_piece", "tts_first_chunk",
+          "first_audio")
+SPEECH_THRESHOLD_DB = 35.0  # a 10 ms frame within this many dB of the loudest is speech
+NOISE_RMS = 10.0  # the "silence" a live microphone sends: white noise, about -70 dBFS
+LAG_TARGET_MS = 20.0
+PROBE_INTERVAL = 0.05
+
+
+# --- small helpers ------------------------------------------------------------------------
+
+
+def pct(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (as bench/text_latency.py); nan when empty."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def ms(seconds: float) -> str:
+    return "–" if seconds is None or math.isnan(seconds) else f"{seconds * 1000:.0f} ms"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    """VmRSS / VmHWM of a process in bytes (empty once it is gone)."""
+    out: dict[str, int] = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name in ("VmRSS", "VmHWM"):
+                out[name] = int(value.split()[0]) * 1024
+    except OSError:
+        pass
+    return out
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process, all its threads."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return math.nan
+
+
+def own_cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def mib(n: int | None) -> str:
+    return "–" if not n else f"{n / 2**20:.0f} MiB"
+
+
+def load_average() -> str:
+    with contextlib.suppress(OSError):
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return "?"
+
+
+# --- utterances -------------------------------------------------------------------------------
+
+
+@dataclass
+class Utterance:
+    name: str
+    text: str
+    pcm: bytes  # 16 kHz 16-bit mono, trimmed to speech
+
+    @property
+    def seconds(self) -> float:
+        return len(self.pcm) / 2 / RATE
+
+
+def espeak(text: str, voice: str, wpm: int, cache: Path) -> bytes:
+    """``text`` spoken by espeak-ng, 16 kHz 16-bit mono raw PCM (cached by content)."""
+    key = re.sub(r"\W+", "_", f"{voice}_{wpm}_{text}")[:120]
+    raw = cache / f"{key}.raw"
+    if not raw.exists():
+        wav = cache / f"{key}.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-s", str(wpm), "-w", str(wav), text],
+                       check=True, capture_output=True)
+        subprocess.run(["sox", str(wav), "-r", str(RATE), "-c", "1", "-b", "16", "-e", "signed",
+                        "-t", "raw", str(raw)], check=True, capture_output=True)
+    return raw.read_bytes()
+
+
+def trim(pcm: bytes) -> bytes:
+    """Cut leading and trailing silence: keep from the first to the last 10 ms frame whose
+    RMS is within SPEECH_THRESHOLD_DB of the loudest frame."""
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+    frame = RATE // 100
+    n = len(samples) // frame
+    rms = np.sqrt(np.mean(samples[: n * frame].reshape(n, frame) ** 2, axis=1)) + 1e-9
+    db = 20 * np.log10(rms)
+    loud = np.nonzero(db >= db.max() - SPEECH_THRESHOLD_DB)[0]
+    first, last = int(loud[0]), int(loud[-1])
+    return pcm[first * frame * 2:(last + 1) * frame * 2]
+
+
+def noise(seconds: float, rng: np.random.Generator) -> bytes:
+    samples = rng.normal(0.0, NOISE_RMS, int(seconds * RATE))
+    return np.clip(samples, -32768, 32767).astype("<i2").tobytes()
+
+
+def make_utterances(cache: Path) -> tuple[list[Utterance], list[Utterance]]:
+    """The questions, and the pizza order with a mid-sentence pause in several voices."""
+    if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
+        raise SystemExit("espeak-ng and sox are needed (apt-get install espeak-ng sox)")
+    questions = [Utterance(f"q{i}-{voice}-{wpm}", text, trim(espeak(text, voice, wpm, cache)))
+                 for i, (text, voice, wpm) in enumerate(QUESTIONS)]
+    rng = np.random.default_rng(7)
+    pauses = []
+    for voice, wpm in PAUSE_VOICES:
+        first = trim(espeak(PAUSE_FIRST, voice, wpm, cache))
+        second = trim(espeak(PAUSE_SECOND, voice, wpm, cache))
+        pcm = first + noise(PAUSE_MS / 1000, rng) + second
+        pauses.append(Utterance(f"pause-{voice}-{wpm}", f"{PAUSE_FIRST} … {PAUSE_SECOND}", pcm))
+    return questions, pauses
+
+
+# --- the server -------------------------------------------------------------------------------
+
+
+class Server:
+    """``openlive serve`` in a subprocess, with its log captured."""
+
+    def __init__(self, data_dir: Path, llm: str | None) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.log_path = data_dir / "server.log"
+        openlive = [sys.executable, "-m", "openlive"]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+        self.key = subprocess.run([*openlive, "keys", "create", "--data-dir", str(data_dir)],
+                                  check=True, capture_output=True, text=True,
+                                  env=env).stdout.strip()
+        command = [*openlive, "serve", "--port", str(self.port), "--data-dir", str(data_dir),
+                   "--log-level", "info"]
+        if llm:
+            command += ["--llm", llm]
+        self._log = open(self.log_path, "w")  # noqa: SIM115
+        started = time.monotonic()
+        self.proc = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
+                                     env=env, cwd=ROOT)
+        deadline = started + 300
+        while True:
+            try:
+                urllib.request.urlopen(f"{self.http}/health", timeout=1).read()
+                break
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise SystemExit(f"server did not start; see {self.log_path}:\n"
+                                     + self.log_path.read_text()[-3000:]) from None
+                time.sleep(0.25)
+        self.start_seconds = time.monotonic() - started
+        log = self.log_path.read_text()
+        if "voice engines ready" not in log:
+            self.stop()
+            raise SystemExit(f"the server has no voice engines:\n{log[-3000:]}")
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}{LIVE_PATH}?key={self.key}"
+
+    def metrics(self) -> str:
+        return urllib.request.urlopen(f"{self.http}/metrics", timeout=10).read().decode()
+
+    def log_text(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self._log.close()
+
+
+# --- metrics and log lines ---------------------------------------------------------------------
+
+_BUCKET = re.compile(
+    r'^openlive_voice_stage_seconds_bucket\{(?P<labels>[^}]*)\}\s+(?P<value>\S+)$', re.M)
+
+
+def stage_buckets(text: str) -> dict[str, list[tuple[float, float]]]:
+    """stage -> [(upper bound, cumulative count)], sorted by bound."""
+    out: dict[str, list[tuple[float, float]]] = {}
+    for match in _BUCKET.finditer(text):
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', match["labels"]))
+        bound = math.inf if labels["le"] == "+Inf" else float(labels["le"])
+        out.setdefault(labels["stage"], []).append((bound, float(match["value"])))
+    return {stage: sorted(rows) for stage, rows in out.items()}
+
+
+def histogram_quantile(before: list[tuple[float, float]], after: list[tuple[float, float]],
+                       q: float) -> tuple[float, int]:
+    """(quantile, count) of the observations between two scrapes, interpolating linearly
+    inside the bucket that holds the quantile (as Prometheus' histogram_quantile)."""
+    old = dict(before)
+    rows = [(bound, count - old.get(bound, 0.0)) for bound, count in after]
+    total = rows[-1][1] if rows else 0
+    if total <= 0:
+        return math.nan, 0
+    rank = q * total
+    lower, below = 0.0, 0.0
+    for bound, cumulative in rows:
+        if cumulative >= rank:
+            if math.isinf(bound):
+                return lower, int(total)  # past the last finite bound: report that bound
+            inside = cumulative - below
+            fraction = (rank - below) / inside if inside else 1.0
+            return lower + (bound - lower) * fraction, int(total)
+        lower, below = bound, cumulative
+    return lower, int(total)
+
+
+_TURN_LINE = re.compile(r"session (\w+): turn latency (.*)$")
+_HEARD_LINE = re.compile(r"session (\w+): heard (.*)$")
+
+
+def turn_lines(log: str) -> dict[str, list[dict[str, float]]]:
+    """session id -> its "turn latency" lines in order, as stage -> seconds."""
+    out: dict[str, list[dict[str, float]]] = {}
+    for line in log.splitlines():
+        match = _TURN_LINE.search(line)
+        if match:
+            stages = {}
+            for part in match[2].split(", "):
+                name, _, value = part.rpartition(" ")[0].rpartition(" ")
+                with contextlib.suppress(ValueError):
+                    stages[name] = float(value) / 1000
+            out.setdefault(match[1], []).append(stages)
+    return out
+
+
+# --- the client -------------------------------------------------------------------------------
+
+
+def audio_message(pcm: bytes) -> str:
+    return json.dumps({"realtimeInput": {"audio": {
+        "data": base64.b64encode(pcm).decode(), "mimeType": f"audio/pcm;rate={RATE}"}}})
+
+
+def chunk_messages(pcm: bytes, chunk_bytes: int, pad: bytes) -> list[str]:
+    """The messages of one utterance; the last chunk is padded with noise to full size."""
+    out = []
+    for i in range(0, len(pcm), chunk_bytes):
+        piece = pcm[i:i + chunk_bytes]
+        out.append(audio_message(piece + pad[:chunk_bytes - len(piece)]))
+    return out
+
+
+@dataclass
+class Turn:
+    """What the client saw of one user turn and the answer to it."""
+
+    utterance: str
+    onset: float | None = None  # send time of the first speech chunk
+    speech_end: float | None = None  # send time of the chunk with the last speech sample
+    inputs: list[tuple[float, str]] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    first_audio: float | None = None
+    early_audio: int = 0  # audio messages before the end of speech
+    audio_bytes: int = 0
+    interrupted: float | None = None
+    turn_complete: float | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    heard_audio: asyncio.Event = field(default_factory=asyncio.Event)
+    got_interrupted: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def e2e(self) -> float | None:
+        if self.first_audio is None or self.speech_end is None:
+            return None
+        return self.first_audio - self.speech_end
+
+    @property
+    def heard(self) -> str:
+        return " ".join(text for _, text in self.inputs)
+
+
+@dataclass
+class _Speech:
+    messages: list[str]
+    turn: Turn | None
+    index: int = 0
+
+
+def setup_message(*, silence_ms: int | None, language: str | None, max_tokens: int) -> str:
+    detection: dict[str, Any] = {}
+    if silence_ms is not None:
+        detection["silenceDurationMs"] = silence_ms
+    generation: dict[str, Any] = {"responseModalities": ["AUDIO"], "maxOutputTokens": max_tokens}
+    if language:
+        generation["speechConfig"] = {"languageCode": language}
+    setup: dict[str, Any] = {
+        "model": MODEL,
+        "generationConfig": generation,
+        "systemInstruction": {"parts": [{"text": SYSTEM}]},
+        "inputAudioTranscription": {},
+        "outputAudioTranscription": {},
+    }
+    if detection:
+        setup["realtimeInputConfig"] = {"automaticActivityDetection": detection}
+    return json.dumps({"setup": setup})
+
+
+class LiveClient:
+    """One Live session over raw websockets with a live microphone: it always sends
+    ``chunk_s`` of audio every ``chunk_s`` seconds, noise unless it is saying something."""
+
+    def __init__(self, url: str, chunk_ms: int, silence: list[str], deflate: bool) -> None:
+        self.url = url
+        self.chunk_s = chunk_ms / 1000
+        self.silence = silence
+        self.deflate = deflate
+        self.session_id = ""
+        self.events: list[tuple[float, str, str]] = []  # (time, kind, text): transcripts etc.
+        self.lateness: list[float] = []  # how late each chunk went out vs. its schedule
+        self.closed: str | None = None
+        self._speech: deque[_Speech] = deque()
+        self._turns: deque[Turn] = deque()  # the current turn first, then those expected
+        self._ws: Any = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def open(self, setup: str, stream: bool = True) -> None:
+        from websockets.asyncio.client import connect
+
+        self._ws = await connect(self.url, max_size=None, open_timeout=60, ping_interval=None,
+                                 compression="deflate" if self.deflate else None)
+        await self._ws.send(setup)
+        reply = json.loads(await asyncio.wait_for(self._ws.recv(), 60))
+        if "setupComplete" not in reply:
+            raise RuntimeError(f"setup refused: {reply}")
+        self.session_id = reply["setupComplete"].get("sessionId", "")
+        self._tasks.append(asyncio.create_task(self._receive()))
+        if stream:
+            self._tasks.append(asyncio.create_task(self._send()))
+
+    def expect(self, turn: Turn) -> None:
+        """Messages go to ``turn`` once the turns before it are complete."""
+        self._turns.append(turn)
+
+    def say(self, messages: list[str], turn: Turn | None) -> None:
+        self._speech.append(_Speech(messages, turn))
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._ws is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._ws.close(), 5)
+
+    async def _send(self) -> None:
+        k = 0
+        due = time.perf_counter()
+        while True:
+            speech = self._speech[0] if self._speech else None
+            message = (speech.messages[speech.index] if speech is not None
+                       else self.silence[k % len(self.silence)])
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            try:
+                await self._ws.send(message)
+            except Exception as exc:  # the server closed: stop sending
+                self.closed = self.closed or f"send failed: {exc!r}"
+                return
+            now = time.perf_counter()
+            self.lateness.append(now - due)
+            if speech is not None:
+                turn = speech.turn
+                if speech.index == 0 and turn is not None:
+                    turn.onset = now
+                speech.index += 1
+                if speech.index == len(speech.messages):
+                    if turn is not None:
+                        turn.speech_end = now
+                    self._speech.popleft()
+            k += 1
+            due += self.chunk_s
+            if now - due > 1.0:  # hopelessly behind (overloaded client): resynchronize
+                due = now
+
+    async def _receive(self) -> None:
+        try:
+            async for frame in self._ws:
+                now = time.perf_counter()
+                message = json.loads(frame)
+                content = message.get("serverContent")
+                if content is not None:
+                    self._content(now, content)
+        except Exception as exc:
+            self.closed = f"receive failed: {exc!r}"
+        else:
+            code = getattr(self._ws.close_rcvd, "code", None)
+            reason = getattr(self._ws.close_rcvd, "reason", "")
+            self.closed = f"closed {code} {reason}"
+        for turn in self._turns:  # nobody waits forever
+            turn.done.set()
+
+    def _content(self, now: float, content: dict[str, Any]) -> None:
+        turn = self._turns[0] if self._turns else None
+        if "inputTranscription" in content:
+            text = content["inputTranscription"].get("text", "")
+            self.events.append((now, "input", text))
+            if turn is not None:
+                turn.inputs.append((now, text))
+        if "outputTranscription" in content and turn is not None:
+            turn.outputs.append(content["outputTranscription"].get("text", ""))
+        for part in (content.get("modelTurn") or {}).get("parts", []):
+            data = (part.get("inlineData") or {}).get("data")
+            if data and turn is not None:
+                if turn.speech_end is None:
+                    turn.early_audio += 1
+                    continue
+                if turn.first_audio is None:
+                    turn.first_audio = now
+                    turn.heard_audio.set()
+                turn.audio_bytes += len(data) * 3 // 4
+        if content.get("interrupted"):
+            self.events.append((now, "interrupted", ""))
+            if turn is not None:
+                turn.interrupted = now
+                turn.got_interrupted.set()
+        if content.get("turnComplete"):
+            self.events.append((now, "turnComplete", ""))
+            if turn is not None:
+                turn.turn_complete = now
+                turn.done.set()
+                self._turns.popleft()
+
+
+class Bench:
+    """Shared settings of the client side."""
+
+    def __init__(self, args: argparse.Namespace, server: Server) -> None:
+        self.args = args
+        self.server = server
+        rng = np.random.default_rng(11)
+        self.chunk_bytes = int(RATE * args.chunk_ms / 1000) * 2
+        self.pad = noise(1.0, rng)
+        self.silence = [audio_message(noise(args.chunk_ms / 1000, rng)) for _ in range(16)]
+        self.setup_default = setup_message(silence_ms=args.silence_ms, language=args.language,
+                                           max_tokens=args.max_tokens)
+
+    def messages(self, utterance: Utterance) -> list[str]:
+        return chunk_messages(utterance.pcm, self.chunk_bytes, self.pad)
+
+    def client(self, chunk_ms: int | None = None, silence: list[str] | None = None
+               ) -> LiveClient:
+        return LiveClient(self.server.ws_url, chunk_ms or self.args.chunk_ms,
+                          silence or self.silence, not self.args.no_deflate)
+
+
+async def wait(awaitable: Awaitable[Any], timeout: float) -> bool:
+    try:
+        await asyncio.wait_for(awaitable, timeout)
+        return True
+    except TimeoutError:
+        return False
+
+
+# --- phase: conversations ---------------------------------------------------------------------
+
+
+async def conversation(bench: Bench, questions: list[Utterance], turns: int, offset: float,
+                       rng: random.Random) -> tuple[LiveClient, list[Turn]]:
+    await asyncio.sleep(offset)
+    client = bench.client()
+    await client.open(bench.setup_default)
+    done: list[Turn] = []
+    try:
+        for _ in range(turns):
+            await asyncio.sleep(rng.uniform(0.5, 1.5))  # think time, the microphone stays on
+            utterance = rng.choice(questions)
+            turn = Turn(utterance.name)
+            client.expect(turn)
+            client.say(bench.messages(utterance), turn)
+            ok = await wait(turn.done.wait(), bench.args.turn_timeout)
+            done.append(turn)
+            if not ok or client.closed:
+                break
+    finally:
+        await client.close()
+    return client, done
+
+
+async def conversations(bench: Bench, questions: list[Utterance], sessions: int, turns: int
+                        ) -> list[tuple[LiveClient, list[Turn]]]:
+    rng = random.Random(5)
+    spread = 3.0 if sessions > 1 else 0.0
+    jobs = [conversation(bench, questions, turns, spread * i / sessions,
+                         random.Random(rng.random())) for i in range(sessions)]
+    return list(await asyncio.gather(*jobs))
+
+
+# --- phase: barge-in --------------------------------------------------------------------------
+
+
+@dataclass
+class BargeIn:
+    reaction: float | None  # onset of the new speech -> interrupted
+    answered: bool  # the interrupting question got an answer with audio
+    note: str = ""
+
+
+async def barge_in_session(bench: Bench, questions: list[Utterance], cycles: int,
+                           rng: random.Random) -> tuple[LiveClient, list[BargeIn]]:
+    client = bench.client()
+    await client.open(bench.setup_default)
+    results: list[BargeIn] = []
+    try:
+        await asyncio.sleep(rng.uniform(0.3, 1.0))
+        utterance = rng.choice(questions)
+        turn = Turn(utterance.name)
+        client.expect(turn)
+        client.say(bench.messages(utterance), turn)
+        for _ in range(cycles):
+            if not await wait(turn.heard_audio.wait(), bench.args.turn_timeout):
+                results.append(BargeIn(None, False, "no answer to barge into"))
+                break
+            await asyncio.sleep(rng.uniform(0.2, 0.6))  # talk over the answer
+            if turn.done.is_set():
+                results.append(BargeIn(None, True, "answer ended before the barge-in"))
+            utterance = rng.choice(questions)
+            new = Turn(utterance.name)
+            client.expect(new)
+            client.say(bench.messages(utterance), new)
+            if not turn.done.is_set():
+                interrupted = await wait(turn.got_interrupted.wait(), 10)
+                onset = new.onset
+                if interrupted and onset is not None and turn.interrupted is not None:
+                    results.append(BargeIn(turn.interrupted - onset, False))
+                else:
+                    results.append(BargeIn(None, False, "no interrupted within 10 s"))
+            turn = new
+            if results:
+                results[-1].answered = await wait(turn.heard_audio.wait(),
+                                                  bench.args.turn_timeout)
+        await wait(turn.done.wait(), bench.args.turn_timeout)
+    finally:
+        await client.close()
+    return client, results
+
+
+# --- phase: Smart Turn cut-offs ---------------------------------------------------------------
+
+
+@dataclass
+class CutOff:
+    condition: str
+    utterance: str
+    cut: bool | None  # None: no transcript at all
+    first: str
+    endpoint_to_transcript: float | None  # end of speech -> transcript with the 2nd half
+
+
+async def cutoff_trial(bench: Bench, utterance: Utterance, silence_ms: int | None
+                       ) -> CutOff:
+    condition = "unset (Smart Turn)" if silence_ms is None else f"{silence_ms} ms"
+    setup = setup_message(silence_ms=silence_ms, language=bench.args.language,
+                          max_tokens=bench.args.max_tokens)
+    client = bench.client()
+    await client.open(setup)
+    try:
+        await asyncio.sleep(0.5)
+        turn = Turn(utterance.name)
+        client.say(bench.messages(utterance), turn)
+        deadline = time.perf_counter() + utterance.seconds + 8.0
+        while time.perf_counter() < deadline:
+            texts = [text for _, kind, text in client.events if kind == "input"]
+            if any("salad" in text.lower() for text in texts):
+                break
+            await asyncio.sleep(0.05)
+        inputs = [(t, text) for t, kind, text in client.events if kind == "input"]
+    finally:
+        await client.close()
+    if not inputs:
+        return CutOff(condition, utterance.name, None, "", None)
+    first = inputs[0][1]
+    cut = "salad" not in first.lower() and "please" not in first.lower()
+    final = next((t for t, text in inputs if "salad" in text.lower()), None)
+    latency = final - turn.speech_end if final and turn.speech_end else None
+    return CutOff(condition, utterance.name, cut, first, latency)
+
+
+async def cutoffs(bench: Bench, pauses: list[Utterance], trials: int) -> list[CutOff]:
+    results: list[CutOff] = []
+    for i in range(trials):
+        utterance = pauses[i % len(pauses)]
+        pair = await asyncio.gather(cutoff_trial(bench, utterance, None),
+                                    cutoff_trial(bench, utterance, 1500))
+        results += pair
+    return results
+
+
+# --- phase: listening capacity ----------------------------------------------------------------
+
+
+def probe(url: str, seconds: float) -> None:
+    """Run in a separate process: time GET /health every 50 ms; print the times (ms)."""
+    host, port = url.removeprefix("http://").split(":")
+    times: list[float] = []
+    errors = 0
+    conn = http.client.HTTPConnection(host, int(port), timeout=5)
+    end = time.perf_counter() + seconds
+    due = time.perf_counter()
+    while due < end:
+        start = time.perf_counter()
+        try:
+            conn.request("GET", "/health")
+            conn.getresponse().read()
+            times.append((time.perf_counter() - start) * 1000)
+        except (OSError, http.client.HTTPException):
+            errors += 1
+            conn.close()
+            conn = http.client.HTTPConnection(host, int(port), timeout=5)
+        due += PROBE_INTERVAL
+        time.sleep(max(0.0, due - time.perf_counter()))
+    print(json.dumps({"ms": times, "errors": errors}))
+
+
+async def run_probe(url: str, seconds: float) -> dict[str, Any]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--probe", url, str(seconds),
+        stdout=asyncio.subprocess.PIPE)
+    out, _ = await proc.communicate()
+    return dict(json.loads(out))
+
+
+@dataclass
+class Level:
+    sessions: int
+    p50: float
+    p95: float
+    p99: float
+    errors: int
+    rss: int
+    server_cpu: float  # cores the server used during the window
+    client_cpu: float  # cores this benchmark process used
+    closed: int  # sessions the server closed
+    send_late_p95: float  # client-side pacing lateness (s), to show the load was real time
+
+
+async def capacity(bench: Bench, levels: list[int], measure_s: float) -> list[Level]:
+    rng = np.random.default_rng(3)
+    chunk_ms = 100  # what the Python SDK's examples send; 10 messages per second
+    silence = [audio_message(noise(chunk_ms / 1000, rng)) for _ in range(16)]
+    clients: list[LiveClient] = []
+    results: list[Level] = []
+
+    async def measure(k: int) -> Level:
+        await asyncio.sleep(2.0)  # settle after the ramp
+        for c in clients:
+            c.lateness.clear()
+        server_cpu, client_cpu, wall = (proc_cpu_seconds(bench.server.pid), own_cpu_seconds(),
+                                        time.perf_counter())
+        probe_result = await run_probe(bench.server.http, measure_s)
+        wall = time.perf_counter() - wall
+        lag = probe_result["ms"]
+        late = [x for c in clients for x in c.lateness]
+        return Level(k, pct(lag, 0.5), pct(lag, 0.95), pct(lag, 0.99),
+                     probe_result["errors"], proc_status(bench.server.pid).get("VmRSS", 0),
+                     (proc_cpu_seconds(bench.server.pid) - server_cpu) / wall,
+                     (own_cpu_seconds() - client_cpu) / wall,
+                     sum(1 for c in clients if c.closed), pct(late, 0.95))
+
+    try:
+        results.append(await measure(0))
+        for k in levels:
+            while len(clients) < k:
+                batch = [LiveClient(bench.server.ws_url, chunk_ms, silence,
+                                    not bench.args.no_deflate)
+                         for _ in range(min(10, k - len(clients)))]
+                await asyncio.gather(*(c.open(bench.setup_default) for c in batch))
+                clients += batch
+            level = await measure(k)
+            results.append(level)
+            print(f"  capacity {k}: /health p50 {level.p50:.1f} ms p95 {level.p95:.1f} ms, "
+                  f"server {level.server_cpu:.2f} cores, rss {mib(level.rss)}",
+                  file=sys.stderr)
+            if level.p95 > 10 * LAG_TARGET_MS:
+                break  # far past the target: more sessions only slow the run down
+    finally:
+        await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+    return results
+
+
+# --- phase: the lower bound, in-process --------------------------------------------------------
+
+
+async def lower_bound(questions: list[Utterance], args: argparse.Namespace
+                      ) -> list[dict[str, float]]:
+    """Each engine of the critical path alone, on the same utterances, nothing else running."""
+    from openlive.engines.asr.factory import create_speech_recognizer
+    from openlive.engines.llm.base import (
+        ChatMessage,
+        GenerationRequest,
+        SamplingParams,
+        TextDelta,
+    )
+    from openlive.engines.llm.factory import create_language_model
+    from openlive.engines.tts.chunker import TextChunker
+    from openlive.engines.tts.factory import create_speech_synthesizer
+    from openlive.engines.turn.smart_turn import SmartTurn
+    from openlive.engines.tts.voices import resolve_language
+
+    if args.fake_llm:
+        sys.path.insert(0, str(ROOT))
+    language = resolve_language(args.language).code if args.language else None
+    asr = await asyncio.to_thread(create_speech_recognizer, "whisper")
+    llm = await asyncio.to_thread(create_language_model,
+                                  FAKE_LLM if args.fake_llm else "llamacpp")
+    tts = await asyncio.to_thread(create_speech_synthesizer, "piper")
+    turn_model = await asyncio.to_thread(SmartTurn)
+    preroll = noise(0.3, np.random.default_rng(1))  # the server keeps 300 ms before onset
+
+    async def one(utterance: Utterance) -> dict[str, float]:
+        row: dict[str, float] = {}
+        pcm = preroll + utterance.pcm
+        start = time.perf_counter()
+        await turn_model.predict(pcm[-8 * RATE * 2:])
+        row["smart_turn"] = time.perf_counter() - start
+        start = time.perf_counter()
+        text = (await asr.transcribe(pcm, language=language)).text
+        row["asr"] = time.perf_counter() - start
+        request = GenerationRequest(
+            (ChatMessage("system", SYSTEM), ChatMessage("user", text or utterance.text)),
+            SamplingParams(max_tokens=args.max_tokens))
+        chunker = TextChunker()
+        piece = ""
+        start = time.perf_counter()
+        async with contextlib.aclosing(llm.stream(request)) as stream:
+            async for event in stream:
+                if isinstance(event, TextDelta):
+                    row.setdefault("llm_first_token", time.perf_counter() - start)
+                    pieces = chunker.feed(event.text)
+                    if pieces:
+                        piece = pieces[0]
+                        break
+            else:
+                piece = next(iter(chunker.flush()), "")
+        row["llm_first_piece"] = time.perf_counter() - start
+        start = time.perf_counter()
+        async with contextlib.aclosing(tts.synthesize(piece or "Okay.", voice="Puck",
+                                                      language=language)) as audio:
+            async for _chunk in audio:
+                row["tts_first_chunk"] = time.perf_counter() - start
+                break
+        row["sum"] = row["asr"] + row["llm_first_piece"] + row["tts_first_chunk"]
+        return row
+
+    rows: list[dict[str, float]] = []
+    try:
+        await one(questions[0])  # warm-up: first calls load and allocate
+        for _ in range(args.lower_bound_reps):
+            for utterance in questions:
+                rows.append(await one(utterance))
+    finally:
+        for engine in (asr, llm, tts, turn_model):
+            await engine.aclose()
+    return rows
+
+
+# --- the report -------------------------------------------------------------------------------
+
+
+def quantiles(values: Iterable[float | None]) -> tuple[int, float, float]:
+    got = [v for v in values if v is not None]
+    return len(got), pct(got, 0.5), pct(got, 0.95)
+
+
+def report(results: dict[str, Any], args: argparse.Namespace) -> str:
+    out: list[str] = []
+    add = out.append
+    llm = "fake echo LLM (tests.fakes.llm)" if args.fake_llm else "llama.cpp Qwen2.5-0.5B"
+    window = ("unset → Smart Turn v3.2, 1500 ms fallback" if args.silence_ms is None
+              else f"silenceDurationMs={args.silence_ms}")
+    add(f"Voice latency — {results['when']}, {results['machine']}, load average at start "
+        f"{results['load_start']}, at end {results['load_end']}.  ")
+    add(f"Stack: Silero VAD, {window}, Whisper ({args.language or 'language detected → base'}"
+        f"), {llm} (maxOutputTokens {args.max_tokens}), Piper. Client: raw websockets "
+        f"(permessage-deflate {'off' if args.no_deflate else 'on, as the SDK'}), "
+        f"{args.chunk_ms} ms chunks in real time.  ")
+    add(f"Command: `{results['command']}`")
+    add("")
+
+    turns: list[dict[str, Any]] = results["turns"]
+    lines: dict[str, dict[str, float]] = results["turn_lines"]
+    n_ok = sum(1 for t in turns if t["e2e"] is not None)
+    add(f"### End of speech → first audio ({args.sessions} concurrent sessions × "
+        f"{args.turns} turns; {n_ok}/{len(turns)} turns answered)")
+    add("")
+    add("Stages from the server's per-turn `turn latency` log lines (exact); the histogram "
+        "columns are `openlive_voice_stage_seconds` bucket deltas between two scrapes of "
+        "`/metrics`, interpolated linearly within buckets (so only as fine as the buckets).")
+    add("")
+    add("| stage | n | p50 | p95 | histogram p50 | histogram p95 |")
+    add("|---|---|---|---|---|---|")
+    client = quantiles(t["e2e"] for t in turns)
+    add(f"| **client: end of speech → first audio byte** | {client[0]} | **{ms(client[1])}** | "
+        f"**{ms(client[2])}** | | |")
+    hist = results["histogram"]
+    for stage in STAGES:
+        n, p50, p95 = quantiles(line.get(stage) for line in lines.values())
+        h = hist.get(stage, {})
+        label = "server: end of speech → first audio queued" if stage == "first_audio" else stage
+        add(f"| {label} | {n} | {ms(p50)} | {ms(p95)} | {ms(h.get('p50', math.nan))} | "
+            f"{ms(h.get('p95', math.nan))} |")
+    after = quantiles(line["first_audio"] - line["endpoint"] for line in lines.values()
+                      if "first_audio" in line and "endpoint" in line)
+    add(f"| server: endpoint decision → first audio | {after[0]} | {ms(after[1])} | "
+        f"{ms(after[2])} | | |")
+    gap = quantiles(line["first_audio"] - sum(line.get(s, 0.0) for s in (
+        "endpoint", "asr", "llm_first_piece", "tts_first_chunk")) for line in lines.values()
+        if "first_audio" in line)
+    add(f"| not in a stage (queues, hand-offs) | {gap[0]} | {ms(gap[1])} | {ms(gap[2])} | | |")
+    semantic = [line["endpoint"] for line in lines.values() if "endpoint" in line]
+    if args.silence_ms is None and semantic:
+        early = sum(1 for e in semantic if e < 1.4)
+        add("")
+        add(f"Turns ended by Smart Turn before the 1500 ms fallback: {early}/{len(semantic)}.")
+    anomalies = [t for t in turns if t["early_audio"] or t["e2e"] is None]
+    if anomalies:
+        add("")
+        add("Turns without a clean answer: " + "; ".join(
+            f"{t['utterance']} heard {t['heard']!r} e2e {t['e2e']} early audio {t['early_audio']}"
+            for t in anomalies))
+    add("")
+
+    lb: list[dict[str, float]] = results["lower_bound"]
+    if lb:
+        add(f"### Critical-path lower bound (same engines in-process, server stopped, "
+            f"{len(lb)} runs over {len(lb) // max(1, args.lower_bound_reps)} utterances)")
+        add("")
+        add("| stage | p50 | p95 | served p50 (log lines) |")
+        add("|---|---|---|---|")
+        for stage, label, served in (
+                ("asr", "Whisper on the utterance", "asr"),
+                ("llm_first_token", "LLM first token", "llm_first_token"),
+                ("llm_first_piece", "LLM first speakable piece", "llm_first_piece"),
+                ("tts_first_chunk", "Piper first chunk", "tts_first_chunk"),
+                ("sum", "**sum = lower bound after the endpoint decision**", None)):
+            _, p50, p95 = quantiles(r.get(stage) for r in lb)
+            s50 = quantiles(line.get(served) for line in lines.values())[1] if served else \
+                after[1]
+            add(f"| {label} | {ms(p50)} | {ms(p95)} | {ms(s50)} |")
+        _, st50, st95 = quantiles(r.get("smart_turn") for r in lb)
+        add(f"| Smart Turn inference (endpoint = 200 ms pause + this, when it says done) | "
+            f"{ms(st50)} | {ms(st95)} | |")
+        add("")
+
+    barge: list[dict[str, Any]] = results["barge_in"]
+    if barge:
+        n, p50, p95 = quantiles(b["reaction"] for b in barge)
+        answered = sum(1 for b in barge if b["answered"])
+        notes = sorted({b["note"] for b in barge if b["note"]})
+        add("### Barge-in")
+        add("")
+        add("| metric | value |")
+        add("|---|---|")
+        add(f"| speech onset (first speech chunk sent) → `interrupted`, p50 / p95 (n={n}) | "
+            f"{ms(p50)} / {ms(p95)} |")
+        add(f"| interrupting questions answered with audio | {answered}/{len(barge)} |")
+        if notes:
+            add(f"| notes | {'; '.join(notes)} |")
+        add("")
+
+    levels: list[dict[str, Any]] = results["capacity"]
+    if levels:
+        ok = [lv["sessions"] for lv in levels if lv["p95"] <= LAG_TARGET_MS and lv["sessions"]]
+        best = 0
+        for lv in levels:  # the largest K such that it and every smaller level passed
+            if lv["sessions"] and lv["p95"] > LAG_TARGET_MS:
+                break
+            best = lv["sessions"]
+        add(f"### Listening capacity (sessions streaming noise in real time, 100 ms chunks; "
+            f"`GET /health` from another process every 50 ms for {args.capacity_seconds:.0f} s)")
+        add("")
+        add("| listening sessions | /health p50 | p95 | p99 | server CPU (cores) | "
+            "bench client CPU (cores) | client send lateness p95 | server RSS | "
+            "sessions closed |")
+        add("|---|---|---|---|---|---|---|---|---|")
+        for lv in levels:
+            late = lv["send_late_p95"]
+            add(f"| {lv['sessions']} | {lv['p50']:.1f} ms | {lv['p95']:.1f} ms | "
+                f"{lv['p99']:.1f} ms | {lv['server_cpu']:.2f} | {lv['client_cpu']:.2f} | "
+                f"{'–' if math.isnan(late) else f'{late * 1000:.0f} ms'} | "
+                f"{mib(lv['rss'])} | {lv['closed']} |")
+        add("")
+        add(f"Largest K with /health p95 ≤ {LAG_TARGET_MS:.0f} ms: **{best}** "
+            f"(levels passing: {ok or 'none'}).")
+        add("")
+
+    mem = results["memory"]
+    add("### Server memory (VmRSS)")
+    add("")
+    add("| when | RSS |")
+    add("|---|---|")
+    add(f"| idle, engines loaded, before any session | {mib(mem.get('idle'))} |")
+    add(f"| after the conversations | {mib(mem.get('after_turns'))} |")
+    if levels:
+        add(f"| at {levels[-1]['sessions']} listening sessions | {mib(levels[-1]['rss'])} |")
+    add(f"| peak (VmHWM) | {mib(mem.get('peak'))} |")
+    add("")
+
+    cuts: list[dict[str, Any]] = results["cutoffs"]
+    if cuts:
+        add(f"### Smart Turn cut-offs (\"{PAUSE_FIRST}\" — {PAUSE_MS} ms pause — "
+            f"\"{PAUSE_SECOND}\", {len(PAUSE_VOICES)} voice/speed variants)")
+        add("")
+        add("| silenceDurationMs | trials | cut off at the pause | no transcript | "
+            "end of speech → full transcript p50 |")
+        add("|---|---|---|---|---|")
+        for condition in dict.fromkeys(c["condition"] for c in cuts):
+            rows = [c for c in cuts if c["condition"] == condition]
+            cut = sum(1 for c in rows if c["cut"])
+            none = sum(1 for c in rows if c["cut"] is None)
+            _, p50, _ = quantiles(c["endpoint_to_transcript"] for c in rows)
+            add(f"| {condition} | {len(rows)} | {cut}/{len(rows)} ({100 * cut / len(rows):.0f}%)"
+                f" | {none} | {ms(p50)} |")
+        add("")
+    return "\n".join(out)
+
+
+def write_docs(section: str, path: Path) -> None:
+    """Replace the '## Voice latency' section of docs/benchmarks.md (create the file)."""
+    text = path.read_text() if path.exists() else (
+        "# Benchmarks\n\nMeasured on the project's 2-core machine; each benchmark compares "
+        "with a baseline measured in the same run.\n")
+    body = f"## Voice latency\n\n(bench/voice_latency.py)\n\n{section.strip()}\n"
+    pattern = re.compile(r"^## Voice latency\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _m: body + "\n", text)
+    else:
+        text = text.rstrip() + "\n\n" + body
+    if "## Text latency" not in text:
+        text = text.rstrip() + "\n\n## Text latency\n\n(see bench/text_latency.py)\n"
+    path.write_text(text.rstrip() + "\n")
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+async def served(args: argparse.Namespace, questions: list[Utterance],
+                 pauses: list[Utterance], results: dict[str, Any]) -> None:
+    with tempfile.TemporaryDirectory(prefix="openlive-bench-") as tmp:
+        print("starting openlive serve …", file=sys.stderr)
+        server = Server(Path(tmp), FAKE_LLM if args.fake_llm else None)
+        print(f"  up in {server.start_seconds:.1f} s (pid {server.pid}, port {server.port})",
+              file=sys.stderr)
+        try:
+            bench = Bench(args, server)
+            await asyncio.sleep(1.0)
+            results["memory"]["idle"] = proc_status(server.pid).get("VmRSS")
+            print("warm-up turn …", file=sys.stderr)
+            _, warm = await conversation(bench, questions[:1], 1, 0.0,
+                                                   random.Random(1))
+            if not warm or warm[0].e2e is None:
+                raise SystemExit("the warm-up turn got no audio answer; see "
+                                 f"{server.log_path}:\n{server.log_text()[-3000:]}")
+            before = stage_buckets(server.metrics())
+            print(f"conversations: {args.sessions} sessions × {args.turns} turns …",
+                  file=sys.stderr)
+            started = time.perf_counter()
+            sessions = await conversations(bench, questions, args.sessions, args.turns)
+            print(f"  {time.perf_counter() - started:.0f} s", file=sys.stderr)
+            after = stage_buckets(server.metrics())
+            results["memory"]["after_turns"] = proc_status(server.pid).get("VmRSS")
+            results["histogram"] = {}
+            for stage in STAGES:
+                if stage in after:
+                    p50, n = histogram_quantile(before.get(stage, []), after[stage], 0.5)
+                    p95, _ = histogram_quantile(before.get(stage, []), after[stage], 0.95)
+                    results["histogram"][stage] = {"p50": p50, "p95": p95, "n": n}
+            lines = turn_lines(server.log_text())
+            turns = []
+            for client, done in sessions:
+                server_lines = lines.get(client.session_id, [])
+                for i, turn in enumerate(done):
+                    line = server_lines[i] if len(server_lines) == len(done) else None
+                    turns.append({"session": client.session_id, "utterance": turn.utterance,
+                                  "heard": turn.heard, "said": "".join(turn.outputs),
+                                  "e2e": turn.e2e, "early_audio": turn.early_audio,
+                                  "server": line, "closed": client.closed})
+                for j, line in enumerate(server_lines):
+                    results["turn_lines"][f"{client.session_id}/{j}"] = line
+            results["turns"] = turns
+            late = [x for client, _ in sessions for x in client.lateness]
+            results["client_send_late_p95"] = pct(late, 0.95)
+
+            if args.barge_in_trials:
+                print(f"barge-in: {args.barge_in_trials} trials …", file=sys.stderr)
+                per = max(1, math.ceil(args.barge_in_trials / 2))
+                outcome = await asyncio.gather(*(
+                    barge_in_session(bench, questions, per, random.Random(20 + i))
+                    for i in range(2 if args.barge_in_trials > 1 else 1)))
+                results["barge_in"] = [vars(b) for _, rows in outcome for b in rows]
+
+            if args.cutoff_trials:
+                print(f"cut-offs: {args.cutoff_trials} trials × 2 conditions …",
+                      file=sys.stderr)
+                results["cutoffs"] = [vars(c) for c in
+                                      await cutoffs(bench, pauses, args.cutoff_trials)]
+
+            if args.capacity:
+                print(f"capacity: {args.capacity} …", file=sys.stderr)
+                results["capacity"] = [vars(lv) for lv in await capacity(
+                    bench, args.capacity, args.capacity_seconds)]
+            results["memory"]["peak"] = proc_status(server.pid).get("VmHWM")
+            results["server_log_tail"] = [
+                line for line in server.log_text().splitlines()
+                if " WARNING " in line or " ERROR " in line][-40:]
+        finally:
+            server.stop()
+            if args.keep_log:
+                shutil.copy(server.log_path, args.keep_log)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sessions", type=int, default=None,
+                        help="concurrent conversation sessions (default 3; quick 2)")
+    parser.add_argument("--turns", type=int, default=None,
+                        help="turns per session (default 5; quick 2)")
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer turns and trials: about 2 minutes")
+    parser.add_argument("--silence-ms", type=int, default=None,
+                        help="silenceDurationMs of the conversation sessions "
+                             "(default: unset, so Smart Turn ends turns)")
+    parser.add_argument("--fake-llm", action="store_true",
+                        help=f"serve with --llm {FAKE_LLM} (pipeline latency without the LLM)")
+    parser.add_argument("--language", default=None,
+                        help="speechConfig.languageCode, e.g. en-US (default: unset; the "
+                             "server detects the language with Whisper base)")
+    parser.add_argument("--max-tokens", type=int, default=40, help="maxOutputTokens")
+    parser.add_argument("--chunk-ms", type=int, default=40,
+                        help="audio chunk of the conversation clients (20–100)")
+    parser.add_argument("--barge-in-trials", type=int, default=None,
+                        help="barge-ins (default 8; quick 2)")
+    parser.add_argument("--cutoff-trials", type=int, default=None,
+                        help="pause trials per condition (default 10; quick 3)")
+    parser.add_argument("--capacity", default=None,
+                        help="listening-session levels, comma-separated "
+                             "(default 25,50,100,150; quick 25,100; 0 skips)")
+    parser.add_argument("--capacity-seconds", type=float, default=None,
+                        help="probe window per level (default 8; quick 4)")
+    parser.add_argument("--lower-bound-reps", type=int, default=None,
+                        help="passes over the utterances in-process (default 2; quick 1)")
+    parser.add_argument("--no-lower-bound", action="store_true")
+    parser.add_argument("--no-deflate", action="store_true",
+                        help="no permessage-deflate (the SDKs negotiate it)")
+    parser.add_argument("--turn-timeout", type=float, default=60.0)
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--keep-log", type=Path, help="copy the server log here")
+    parser.add_argument("--write-docs", action="store_true",
+                        help="put the tables into docs/benchmarks.md")
+    parser.add_argument("--probe", nargs=2, metavar=("URL", "SECONDS"),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.probe:
+        probe(args.probe[0], float(args.probe[1]))
+        return
+    quick = args.quick
+    args.sessions = args.sessions or (2 if quick else 3)
+    args.turns = args.turns or (2 if quick else 5)
+    args.barge_in_trials = (args.barge_in_trials if args.barge_in_trials is not None
+                            else 2 if quick else 8)
+    args.cutoff_trials = (args.cutoff_trials if args.cutoff_trials is not None
+                          else 3 if quick else 10)
+    levels = args.capacity if args.capacity is not None else (
+        "25,100" if quick else "25,50,100,150")
+    args.capacity = [int(x) for x in levels.split(",") if int(x) > 0]
+    args.capacity_seconds = args.capacity_seconds or (4.0 if quick else 8.0)
+    args.lower_bound_reps = args.lower_bound_reps or (1 if quick else 2)
+    if not 20 <= args.chunk_ms <= 100:
+        parser.error("--chunk-ms must be within 20–100")
+
+    started = time.perf_counter()
+    cache = Path(tempfile.gettempdir()) / "openlive-bench-voice"
+    cache.mkdir(exist_ok=True)
+    questions, pauses = make_utterances(cache)
+    results: dict[str, Any] = {
+        "when": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": f"{os.cpu_count()} cores, {platform.machine()}",
+        "load_start": load_average(),
+        "command": " ".join(["python", "bench/voice_latency.py", *sys.argv[1:]]),
+        "memory": {}, "turns": [], "turn_lines": {}, "histogram": {}, "barge_in": [],
+        "cutoffs": [], "capacity": [], "lower_bound": [],
+    }
+    asyncio.run(served(args, questions, pauses, results))
+    if not args.no_lower_bound:
+        print("lower bound, in-process (server stopped) …", file=sys.stderr)
+        subset = questions if not quick else questions[:4]
+        results["lower_bound"] = asyncio.run(lower_bound(subset, args))
+    results["load_end"] = load_average()
+    results["elapsed"] = time.perf_counter() - started
+    text = report(results, args)
+    print()
+    print(text)
+    print(f"\n(run took {results['elapsed']:.0f} s)")
+    if results.get("server_log_tail"):
+        print("\nserver warnings/errors:", *results["server_log_tail"], sep="\n  ",
+              file=sys.stderr)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1, default=str))
+    if args.write_docs:
+        write_docs(text, ROOT / "docs" / "benchmarks.md")
+        print("wrote docs/benchmarks.md", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -17,11 +17,11 @@ Options whose value is ``None`` count as not given. Call at start-up: loading mo
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Collection, Mapping
+from typing import Any, cast
 
 from openlive.engines.asr.base import SpeechRecognizer
+from openlive.engines.plugins import checked_options, load_plugin
 from openlive.errors import ConfigError
 
 KNOWN_BACKENDS = ("whisper",)
@@ -59,29 +59,13 @@ def _whisper(options: dict[str, Any]) -> SpeechRecognizer:
 
 
 def _plugin(spec: str, options: Mapping[str, Any]) -> SpeechRecognizer:
-    module_name, _, attr = spec.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(f"cannot import ASR backend module {module_name!r}: {exc}") from exc
-    factory = getattr(module, attr, None)
-    if not callable(factory):
-        raise ConfigError(f"ASR backend {spec!r}: {module_name} has no callable {attr!r}")
-    recognizer = factory(**options)
-    missing = [name for name in _PROTOCOL_MEMBERS if not hasattr(recognizer, name)]
-    if missing:
-        raise ConfigError(
-            f"ASR backend {spec!r} returned {type(recognizer).__name__}, "
-            f"which lacks {', '.join(missing)}"
-        )
-    return recognizer  # type: ignore[no-any-return]
+    return cast(SpeechRecognizer, load_plugin("ASR", spec, options, _PROTOCOL_MEMBERS))
 
 
-def _checked(backend: str, options: dict[str, Any], allowed: frozenset[str]) -> dict[str, Any]:
-    unknown = sorted(set(options) - allowed)
-    if unknown:
-        raise ConfigError(
-            f"unknown option(s) for ASR backend {backend!r}: {', '.join(unknown)}; "
-            f"allowed: {', '.join(sorted(allowed))}"
-        )
-    return options
+def _checked(
+    backend: str,
+    options: dict[str, Any],
+    allowed: frozenset[str],
+    required: Collection[str] = (),
+) -> dict[str, Any]:
+    return checked_options("ASR", backend, options, allowed, required)

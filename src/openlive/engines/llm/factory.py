@@ -16,11 +16,11 @@ Options whose value is ``None`` count as not given. Call at start-up: loading a 
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, cast
 
 from openlive.engines.llm.base import LanguageModel
+from openlive.engines.plugins import checked_options, load_plugin
 from openlive.errors import ConfigError
 
 KNOWN_BACKENDS = ("llamacpp", "openai")
@@ -67,21 +67,7 @@ def _openai(options: dict[str, Any]) -> LanguageModel:
 
 
 def _plugin(spec: str, options: Mapping[str, Any]) -> LanguageModel:
-    module_name, _, attr = spec.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(f"cannot import LLM backend module {module_name!r}: {exc}") from exc
-    factory = getattr(module, attr, None)
-    if not callable(factory):
-        raise ConfigError(f"LLM backend {spec!r}: {module_name} has no callable {attr!r}")
-    model = factory(**options)
-    missing = [name for name in _PROTOCOL_MEMBERS if not hasattr(model, name)]
-    if missing:
-        raise ConfigError(
-            f"LLM backend {spec!r} returned {type(model).__name__}, which lacks {', '.join(missing)}"
-        )
-    return model  # type: ignore[no-any-return]
+    return cast(LanguageModel, load_plugin("LLM", spec, options, _PROTOCOL_MEMBERS))
 
 
 def _checked(
@@ -90,13 +76,4 @@ def _checked(
     allowed: frozenset[str],
     required: Collection[str] = (),
 ) -> dict[str, Any]:
-    unknown = sorted(set(options) - allowed)
-    if unknown:
-        raise ConfigError(
-            f"unknown option(s) for LLM backend {backend!r}: {', '.join(unknown)}; "
-            f"allowed: {', '.join(sorted(allowed))}"
-        )
-    missing = [name for name in required if name not in options]
-    if missing:
-        raise ConfigError(f"LLM backend {backend!r} needs {', '.join(missing)}")
-    return options
+    return checked_options("LLM", backend, options, allowed, required)

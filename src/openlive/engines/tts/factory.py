@@ -22,10 +22,10 @@ Options whose value is ``None`` count as not given. Call at start-up: loading bl
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from typing import Any, Protocol, cast
 
+from openlive.engines.plugins import checked_options, load_plugin
 from openlive.engines.tts.base import SpeechSynthesizer
 from openlive.engines.tts.voices import VOICE_NAMES, resolve_language, voice_profile
 from openlive.errors import ConfigError, InvalidArgument
@@ -146,29 +146,13 @@ def _prefixed(options: Mapping[str, Any], prefix: str) -> dict[str, Any]:
 
 
 def _plugin(spec: str, options: Mapping[str, Any]) -> SpeechSynthesizer:
-    module_name, _, attr = spec.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(f"cannot import TTS backend module {module_name!r}: {exc}") from exc
-    factory = getattr(module, attr, None)
-    if not callable(factory):
-        raise ConfigError(f"TTS backend {spec!r}: {module_name} has no callable {attr!r}")
-    synthesizer = factory(**options)
-    missing = [name for name in _PROTOCOL_MEMBERS if not hasattr(synthesizer, name)]
-    if missing:
-        raise ConfigError(
-            f"TTS backend {spec!r} returned {type(synthesizer).__name__}, "
-            f"which lacks {', '.join(missing)}"
-        )
-    return synthesizer  # type: ignore[no-any-return]
+    return cast(SpeechSynthesizer, load_plugin("TTS", spec, options, _PROTOCOL_MEMBERS))
 
 
-def _checked(backend: str, options: dict[str, Any], allowed: frozenset[str]) -> dict[str, Any]:
-    unknown = sorted(set(options) - allowed)
-    if unknown:
-        raise ConfigError(
-            f"unknown option(s) for TTS backend {backend!r}: {', '.join(unknown)}; "
-            f"allowed: {', '.join(sorted(allowed))}"
-        )
-    return options
+def _checked(
+    backend: str,
+    options: dict[str, Any],
+    allowed: frozenset[str],
+    required: Collection[str] = (),
+) -> dict[str, Any]:
+    return checked_options("TTS", backend, options, allowed, required)

@@ -5,13 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 
-echo "== system packages the tests use (espeak-ng speaks test utterances, sox converts)"
-if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng sox
-  else
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng sox
-  fi
+echo "== system packages the tests use (espeak-ng speaks test utterances, sox converts,"
+echo "   redis-server backs the multi-node store tests; the tests start their own)"
+if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null \
+   || ! command -v redis-server >/dev/null; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq espeak-ng sox redis-server
 fi
 
 echo "== SDK clients (google-genai versions, @google/genai)"

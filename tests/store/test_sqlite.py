@@ -1,12 +1,18 @@
-"""The SQLite key store: secrets are hashed, revocation sticks, two handles agree."""
+"""What only the SQLite store does: one file, migration, WAL, crash safety."""
 
 from __future__ import annotations
 
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
-from openlive.store.base import KEY_PREFIX, digest
-from openlive.store.sqlite import SqliteStore
+import pytest
+
+from openlive.store.base import KEY_PREFIX, digest, new_handle
+from openlive.store.sqlite import BUSY_TIMEOUT_MS, SqliteStore
 
 
 def test_create_verify_revoke(tmp_path: Path) -> None:
@@ -36,3 +42,78 @@ def test_cli_and_server_share_the_file(tmp_path: Path) -> None:
     a, b = SqliteStore(tmp_path / "db"), SqliteStore(tmp_path / "db")
     _, secret = a.create_key("shared")
     assert b.verify_key(secret) is not None
+
+
+OLD_SCHEMA = """
+CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    secret_sha256 TEXT NOT NULL UNIQUE,
+    created_at REAL NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+
+def test_a_keys_only_file_gains_tokens_and_snapshots(tmp_path: Path) -> None:
+    old = sqlite3.connect(tmp_path / "db")
+    old.executescript(OLD_SCHEMA)
+    old.execute(
+        "INSERT INTO api_keys (id, name, secret_sha256, created_at) VALUES (?, ?, ?, ?)",
+        ("abcd1234", "from 0.1", digest("ol_old-secret"), 1.0),
+    )
+    old.commit()
+    old.close()
+    store = SqliteStore(tmp_path / "db")
+    key = store.verify_key("ol_old-secret")
+    assert key is not None and key.name == "from 0.1"
+    _, name = store.create_token(key.id, now=0.0, expire_time=10.0, new_session_expire_time=5.0,
+                                 uses=1, setup_constraints=None, field_mask=None)
+    assert store.consume_token_use(name, 1.0).used == 1
+    handle = new_handle()
+    store.save_snapshot(handle, "key:" + key.id, b"x", ttl_seconds=10, now=0.0)
+    assert store.load_snapshot(handle, "key:" + key.id, 1.0) == b"x"
+    store.close()
+    SqliteStore(tmp_path / "db").close()  # opening again changes nothing
+
+
+def test_wal_and_busy_timeout(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "db")
+    assert store._query("PRAGMA journal_mode") == [("wal",)]
+    assert store._query("PRAGMA busy_timeout") == [(BUSY_TIMEOUT_MS,)]
+
+
+# A writer process that saves ever-new versions of one snapshot until it is killed.
+# Version i is SIZES[i % 3] bytes, each the byte i % 256: whole or not is visible.
+WRITER = """
+import sys
+from pathlib import Path
+from openlive.store.sqlite import SqliteStore
+SIZES = (3_000_000, 5_000_001, 700_007)
+store = SqliteStore(Path(sys.argv[1]))
+for i in range(1_000_000):
+    store.save_snapshot(sys.argv[2], "key:k1", bytes([i % 256]) * SIZES[i % 3],
+                        ttl_seconds=3600, now=0.0)
+    if i == 1:
+        print("writing", flush=True)
+"""
+SIZES = (3_000_000, 5_000_001, 700_007)
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.13, 0.3])
+def test_a_crash_mid_write_leaves_a_whole_snapshot(tmp_path: Path, delay: float) -> None:
+    handle = new_handle()
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path / "db"), handle],
+                              stdout=subprocess.PIPE)
+    try:
+        assert writer.stdout is not None and writer.stdout.readline() == b"writing\n"
+        time.sleep(delay)
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+    store = SqliteStore(tmp_path / "db")
+    data = store.load_snapshot(handle, "key:k1", 1.0)
+    assert store._query("PRAGMA integrity_check") == [("ok",)]
+    version = data[0]
+    assert len(data) in SIZES and data == bytes([version]) * len(data)
+    assert len(data) == SIZES[version % 3]  # holds while fewer than 256 versions get written

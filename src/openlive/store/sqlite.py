@@ -1,19 +1,44 @@
 """The embedded store: one SQLite file in the data directory.
 
 Each call opens its own short transaction; SQLite's WAL mode lets the CLI (``openlive
-keys``) and a running server use the same file at once.
+keys``) and a running server use the same file at once. Calls that read and then write
+(consuming a token use, overwriting a snapshot) run in ``BEGIN IMMEDIATE`` transactions,
+which take the file's write lock up front: two such calls, from this object or from
+another process, run one after the other (a waiting one retries for ``busy_timeout``).
+
+A file made by an older openlive (API keys only) gains the new tables when opened.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from openlive.errors import StoreError
-from openlive.store.base import ApiKey, digest, new_secret
+from openlive.store.base import (
+    TOKEN_PREFIX,
+    ApiKey,
+    ExpiredHandle,
+    ForeignHandle,
+    Token,
+    UnknownHandle,
+    UnknownToken,
+    digest,
+    new_id,
+    new_secret,
+    new_token_name,
+    token_problem,
+)
+
+BUSY_TIMEOUT_MS = 5000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_keys (
@@ -23,35 +48,91 @@ CREATE TABLE IF NOT EXISTS api_keys (
     created_at REAL NOT NULL,
     revoked INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS tokens (
+    id TEXT PRIMARY KEY,
+    name_sha256 TEXT NOT NULL UNIQUE,
+    key_id TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expire_time REAL NOT NULL,
+    new_session_expire_time REAL NOT NULL,
+    uses INTEGER NOT NULL,
+    used INTEGER NOT NULL DEFAULT 0,
+    setup_constraints TEXT,
+    field_mask TEXT,
+    revoked INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS tokens_by_key ON tokens (key_id);
+CREATE TABLE IF NOT EXISTS snapshots (
+    handle_sha256 TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    saved_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS snapshots_by_expiry ON snapshots (expires_at);
 """
+
+_TOKEN_COLUMNS = (
+    "id, key_id, created_at, expire_time, new_session_expire_time, uses, used, "
+    "setup_constraints, field_mask, revoked"
+)
 
 
 class SqliteStore:
-    """:class:`~openlive.store.base.KeyStore` on SQLite; safe to share between threads."""
+    """:class:`~openlive.store.base.Store` on SQLite; safe to share between threads."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | str) -> None:
+        path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the store at {path}: {exc}") from exc
 
-    def _query(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    def _query(self, sql: str, args: tuple[object, ...] = ()) -> list[Any]:
         try:
             with self._lock:
                 return self._db.execute(sql, args).fetchall()
         except sqlite3.Error as exc:
             raise StoreError(f"store error: {exc}") from exc
 
+    def _change(self, sql: str, args: tuple[object, ...] = ()) -> int:
+        """Run one writing statement; return how many rows it changed."""
+        try:
+            with self._lock:
+                return self._db.execute(sql, args).rowcount
+        except sqlite3.Error as exc:
+            raise StoreError(f"store error: {exc}") from exc
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT``; rolled back if the body raises."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StoreError(f"store error: {exc}") from exc
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"store error: {exc}") from exc
+                raise
+
+    # API keys
+
     def create_key(self, name: str) -> tuple[ApiKey, str]:
         secret = new_secret()
         key = ApiKey(id=secrets.token_hex(4), name=name, created_at=time.time())
-        self._query(
+        self._change(
             "INSERT INTO api_keys (id, name, secret_sha256, created_at) VALUES (?, ?, ?, ?)",
             (key.id, key.name, digest(secret), key.created_at),
         )
@@ -70,23 +151,158 @@ class SqliteStore:
         return [_key(r) for r in rows]
 
     def revoke_key(self, key_id: str) -> bool:
-        with self._lock:
-            try:
-                cur = self._db.execute("UPDATE api_keys SET revoked = 1 WHERE id = ?", (key_id,))
-            except sqlite3.Error as exc:
-                raise StoreError(f"store error: {exc}") from exc
+        """Revoke by id, and every token the key created; False if there is no such key."""
+        with self._transaction() as db:
+            cur = db.execute("UPDATE api_keys SET revoked = 1 WHERE id = ?", (key_id,))
+            db.execute("UPDATE tokens SET revoked = 1 WHERE key_id = ?", (key_id,))
             return cur.rowcount > 0
+
+    # Ephemeral tokens
+
+    def create_token(
+        self,
+        key_id: str,
+        *,
+        now: float,
+        expire_time: float,
+        new_session_expire_time: float,
+        uses: int,
+        setup_constraints: dict[str, Any] | None,
+        field_mask: list[str] | None,
+    ) -> tuple[Token, str]:
+        if uses < 0:
+            raise ValueError(f"uses must be 0 (unlimited) or more, not {uses}")
+        name = new_token_name()
+        token = Token(
+            id=new_id(), key_id=key_id, created_at=now, expire_time=expire_time,
+            new_session_expire_time=new_session_expire_time, uses=uses, used=0,
+            setup_constraints=setup_constraints,
+            field_mask=None if field_mask is None else tuple(field_mask),
+        )
+        self._change(
+            f"INSERT INTO tokens (name_sha256, {_TOKEN_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (digest(name), *_token_row(token)),
+        )
+        return _token(_token_row(token)), name  # a copy the caller cannot alias
+
+    def get_token(self, name: str) -> Token | None:
+        rows = self._query(
+            f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE name_sha256 = ?", (digest(name),)
+        )
+        return _token(rows[0]) if rows else None
+
+    def check_token(self, name: str, now: float) -> Token:
+        token = self.get_token(name)
+        if token is None:
+            raise UnknownToken()
+        if problem := token_problem(token, now, new_session=False):
+            raise problem
+        return token
+
+    def consume_token_use(self, name: str, now: float) -> Token:
+        with self._transaction() as db:
+            rows = db.execute(
+                f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE name_sha256 = ?", (digest(name),)
+            ).fetchall()
+            if not rows:
+                raise UnknownToken()
+            token = _token(rows[0])
+            if problem := token_problem(token, now, new_session=True):
+                raise problem
+            db.execute("UPDATE tokens SET used = used + 1 WHERE id = ?", (token.id,))
+        return replace(token, used=token.used + 1)
+
+    def list_tokens(self, key_id: str | None = None) -> list[Token]:
+        if key_id is None:
+            rows = self._query(f"SELECT {_TOKEN_COLUMNS} FROM tokens ORDER BY created_at")
+        else:
+            rows = self._query(
+                f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE key_id = ? ORDER BY created_at",
+                (key_id,),
+            )
+        return [_token(r) for r in rows]
+
+    def revoke_token(self, token: str) -> bool:
+        if token.startswith(TOKEN_PREFIX):
+            sql, arg = "UPDATE tokens SET revoked = 1 WHERE name_sha256 = ?", digest(token)
+        else:
+            sql, arg = "UPDATE tokens SET revoked = 1 WHERE id = ?", token
+        return self._change(sql, (arg,)) > 0
+
+    # Resumption snapshots
+
+    def save_snapshot(
+        self, handle: str, owner: str, data: bytes, *, ttl_seconds: float, now: float
+    ) -> None:
+        key = digest(handle)
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT owner FROM snapshots WHERE handle_sha256 = ?", (key,)
+            ).fetchall()
+            if rows and rows[0][0] != owner:
+                raise ForeignHandle()
+            db.execute(
+                "INSERT OR REPLACE INTO snapshots (handle_sha256, owner, saved_at, expires_at, data)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (key, owner, now, now + ttl_seconds, sqlite3.Binary(data)),
+            )
+
+    def load_snapshot(self, handle: str, owner: str, now: float) -> bytes:
+        rows = self._query(
+            "SELECT owner, expires_at, data FROM snapshots WHERE handle_sha256 = ?",
+            (digest(handle),),
+        )
+        if not rows:
+            raise UnknownHandle()
+        stored_owner, expires_at, data = rows[0]
+        if stored_owner != owner:
+            raise ForeignHandle()
+        if now >= expires_at:
+            raise ExpiredHandle(float(expires_at))
+        return bytes(data)
+
+    def delete_snapshot(self, handle: str) -> bool:
+        return self._change(
+            "DELETE FROM snapshots WHERE handle_sha256 = ?", (digest(handle),)
+        ) > 0
+
+    def purge_expired(self, now: float) -> int:
+        with self._transaction() as db:
+            tokens = db.execute("DELETE FROM tokens WHERE expire_time < ?", (now,)).rowcount
+            snaps = db.execute("DELETE FROM snapshots WHERE expires_at < ?", (now,)).rowcount
+        return int(tokens + snaps)
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
 
-def _key(row: tuple[object, ...]) -> ApiKey:
+def _key(row: Sequence[Any]) -> ApiKey:
     key_id, name, created_at, revoked = row
-    return ApiKey(
-        id=str(key_id),
-        name=str(name),
-        created_at=float(created_at),  # type: ignore[arg-type]
+    return ApiKey(id=str(key_id), name=str(name), created_at=float(created_at),
+                  revoked=bool(revoked))
+
+
+def _token_row(token: Token) -> tuple[object, ...]:
+    """``token`` as the values of ``_TOKEN_COLUMNS``."""
+    return (
+        token.id, token.key_id, token.created_at, token.expire_time,
+        token.new_session_expire_time, token.uses, token.used,
+        None if token.setup_constraints is None else json.dumps(token.setup_constraints),
+        None if token.field_mask is None else json.dumps(list(token.field_mask)),
+        int(token.revoked),
+    )
+
+
+def _token(row: Sequence[Any]) -> Token:
+    (token_id, key_id, created_at, expire_time, new_session_expire_time, uses, used,
+     constraints, mask, revoked) = row
+    return Token(
+        id=str(token_id), key_id=str(key_id), created_at=float(created_at),
+        expire_time=float(expire_time), new_session_expire_time=float(new_session_expire_time),
+        uses=int(uses), used=int(used),
+        setup_constraints=None if constraints is None else json.loads(constraints),
+        field_mask=None if mask is None else tuple(json.loads(mask)),
         revoked=bool(revoked),
     )

@@ -135,6 +135,9 @@ data_dir_option = click.option(
     envvar="OPENLIVE_MODEL_ALIAS",
     help="Also serve this Live model id (e.g. my-live-model); repeatable.",
 )
+@click.option("--store", envvar="OPENLIVE_STORE",
+              help="Where keys, tokens and sessions live: redis://host:6379/0 for several "
+                   "nodes, or a SQLite file [default: DATA_DIR/openlive.db].")
 @click.option("--asr", default="whisper", show_default=True, envvar="OPENLIVE_ASR",
               help="Speech recognizer: whisper, or module:factory.")
 @click.option("--tts", default="piper", show_default=True, envvar="OPENLIVE_TTS",
@@ -172,37 +175,120 @@ def keys() -> None:
     """Create, list and revoke API keys."""
 
 
-def _store(data_dir: Path) -> Any:
-    from openlive.store.sqlite import SqliteStore
+store_option = click.option(
+    "--store", envvar="OPENLIVE_STORE",
+    help="redis://… or a SQLite file [default: DATA_DIR/openlive.db].",
+)
 
-    return SqliteStore(data_dir / "openlive.db")
+
+def _store(data_dir: Path, store: str | None) -> Any:
+    from openlive.store.factory import open_store
+
+    return open_store(store or str(data_dir / "openlive.db"))
 
 
 @keys.command("create")
 @data_dir_option
+@store_option
 @click.option("--name", default="default", show_default=True, help="A label for the key.")
-def keys_create(data_dir: Path, name: str) -> None:
+def keys_create(data_dir: Path, store: str | None, name: str) -> None:
     """Create a key and print it (it is shown only this once)."""
-    key, secret = _store(data_dir).create_key(name)
+    key, secret = _store(data_dir, store).create_key(name)
     click.echo(secret)
     click.echo(f"created key {key.id} ({key.name})", err=True)
 
 
 @keys.command("list")
 @data_dir_option
-def keys_list(data_dir: Path) -> None:
+@store_option
+def keys_list(data_dir: Path, store: str | None) -> None:
     """List keys (ids and names; secrets are not stored)."""
-    for key in _store(data_dir).list_keys():
+    for key in _store(data_dir, store).list_keys():
         state = "revoked" if key.revoked else "active"
         click.echo(f"{key.id}\t{key.name}\t{state}")
 
 
 @keys.command("revoke")
 @data_dir_option
+@store_option
 @click.argument("key_id")
-def keys_revoke(data_dir: Path, key_id: str) -> None:
-    """Revoke the key with this id."""
-    if not _store(data_dir).revoke_key(key_id):
+def keys_revoke(data_dir: Path, store: str | None, key_id: str) -> None:
+    """Revoke the key with this id (and the tokens it made)."""
+    if not _store(data_dir, store).revoke_key(key_id):
         click.echo(f"no key with id {key_id}", err=True)
         sys.exit(1)
     click.echo(f"revoked {key_id}")
+
+
+@main.group()
+def tokens() -> None:
+    """Create, list and revoke ephemeral tokens (as POST /v1alpha/auth_tokens does)."""
+
+
+@tokens.command("create")
+@data_dir_option
+@store_option
+@click.option("--key-id", required=True, help="The API key the token acts for.")
+@click.option("--uses", default=1, show_default=True, type=int,
+              help="Sessions it may open (0 = unlimited).")
+@click.option("--expire-in", default=1800, show_default=True, type=int,
+              help="Seconds until it stops working altogether (at most 20 h).")
+@click.option("--new-session-in", default=60, show_default=True, type=int,
+              help="Seconds during which it may open new sessions.")
+@click.option("--setup", "setup_json", help="bidiGenerateContentSetup JSON to lock.")
+@click.option("--lock", help="Comma-separated fields to lock (default: the whole setup).")
+def tokens_create(data_dir: Path, store: str | None, key_id: str, uses: int, expire_in: int,
+                  new_session_in: int, setup_json: str | None, lock: str | None) -> None:
+    """Create a token and print its name (the secret a browser uses as its key)."""
+    import json
+    import time
+
+    from openlive.errors import InvalidArgument
+    from openlive.server.tokens import parse_request
+
+    now = time.time()
+    body: dict[str, Any] = {"uses": uses}
+    try:
+        if setup_json:
+            body["bidiGenerateContentSetup"] = json.loads(setup_json)
+        if lock:
+            body["fieldMask"] = lock
+        from openlive.server.tokens import rfc3339
+
+        body["expireTime"] = rfc3339(now + expire_in)
+        body["newSessionExpireTime"] = rfc3339(now + new_session_in)
+        request = parse_request(json.dumps(body).encode(), now)
+    except (ValueError, InvalidArgument) as err:
+        raise click.UsageError(str(err)) from None
+    token, name = _store(data_dir, store).create_token(
+        key_id, now=now, expire_time=request.expire_time,
+        new_session_expire_time=request.new_session_expire_time, uses=request.uses,
+        setup_constraints=request.setup, field_mask=request.field_mask)
+    click.echo(name)
+    click.echo(f"created token {token.id} for key {key_id}", err=True)
+
+
+@tokens.command("list")
+@data_dir_option
+@store_option
+@click.option("--key-id", help="Only the tokens of this key.")
+def tokens_list(data_dir: Path, store: str | None, key_id: str | None) -> None:
+    """List tokens: id, key, uses, expiry, state."""
+    from openlive.server.tokens import rfc3339
+
+    for token in _store(data_dir, store).list_tokens(key_id):
+        uses = "unlimited" if token.uses == 0 else f"{token.used}/{token.uses}"
+        state = "revoked" if token.revoked else "active"
+        click.echo(f"{token.id}\t{token.key_id}\t{uses}\t{rfc3339(token.expire_time)}\t{state}")
+
+
+@tokens.command("revoke")
+@data_dir_option
+@store_option
+@click.argument("token")
+def tokens_revoke(data_dir: Path, store: str | None, token: str) -> None:
+    """Revoke a token by its id or its name."""
+    if not _store(data_dir, store).revoke_token(token):
+        click.echo(f"no token {token}", err=True)
+        sys.exit(1)
+    click.echo(f"revoked {token}")

@@ -30,6 +30,7 @@ class Settings:
     asr: str = "whisper"
     tts: str = "piper"
     log_level: str = "info"
+    store: str | None = None  # redis://… or a SQLite path; None: <data_dir>/openlive.db
 
     def __post_init__(self) -> None:
         if (self.tls_cert is None) != (self.tls_key is None):

@@ -23,7 +23,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from openlive import __version__, metrics
 from openlive.catalog import ModelCatalog
-from openlive.errors import CloseCode, ProtocolError
+from openlive.errors import CloseCode, InvalidArgument, PolicyViolation, ProtocolError
 from openlive.protocol.endpoint import (
     LiveEndpoint,
     extract_credentials,
@@ -33,7 +33,9 @@ from openlive.protocol.endpoint import (
 from openlive.runtime.driver import SessionDriver
 from openlive.runtime.engines import Engines
 from openlive.server.auth import Authenticator
+from openlive.server.tokens import AUTH_TOKENS_PATH, create_token
 from openlive.session.machine import Session
+from openlive.store.base import Store
 
 log = logging.getLogger("openlive.server")
 
@@ -47,6 +49,7 @@ class Services:
     catalog: ModelCatalog
     engines: Engines
     auth: Authenticator
+    store: Store | None = None  # None when authentication is disabled
 
 
 class WebSocketTransport:
@@ -115,7 +118,26 @@ class OpenLiveApp:
             return JSONResponse({"status": "ok", "version": __version__})
         if path == "/metrics" and request.method == "GET":
             return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        if AUTH_TOKENS_PATH.search(path) and request.method == "POST":
+            return await self._create_token(request)
         return google_error(404, "NOT_FOUND", f"Method not found: {request.method} {path}")
+
+    async def _create_token(self, request: Request) -> Response:
+        store = self.services.store
+        if store is None:
+            return google_error(400, "FAILED_PRECONDITION",
+                                "Ephemeral tokens need authentication, which is disabled.")
+        credentials = extract_credentials(dict(request.query_params),
+                                          {k.lower(): v for k, v in request.headers.items()})
+        try:
+            principal = await self.services.auth.authenticate_key(credentials.api_key)
+            body = await create_token(store, principal.key_id, await request.body())
+        except PolicyViolation as err:
+            return google_error(401, "UNAUTHENTICATED", err.reason)
+        except InvalidArgument as err:
+            return google_error(400, "INVALID_ARGUMENT", err.reason)
+        log.info("ephemeral token created by %s (uses %s)", principal.owner, body["uses"])
+        return JSONResponse(body)
 
     # -- Live -----------------------------------------------------------------------------
 
@@ -147,7 +169,7 @@ class OpenLiveApp:
         log.info(
             "session %s: opened by key %s on %s/%s",
             session_id,
-            principal.key_id,
+            principal.owner,
             endpoint.api_version,
             endpoint.method,
         )
@@ -155,6 +177,7 @@ class OpenLiveApp:
             session_id=session_id,
             catalog=self.services.catalog,
             capabilities=self.services.engines.capabilities(),
+            constraints=principal.constraints,
         )
         metrics.SESSIONS_TOTAL.inc()
         metrics.SESSIONS_ACTIVE.inc()

@@ -16,7 +16,7 @@ from openlive.server.app import OpenLiveApp, Services
 from openlive.server.auth import Authenticator
 from openlive.server.listener import serve
 from openlive.server.tls import ensure_certificates, server_ssl_context
-from openlive.store.sqlite import SqliteStore
+from openlive.store.factory import open_store
 
 log = logging.getLogger("openlive")
 
@@ -56,7 +56,7 @@ def _say(line: str) -> None:
 async def run_server(settings: Settings) -> None:
     """Serve with ``settings`` until SIGINT/SIGTERM."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = SqliteStore(settings.data_dir / "openlive.db")
+    store = open_store(settings.store or str(settings.data_dir / "openlive.db"))
     if settings.auth and not store.list_keys():
         _, secret = store.create_key("default")
         _say("openlive: created the first API key (shown once; `openlive keys` manages keys):")
@@ -88,6 +88,7 @@ async def run_server(settings: Settings) -> None:
         catalog=catalog,
         engines=engines,
         auth=Authenticator(store if settings.auth else None),
+        store=store if settings.auth else None,
     )
 
     def ready(port: int) -> None:

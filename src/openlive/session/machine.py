@@ -56,6 +56,7 @@ from openlive.session.bargein import (
     is_echo_of,
 )
 from openlive.session.config import ServerCapabilities, SessionConfig, instruction_text
+from openlive.session.constraints import SetupConstraints, apply_constraints
 from openlive.session.events import (
     ClientMessageReceived,
     EndOfTurnScored,
@@ -99,8 +100,10 @@ class Session:
         session_id: str,
         catalog: ModelCatalog,
         capabilities: ServerCapabilities | None = None,
+        constraints: SetupConstraints | None = None,
     ) -> None:
         self.session_id = session_id
+        self._constraints = constraints  # fields an ephemeral token locks
         self._catalog = catalog
         self._capabilities = capabilities or ServerCapabilities()
         self.state = State.AWAITING_SETUP
@@ -199,6 +202,8 @@ class Session:
                 return self._on_context_update(message)
 
     def _on_setup(self, setup: Setup) -> list[Action]:
+        if self._constraints is not None:
+            setup = apply_constraints(setup, self._constraints)
         config = SessionConfig.from_setup(setup, self._catalog, self._capabilities)
         self.config = config
         self._system_instruction = config.system_instruction

@@ -2,7 +2,13 @@
 
 A backend turns a :class:`GenerationRequest` (a chat history plus sampling settings)
 into an async stream of :class:`LlmEvent` values: zero or more :class:`TextDelta`, then
-exactly one :class:`Finished` carrying real token counts. Cancellation is explicit:
+exactly one :class:`Finished` carrying real token counts.
+
+Function calling: a request may declare :class:`ToolSpec` values. When the model asks for
+tools, the stream carries one :class:`ToolCallsRequested` (or, when every call it
+attempted was malformed, one :class:`MalformedToolCall`) just before ``Finished``; the
+caller runs the calls and continues the conversation with an ``assistant`` message whose
+``tool_calls`` are those calls and one ``tool`` message per result. Cancellation is explicit:
 cancelling the task that iterates the stream (or calling ``aclose()`` on it) must stop
 the model within about one token, and the backend must never block the event loop.
 """
@@ -11,17 +17,54 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A function the model may call: its name, what it does, its arguments' JSON Schema.
+
+    ``parameters`` is plain JSON Schema (lower-case types); convert a Live
+    ``FunctionDeclaration`` with :func:`openlive.engines.llm.tools.schema_from_declaration`.
+    """
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = field(
+        default_factory=lambda: {"type": "object", "properties": {}}, hash=False
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One call the model asked for; ``arguments`` were validated against its ToolSpec.
+
+    ``id`` looks like production Live ids (``function-call-395220346347865271``); the
+    client's ``toolResponse`` refers to it, and so does the ``tool`` message of the result.
+    """
+
+    id: str
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
-    """One message of the conversation as the model sees it."""
+    """One message of the conversation as the model sees it.
+
+    An ``assistant`` message that called tools lists them in ``tool_calls`` (its
+    ``content`` is any text said with them, often empty). A ``tool`` message carries one
+    result: ``content`` is the function's response as JSON text, ``tool_call_id`` the
+    :attr:`ToolCall.id` it answers and ``name`` the function's name.
+    """
 
     role: Role
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +85,7 @@ class GenerationRequest:
 
     messages: tuple[ChatMessage, ...]
     sampling: SamplingParams = field(default_factory=SamplingParams)
+    tools: tuple[ToolSpec, ...] = ()  # functions the model may call; () = plain chat
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +104,31 @@ class Finished:
     finish_reason: str = "stop"  # "stop" | "length"
 
 
-LlmEvent = TextDelta | Finished
+@dataclass(frozen=True, slots=True)
+class ToolCallsRequested:
+    """The model asked for these calls (at least one), in order; comes just before Finished.
+
+    At most once per stream. ``rejected`` says why other calls the model attempted in the
+    same reply were dropped (an undeclared name, arguments not matching the schema); it
+    is for logs, the calls in ``calls`` are all valid.
+    """
+
+    calls: tuple[ToolCall, ...]
+    rejected: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MalformedToolCall:
+    """The model tried to call tools but every attempt was rejected (reasons in order).
+
+    Comes at most once, just before Finished, instead of :class:`ToolCallsRequested`;
+    the Live API ends such a turn with ``turnCompleteReason: MALFORMED_FUNCTION_CALL``.
+    """
+
+    reasons: tuple[str, ...]
+
+
+LlmEvent = TextDelta | ToolCallsRequested | MalformedToolCall | Finished
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +148,9 @@ class LanguageModel(Protocol):
 
     def stream(self, request: GenerationRequest) -> AsyncIterator[LlmEvent]:
         """Generate a reply; the iterator ends after one :class:`Finished` event.
+
+        With ``request.tools``, text that forms a tool call is never yielded as
+        :class:`TextDelta`: it becomes one :class:`ToolCallsRequested`.
 
         Raises :class:`openlive.errors.EngineError` when the backend fails.
         """

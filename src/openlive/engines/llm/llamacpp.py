@@ -15,6 +15,15 @@ is sampled llama.cpp's abort callback polls the same flag between graph nodes (i
 removed afterwards: a Python call per node would slow decoding). The lock is released
 only after the worker has returned.
 
+Function calling: with ``request.tools`` the tools reach the model through its own chat
+template when that template renders tools (Qwen2.5's does: llama-cpp-python passes
+``tools=`` to the Jinja formatter), or else through a guarded system prompt
+(``tool_prompt="guarded"``), which also renders earlier calls and results as text. The
+reply goes through a :class:`~openlive.engines.llm.tools.ToolCallScanner`: plain text
+streams as usual, but from the first sign of a call (a ``<tool_call>`` tag, a fence, a
+JSON object) the text is held back, parsed when the reply ends, and becomes one
+``ToolCallsRequested`` (or ``MalformedToolCall``) instead of text.
+
 Stop sequences are matched here, on the decoded text, not by llama-cpp-python; then a
 ``"stop"`` from llama-cpp-python always means an end-of-generation token was sampled,
 which is not counted as a completion token (as llama-cpp-python's own usage does).
@@ -30,12 +39,14 @@ therefore evaluates its whole prompt, which makes it reproducible whatever ran b
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
 import threading
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from openlive.engines import weights
 from openlive.engines.llm.base import (
@@ -46,7 +57,9 @@ from openlive.engines.llm.base import (
     LlmEvent,
     SamplingParams,
     TextDelta,
+    ToolSpec,
 )
+from openlive.engines.llm.tools import ToolCallScanner, calls_event, declared_by_name
 from openlive.errors import ConfigError, EngineError
 
 if TYPE_CHECKING:
@@ -54,6 +67,10 @@ if TYPE_CHECKING:
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 DEFAULT_N_CTX = 4096
+
+# How tools reach the model: "template" = the chat template's own tool rendering,
+# "guarded" = our system prompt, "auto" = the template when it renders tools.
+ToolPrompt = Literal["auto", "template", "guarded"]
 
 _Item = LlmEvent | EngineError | None  # None: the worker stopped because it was cancelled
 
@@ -71,6 +88,7 @@ class LlamaCppModel:
 
     Construction loads the model and blocks (about a second for 0.5B); do it before
     serving. ``chat_template`` overrides the GGUF's own ``tokenizer.chat_template``.
+    ``tool_prompt`` chooses how declared tools are put in the prompt (see ``ToolPrompt``).
     """
 
     def __init__(
@@ -80,13 +98,15 @@ class LlamaCppModel:
         n_ctx: int = DEFAULT_N_CTX,
         n_threads: int | None = None,
         chat_template: str | None = None,
+        tool_prompt: ToolPrompt = "auto",
     ) -> None:
         threads = n_threads or default_threads()
         self._llama = _load(Path(model_path), n_ctx=n_ctx, n_threads=threads)
         self._formatter = _chat_formatter(self._llama, chat_template)
         self._llama.chat_handler = self._formatter.to_chat_handler()
+        self._tool_prompt = _resolve_tool_prompt(tool_prompt, self._formatter.template)
         self._eos = self._llama.token_eos()
-        self._capabilities = LlmCapabilities(context_window=self._llama.n_ctx())
+        self._capabilities = LlmCapabilities(context_window=self._llama.n_ctx(), tools=True)
         self._lock = asyncio.Lock()  # one generation at a time, FIFO
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamacpp")
         self._current: _Generation | None = None  # the generation holding the lock
@@ -130,10 +150,20 @@ class LlamaCppModel:
                 self._current = None
         yield item
 
-    async def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
-        """Tokens of the chat-templated prompt, exactly as :meth:`stream` feeds it."""
+    @property
+    def tool_prompt(self) -> Literal["template", "guarded"]:
+        """How declared tools reach this model's prompt (``auto`` resolved at load)."""
+        return self._tool_prompt
+
+    async def count_tokens(
+        self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec] = ()
+    ) -> int:
+        """Tokens of the chat-templated prompt, exactly as :meth:`stream` feeds it.
+
+        ``tools``: the request's declared tools, which take prompt tokens too.
+        """
         self._check_open()
-        return await asyncio.to_thread(self._count_sync, tuple(messages))
+        return await asyncio.to_thread(self._count_sync, tuple(messages), tuple(tools))
 
     async def aclose(self) -> None:
         """Stop the running generation, wait for it, then free the model."""
@@ -151,8 +181,9 @@ class LlamaCppModel:
         if self._closed:
             raise EngineError("the llama.cpp model is closed")
 
-    def _count_sync(self, messages: tuple[ChatMessage, ...]) -> int:
-        result = self._formatter(messages=cast(Any, _as_dicts(messages)))
+    def _count_sync(self, messages: tuple[ChatMessage, ...], tools: tuple[ToolSpec, ...]) -> int:
+        prompt_messages, prompt_tools = _prompt(messages, tools, self._tool_prompt)
+        result = self._formatter(messages=cast(Any, prompt_messages), tools=cast(Any, prompt_tools))
         tokens = self._llama.tokenize(
             result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
         )
@@ -172,15 +203,18 @@ class LlamaCppModel:
             cast(Any, self._llama).reset()  # reproducible: evaluate the whole prompt, cold
         self._set_abort(generation.cancelled)
         generation.on_first_sample = self._clear_abort
+        messages, tools = _prompt(request.messages, request.tools, self._tool_prompt)
         chunks = self._llama.create_chat_completion(
-            messages=cast(Any, _as_dicts(request.messages)),
+            messages=cast(Any, messages),
+            tools=cast(Any, tools),
             stream=True,
             logits_processor=LogitsProcessorList([generation.process_logits]),
             **_sampling_kwargs(request.sampling),
         )
         stream = cast(Iterator[dict[str, Any]], chunks)
+        sink = _Sink(generation, request.tools)
         try:
-            return self._consume(generation, stream, StopScanner(request.sampling.stop))
+            return self._consume(generation, stream, StopScanner(request.sampling.stop), sink)
         finally:
             cast(Generator[Any, None, None], stream).close()  # stops llama.cpp at once
             self._clear_abort()
@@ -205,9 +239,13 @@ class LlamaCppModel:
 
     @staticmethod
     def _consume(
-        generation: _Generation, chunks: Iterator[dict[str, Any]], scanner: StopScanner
+        generation: _Generation,
+        chunks: Iterator[dict[str, Any]],
+        scanner: StopScanner,
+        sink: _Sink | None = None,
     ) -> _Item:
         """Turn llama-cpp-python's chunks into events; returns the final one."""
+        sink = sink or _Sink(generation, ())
         reason = "length"
         for chunk in chunks:
             if generation.cancelled.is_set():
@@ -216,14 +254,38 @@ class LlamaCppModel:
                 continue
             choice = chunk["choices"][0]
             text, stopped = scanner.feed(choice["delta"].get("content") or "")
-            if text:
-                generation.emit(TextDelta(text))
+            sink.text(text)
             if stopped:
+                sink.close()
                 return generation.finished("stop", eos_sampled=False)
             reason = choice["finish_reason"] or reason
-        if tail := scanner.flush():
-            generation.emit(TextDelta(tail))
+        sink.text(scanner.flush())
+        sink.close()
         return generation.finished(reason, eos_sampled=reason == "stop")
+
+
+class _Sink:
+    """Worker side: generated text → events, through a tool-call scanner if tools are on."""
+
+    def __init__(self, generation: _Generation, tools: Sequence[ToolSpec]) -> None:
+        self._generation = generation
+        self._scanner = ToolCallScanner(declared_by_name(tools)) if tools else None
+
+    def text(self, text: str) -> None:
+        if self._scanner is not None:
+            text = self._scanner.feed(text)
+        if text:
+            self._generation.emit(TextDelta(text))
+
+    def close(self) -> None:
+        """The reply is complete: release held text, then the calls it held, if any."""
+        if self._scanner is None:
+            return
+        text, parsed = self._scanner.finish()
+        if text:
+            self._generation.emit(TextDelta(text))
+        if parsed is not None:
+            self._generation.emit(calls_event(parsed))
 
 
 class _Generation:
@@ -343,8 +405,115 @@ def _chat_formatter(llama: Llama, template: str | None) -> Jinja2ChatFormatter:
     )
 
 
-def _as_dicts(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
-    return [{"role": message.role, "content": message.content} for message in messages]
+def _resolve_tool_prompt(choice: ToolPrompt, template: str) -> Literal["template", "guarded"]:
+    if choice == "auto":
+        return "template" if re.search(r"\btools\b", template) else "guarded"
+    if choice not in ("template", "guarded"):
+        raise ConfigError(f"tool_prompt must be auto, template or guarded, not {choice!r}")
+    return choice
+
+
+def _prompt(
+    messages: Sequence[ChatMessage], tools: Sequence[ToolSpec], mode: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
+    """The messages (and tools) for the chat formatter, in the chosen tool-prompt mode."""
+    if mode == "template":
+        return _as_dicts(messages), [openai_tool(tool) for tool in tools] or None
+    return guarded_messages(messages, tools), None
+
+
+def _as_dicts(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+    """Messages as chat templates expect them (HF convention: arguments as an object)."""
+    return [_as_dict(message) for message in messages]
+
+
+def _as_dict(message: ChatMessage) -> dict[str, Any]:
+    rendered: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        rendered["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in message.tool_calls
+        ]
+    if message.role == "tool":
+        rendered["tool_call_id"] = message.tool_call_id
+        rendered["name"] = message.name
+    return rendered
+
+
+def openai_tool(tool: ToolSpec) -> dict[str, Any]:
+    """A ToolSpec in the OpenAI ``tools`` format that chat templates and servers take."""
+    function = {"name": tool.name, "description": tool.description, "parameters": tool.parameters}
+    return {"type": "function", "function": function}
+
+
+GUARDED_TOOL_PROMPT = """\
+# Tools
+
+You can call these functions (their arguments are described as JSON Schema):
+<tools>
+{tools}
+</tools>
+
+If the user's request needs one of these functions, reply with nothing but the call:
+<tool_call>
+{{"name": "<function name>", "arguments": {{<argument values>}}}}
+</tool_call>
+Use one <tool_call> block per call. Call only the functions listed above, with only the \
+arguments they declare. If no function fits the request, answer in plain text and do not \
+mention the functions."""
+
+
+def guarded_messages(
+    messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]
+) -> list[dict[str, str]]:
+    """Plain-text messages for a template that cannot render tools.
+
+    The tools go into the system message (a new one first if there is none); earlier
+    calls are written as ``<tool_call>`` blocks and results as ``<tool_response>`` blocks
+    in a user message, so any chat template can render the conversation.
+    """
+    rendered: list[dict[str, str]] = []
+    for index, message in enumerate(messages):
+        if message.role == "tool":
+            block = _tool_response_block(message)
+            if index > 0 and messages[index - 1].role == "tool":  # results of one turn
+                rendered[-1]["content"] += "\n" + block
+            else:
+                rendered.append({"role": "user", "content": block})
+            continue
+        content = message.content
+        if message.tool_calls:
+            blocks = [_tool_call_block(call.name, call.arguments) for call in message.tool_calls]
+            content = "\n".join(filter(None, [content, *blocks]))
+        rendered.append({"role": message.role, "content": content})
+    if tools:
+        _add_tool_prompt(rendered, tools)
+    return rendered
+
+
+def _tool_call_block(name: str, arguments: dict[str, Any]) -> str:
+    call = json.dumps({"name": name, "arguments": arguments}, ensure_ascii=False)
+    return f"<tool_call>\n{call}\n</tool_call>"
+
+
+def _tool_response_block(message: ChatMessage) -> str:
+    try:
+        response: Any = json.loads(message.content)
+    except ValueError:
+        response = message.content
+    result = json.dumps({"name": message.name, "response": response}, ensure_ascii=False)
+    return f"<tool_response>\n{result}\n</tool_response>"
+
+
+def _add_tool_prompt(rendered: list[dict[str, str]], tools: Sequence[ToolSpec]) -> None:
+    listing = "\n".join(
+        json.dumps(openai_tool(tool)["function"], ensure_ascii=False) for tool in tools
+    )
+    prompt = GUARDED_TOOL_PROMPT.format(tools=listing)
+    if rendered and rendered[0]["role"] == "system":
+        rendered[0]["content"] = f"{rendered[0]['content']}\n\n{prompt}"
+    else:
+        rendered.insert(0, {"role": "system", "content": prompt})
 
 
 def _check_sampling(sampling: SamplingParams) -> None:

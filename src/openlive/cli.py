@@ -135,6 +135,15 @@ data_dir_option = click.option(
     envvar="OPENLIVE_MODEL_ALIAS",
     help="Also serve this Live model id (e.g. my-live-model); repeatable.",
 )
+@click.option("--connection-lifetime", default=600.0, show_default=True, type=float,
+              envvar="OPENLIVE_CONNECTION_LIFETIME",
+              help="Seconds a Live connection lasts (the Live API: ~10 min); 0 = no limit.")
+@click.option("--go-away-before", default=60.0, show_default=True, type=float,
+              envvar="OPENLIVE_GO_AWAY_BEFORE",
+              help="Send goAway this many seconds before a connection ends.")
+@click.option("--shutdown-grace", default=10.0, show_default=True, type=float,
+              envvar="OPENLIVE_SHUTDOWN_GRACE",
+              help="On SIGTERM, seconds sessions get after goAway before the server stops.")
 @click.option("--store", envvar="OPENLIVE_STORE",
               help="Where keys, tokens and sessions live: redis://host:6379/0 for several "
                    "nodes, or a SQLite file [default: DATA_DIR/openlive.db].")

@@ -30,6 +30,9 @@ class Settings:
     asr: str = "whisper"
     tts: str = "piper"
     log_level: str = "info"
+    connection_lifetime: float = 600.0  # seconds; 0 = no limit
+    go_away_before: float = 60.0
+    shutdown_grace: float = 10.0
     store: str | None = None  # redis://… or a SQLite path; None: <data_dir>/openlive.db
 
     def __post_init__(self) -> None:

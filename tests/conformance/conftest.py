@@ -110,6 +110,7 @@ class Server:
     ca: Path
     log: Path
     data_dir: Path | None
+    pid: int | None = None  # the server process, when the suite started it
 
     def base_url(self, transport: str) -> str:
         return f"{transport}://127.0.0.1:{self.port}"
@@ -203,7 +204,8 @@ def openlive_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
 
 
 @contextlib.contextmanager
-def running_server(tmp_path_factory: pytest.TempPathFactory, llm: str) -> Iterator[Server]:
+def running_server(tmp_path_factory: pytest.TempPathFactory, llm: str,
+                   extra_args: tuple[str, ...] = ()) -> Iterator[Server]:
     """Start ``openlive serve`` with the ``llm`` backend; stop it with SIGTERM afterwards."""
     data_dir = tmp_path_factory.mktemp("openlive-data")
     log = data_dir.parent / "openlive-server.log"
@@ -231,7 +233,7 @@ def running_server(tmp_path_factory: pytest.TempPathFactory, llm: str) -> Iterat
         "--host", "127.0.0.1",
         "--port", str(port),
         "--data-dir", str(data_dir),
-        "--llm", llm,
+        "--llm", llm, *extra_args,
     ]  # fmt: skip
     with log.open("wb") as log_file:
         proc = subprocess.Popen(
@@ -248,7 +250,7 @@ def running_server(tmp_path_factory: pytest.TempPathFactory, llm: str) -> Iterat
         ca = data_dir / "tls" / "ca.pem"
         if not ca.is_file():
             pytest.fail(f"openlive serve did not create its CA at {ca}", pytrace=False)
-        yield Server(port=port, key=key, ca=ca, log=log, data_dir=data_dir)
+        yield Server(port=port, key=key, ca=ca, log=log, data_dir=data_dir, pid=proc.pid)
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)

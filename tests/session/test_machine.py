@@ -167,3 +167,33 @@ def test_image_input_to_text_only_model_is_refused_clearly() -> None:
     turn = {"role": "user", "parts": [{"inlineData": {"mimeType": "image/png", "data": "AAAA"}}]}
     [close] = closes(c.client({"clientContent": {"turns": [turn], "turnComplete": True}}))
     assert close.code == CloseCode.POLICY_VIOLATION and "image/png" in close.reason
+
+
+def test_go_away_before_the_connection_lifetime_ends() -> None:
+    from openlive.session.actions import WakeAt
+    from openlive.session.events import Tick
+
+    c = Conversation()
+    c.now = 100.0
+    [wake] = [a for a in c.setup() if isinstance(a, WakeAt)]
+    assert wake.key == "lifetime" and abs(wake.at - (100.01 + 600 - 60)) < 1e-6
+    assert sent(c.session.handle(Tick(), wake.at - 1)) == []  # not yet
+    actions = c.session.handle(Tick(), wake.at)
+    assert sent(actions) == [{"goAway": {"timeLeft": "60s"}}]
+    [end] = [a for a in actions if isinstance(a, WakeAt)]
+    [close] = closes(c.session.handle(Tick(), end.at))
+    assert close.code == CloseCode.NORMAL and "reconnect" in close.reason
+
+
+def test_shutdown_sends_go_away_at_once_and_closes_after_the_grace() -> None:
+    from openlive.session.actions import WakeAt
+    from openlive.session.events import ShutdownRequested, Tick
+
+    c = Conversation()
+    c.setup()
+    actions = c.session.handle(ShutdownRequested(grace=5.0), 50.0)
+    assert sent(actions) == [{"goAway": {"timeLeft": "5s"}}]
+    [end] = [a for a in actions if isinstance(a, WakeAt) and a.key == "lifetime"]
+    assert end.at == 55.0
+    [close] = closes(c.session.handle(Tick(), 55.0))
+    assert close.code == CloseCode.NORMAL

@@ -46,6 +46,7 @@ from openlive.session.events import (
     GenerationDelta,
     GenerationFailed,
     GenerationFinished,
+    ShutdownRequested,
     SpeechScored,
     SpeechSynthesized,
     Tick,
@@ -90,7 +91,8 @@ class SessionDriver:
         self._speech: dict[int, SynthesisQueue] = {}
         self._helpers: set[asyncio.Task[None]] = set()  # recognition, end-of-turn checks
         self._audio: AudioInput | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._closed = False  # run() has ended: late callbacks are ignored
         self._audio_clock = AudioClock()
         self._trace: TurnTrace | None = None
         self._closing: Close | None = None
@@ -102,12 +104,16 @@ class SessionDriver:
         try:
             await asyncio.wait({writer, reader}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (reader, writer, *self._generations.values()):
+            self._closed = True
+            for timer in self._timers.values():
+                timer.cancel()
+            tasks = [reader, writer, *self._generations.values(), *self._helpers,
+                     *(queue.task for queue in self._speech.values())]
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(
-                reader, writer, *self._generations.values(), return_exceptions=True
-            )
+            await asyncio.gather(*tasks, return_exceptions=True)
             self._generations.clear()
+            self._speech.clear()
 
     # -- input --------------------------------------------------------------------------
 
@@ -127,6 +133,8 @@ class SessionDriver:
         await asyncio.Event().wait()
 
     def _feed(self, event: Event) -> None:
+        if self._closed:
+            return
         if self._trace is not None:
             self._observe(event)
         self._execute(self._session.handle(event, self._clock()))
@@ -187,8 +195,8 @@ class SessionDriver:
                     queue = self._speech.pop(gid, None)
                     if queue is not None:
                         queue.cancel()
-                case WakeAt(at=at):
-                    self._wake_at(at)
+                case WakeAt(at=at, key=key):
+                    self._wake_at(at, key)
 
     async def _write_loop(self) -> None:
         while True:
@@ -259,15 +267,20 @@ class SessionDriver:
             queue.task.add_done_callback(lambda _t: self._speech.pop(generation_id, None))
         return queue
 
-    def _wake_at(self, at: float) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+    def _wake_at(self, at: float, key: str) -> None:
+        old = self._timers.pop(key, None)
+        if old is not None:
+            old.cancel()
         delay = max(0.0, at - self._clock())
-        self._timer = asyncio.get_running_loop().call_later(delay, self._tick)
+        self._timers[key] = asyncio.get_running_loop().call_later(delay, self._tick, key)
 
-    def _tick(self) -> None:
-        self._timer = None
+    def _tick(self, key: str) -> None:
+        self._timers.pop(key, None)
         self._feed(Tick())
+
+    def go_away(self, grace: float) -> None:
+        """The server is shutting down: the session tells its client (``goAway``)."""
+        self._feed(ShutdownRequested(grace))
 
     # -- generation ---------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -34,6 +34,7 @@ from openlive.runtime.driver import SessionDriver
 from openlive.runtime.engines import Engines
 from openlive.server.auth import Authenticator
 from openlive.server.tokens import AUTH_TOKENS_PATH, create_token
+from openlive.session.lifetime import ConnectionLimits
 from openlive.session.machine import Session
 from openlive.store.base import Store
 
@@ -50,6 +51,7 @@ class Services:
     engines: Engines
     auth: Authenticator
     store: Store | None = None  # None when authentication is disabled
+    limits: ConnectionLimits = field(default_factory=ConnectionLimits)
 
 
 class WebSocketTransport:
@@ -83,6 +85,7 @@ class OpenLiveApp:
     ) -> None:
         self.services = services
         self._lifespan = lifespan
+        self._drivers: set[SessionDriver] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -92,6 +95,19 @@ class OpenLiveApp:
         elif scope["type"] == "http":
             response = await self._http(Request(scope, receive))
             await response(scope, receive, send)
+
+    async def drain(self, grace: float) -> None:
+        """Graceful shutdown: every session gets ``goAway`` and ``grace`` seconds to leave
+        (to resume elsewhere); returns when all have ended or the grace is over."""
+        if not self._drivers:
+            return
+        log.info("shutting down: goAway to %d session(s), %.0f s grace",
+                 len(self._drivers), grace)
+        for driver in list(self._drivers):
+            driver.go_away(grace)
+        deadline = asyncio.get_running_loop().time() + grace + 1.0
+        while self._drivers and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
 
     async def _run_lifespan(self, receive: Receive, send: Send) -> None:
         await receive()  # lifespan.startup
@@ -178,12 +194,16 @@ class OpenLiveApp:
             catalog=self.services.catalog,
             capabilities=self.services.engines.capabilities(),
             constraints=principal.constraints,
+            limits=self.services.limits,
         )
         metrics.SESSIONS_TOTAL.inc()
         metrics.SESSIONS_ACTIVE.inc()
+        driver = SessionDriver(session, WebSocketTransport(websocket), self.services.engines)
+        self._drivers.add(driver)
         try:
-            await SessionDriver(session, WebSocketTransport(websocket), self.services.engines).run()
+            await driver.run()
         finally:
+            self._drivers.discard(driver)
             metrics.SESSIONS_ACTIVE.dec()
             log.info("session %s: ended", session_id)
 

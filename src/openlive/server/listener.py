@@ -216,6 +216,7 @@ async def serve(
     ready: Callable[[int], None] | None = None,
     stop: asyncio.Event | None = None,
     log_level: str = "info",
+    before_shutdown: Callable[[], Coroutine[Any, Any, None]] | None = None,
 ) -> None:
     """Serve ``app`` until ``stop`` is set or SIGINT/SIGTERM arrives, then shut down gracefully.
 
@@ -230,6 +231,8 @@ async def serve(
             if ready is not None:
                 ready(listener.port)
             await stop.wait()
+            if before_shutdown is not None:
+                await before_shutdown()  # e.g. goAway to every session, then let them go
     finally:
         await listener.shutdown()
 

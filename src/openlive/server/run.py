@@ -16,6 +16,7 @@ from openlive.server.app import OpenLiveApp, Services
 from openlive.server.auth import Authenticator
 from openlive.server.listener import serve
 from openlive.server.tls import ensure_certificates, server_ssl_context
+from openlive.session.lifetime import ConnectionLimits
 from openlive.store.factory import open_store
 
 log = logging.getLogger("openlive")
@@ -89,7 +90,12 @@ async def run_server(settings: Settings) -> None:
         engines=engines,
         auth=Authenticator(store if settings.auth else None),
         store=store if settings.auth else None,
+        limits=ConnectionLimits(
+            lifetime=settings.connection_lifetime or None,
+            go_away_before=settings.go_away_before,
+        ),
     )
+    app = OpenLiveApp(services)
 
     def ready(port: int) -> None:
         _say(
@@ -100,12 +106,13 @@ async def run_server(settings: Settings) -> None:
 
     try:
         await serve(
-            OpenLiveApp(services),
+            app,
             host=settings.host,
             port=settings.port,
             ssl_context=ssl_context,
             ready=ready,
             log_level=settings.log_level,
+            before_shutdown=lambda: app.drain(settings.shutdown_grace),
         )
     finally:
         await engines.aclose()

@@ -103,9 +103,11 @@ class CancelSynthesis:
 
 @dataclass(frozen=True, slots=True)
 class WakeAt:
-    """Feed a ``Tick`` at this time (the driver's clock) unless something comes first."""
+    """Feed a ``Tick`` at this time (the driver's clock). One timer per ``key``: a new
+    ``WakeAt`` replaces the pending one of the same key."""
 
     at: float
+    key: str = "playout"
 
 
 Action = (

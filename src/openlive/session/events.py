@@ -84,8 +84,15 @@ class Tick:
     """A timer the session asked for (``WakeAt``) is due."""
 
 
+@dataclass(frozen=True, slots=True)
+class ShutdownRequested:
+    """The server is stopping: tell the client to go away within ``grace`` seconds."""
+
+    grace: float
+
+
 Event = (
     ClientMessageReceived | GenerationDelta | GenerationFinished | GenerationFailed
     | SpeechScored | EndOfTurnScored | TranscriptReady | TranscriptionFailed
-    | SpeechSynthesized | SynthesisDrained | SynthesisFailed | Tick
+    | SpeechSynthesized | SynthesisDrained | SynthesisFailed | Tick | ShutdownRequested
 )

@@ -64,6 +64,7 @@ from openlive.session.events import (
     GenerationDelta,
     GenerationFailed,
     GenerationFinished,
+    ShutdownRequested,
     SpeechScored,
     SpeechSynthesized,
     SynthesisDrained,
@@ -73,6 +74,7 @@ from openlive.session.events import (
     TranscriptReady,
 )
 from openlive.session.history import History, content_message
+from openlive.session.lifetime import CONNECTION_ENDED, ConnectionLimits, Lifetime
 from openlive.session.listening import (
     Listening,
     Signal,
@@ -101,7 +103,9 @@ class Session:
         catalog: ModelCatalog,
         capabilities: ServerCapabilities | None = None,
         constraints: SetupConstraints | None = None,
+        limits: ConnectionLimits | None = None,
     ) -> None:
+        self._lifetime = Lifetime(limits or ConnectionLimits())
         self.session_id = session_id
         self._constraints = constraints  # fields an ephemeral token locks
         self._catalog = catalog
@@ -159,6 +163,9 @@ class Session:
                 return self._maybe_complete(now)
             case Tick():
                 return self._on_tick(now)
+            case ShutdownRequested(grace=grace):
+                self._lifetime.shorten(now + grace)
+                return self._check_lifetime(now)
             case SpeechScored():
                 # The model's own voice coming back is not the user speaking.
                 probability = 0.0 if event.echo >= ECHO_THRESHOLD else event.probability
@@ -188,7 +195,7 @@ class Session:
         if self.state is State.AWAITING_SETUP:
             if not isinstance(message, Setup):
                 raise InvalidArgument("The first message must be setup.")
-            return self._on_setup(message)
+            return self._lifetime.start(now) + self._on_setup(message)
         match message:
             case Setup():
                 raise InvalidArgument("setup may only be sent once, as the first message.")
@@ -398,9 +405,16 @@ class Session:
         return reply.on_llm_finished() + self._maybe_complete(now)
 
     def _on_tick(self, now: float) -> list[Action]:
-        if self._reply is None:
-            return []
-        return self._reply.release(now) + self._maybe_complete(now)
+        actions = self._check_lifetime(now)
+        if self._reply is None or self.state is State.CLOSED:
+            return actions
+        return actions + self._reply.release(now) + self._maybe_complete(now)
+
+    def _check_lifetime(self, now: float) -> list[Action]:
+        actions, over = self._lifetime.check(now)
+        if over:
+            return actions + self._close(CloseCode.NORMAL, CONNECTION_ENDED)
+        return actions
 
     def _maybe_complete(self, now: float) -> list[Action]:
         reply = self._reply

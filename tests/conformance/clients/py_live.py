@@ -74,6 +74,11 @@ def new_record():
             "t0": time.perf_counter()}
 
 
+def mark_ready(path):
+    with open(path, "w") as f:
+        f.write("connected")
+
+
 def read_pcm(path):
     with open(path, "rb") as f:
         return f.read()
@@ -135,10 +140,29 @@ async def barge_in(client, job):
         return {"first": report(first, None), "second": report(second, job.get("out"))}
 
 
+async def go_away(client, job):
+    """Wait on an idle session; report the goAway and how the connection ended."""
+    seen = {"go_away": None, "close_code": None}
+    config = {"response_modalities": ["TEXT"]}
+    try:
+        async with client.aio.live.connect(model=MODEL, config=config) as session:
+            if job.get("ready"):
+                mark_ready(job["ready"])
+            while True:
+                async for message in session.receive():
+                    if message.go_away:
+                        left = message.go_away.time_left  # "2s" (a str in the SDK)
+                        seen["go_away"] = float(str(left).rstrip("s"))
+    except Exception as exc:  # noqa: BLE001 - the close is what we report
+        seen["close_code"] = getattr(exc, "code", None)
+        seen["error"] = str(exc)
+    return seen
+
+
 async def main():
     job = json.loads(sys.argv[1])
     client = genai.Client()
-    run = {"text": text, "voice": voice, "barge_in": barge_in}[job["mode"]]
+    run = {"text": text, "voice": voice, "barge_in": barge_in, "go_away": go_away}[job["mode"]]
     print(json.dumps(await run(client, job)))
 
 

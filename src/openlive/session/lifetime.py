@@ -1,0 +1,65 @@
+"""How long one connection lives, and the ``goAway`` that warns the client first.
+
+The Live API ends a connection after about 10 minutes and sends ``goAway`` with the time
+left about a minute before, so that the client can resume on a new connection; a
+server shutting down does the same with a shorter grace. Pure: times are the driver's
+clock, passed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from openlive.protocol.server import GoAway, ServerMessage, duration
+from openlive.session.actions import Action, Send, WakeAt
+
+CONNECTION_ENDED = "Connection lifetime reached; reconnect (with a resumption handle)."
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    """Server settings. ``lifetime`` None: connections never time out."""
+
+    lifetime: float | None = 600.0
+    go_away_before: float = 60.0
+
+
+class Lifetime:
+    """The deadline of one connection and whether ``goAway`` was sent."""
+
+    def __init__(self, limits: ConnectionLimits) -> None:
+        self._limits = limits
+        self._ends_at: float | None = None
+        self._warned = False
+
+    def start(self, now: float) -> list[Action]:
+        """The connection's clock starts (at setup)."""
+        if self._limits.lifetime is None:
+            return []
+        self.shorten(now + self._limits.lifetime)
+        return [WakeAt(self._warn_at(), key="lifetime")]
+
+    def shorten(self, ends_at: float) -> None:
+        """End no later than ``ends_at`` (the server is shutting down); call :meth:`check`."""
+        if self._ends_at is None or ends_at < self._ends_at:
+            self._ends_at = ends_at
+            self._warned = False
+
+    def check(self, now: float) -> tuple[list[Action], bool]:
+        """(actions, over): ``goAway`` when due, and whether the connection must end."""
+        if self._ends_at is None:
+            return [], False
+        if now >= self._ends_at:
+            return [], True
+        actions: list[Action] = []
+        if not self._warned and now >= self._warn_at():
+            self._warned = True
+            left = GoAway(time_left=duration(max(0.0, self._ends_at - now)))
+            actions.append(Send(ServerMessage(go_away=left)))
+        next_wake = self._ends_at if self._warned else self._warn_at()
+        actions.append(WakeAt(next_wake, key="lifetime"))
+        return actions, False
+
+    def _warn_at(self) -> float:
+        assert self._ends_at is not None
+        return self._ends_at - self._limits.go_away_before

@@ -144,6 +144,9 @@ data_dir_option = click.option(
 @click.option("--shutdown-grace", default=10.0, show_default=True, type=float,
               envvar="OPENLIVE_SHUTDOWN_GRACE",
               help="On SIGTERM, seconds sessions get after goAway before the server stops.")
+@click.option("--resumption-ttl", default=7200.0, show_default=True, type=float,
+              envvar="OPENLIVE_RESUMPTION_TTL",
+              help="Seconds a session resumption handle stays valid.")
 @click.option("--store", envvar="OPENLIVE_STORE",
               help="Where keys, tokens and sessions live: redis://host:6379/0 for several "
                    "nodes, or a SQLite file [default: DATA_DIR/openlive.db].")

@@ -33,6 +33,7 @@ class Settings:
     connection_lifetime: float = 600.0  # seconds; 0 = no limit
     go_away_before: float = 60.0
     shutdown_grace: float = 10.0
+    resumption_ttl: float = 7200.0  # seconds a session handle stays valid (as the Live API)
     store: str | None = None  # redis://… or a SQLite path; None: <data_dir>/openlive.db
 
     def __post_init__(self) -> None:

@@ -13,11 +13,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from openlive import metrics
 from openlive.engines.llm.base import Finished, LanguageModel, TextDelta
-from openlive.errors import CloseCode, EngineError, ProtocolError
+from openlive.errors import CloseCode, EngineError, InternalError, ProtocolError, StoreError
 from openlive.protocol.codec import decode_client_message, encode_server_message
 from openlive.protocol.server import ServerMessage
 from openlive.runtime.audio_input import AudioInput
@@ -32,6 +33,8 @@ from openlive.session.actions import (
     EndOfTurn,
     EndSynthesis,
     IngestAudio,
+    LoadSnapshot,
+    SaveSnapshot,
     ScoreEndOfTurn,
     Send,
     StartGeneration,
@@ -47,6 +50,8 @@ from openlive.session.events import (
     GenerationFailed,
     GenerationFinished,
     ShutdownRequested,
+    SnapshotLoaded,
+    SnapshotSaved,
     SpeechScored,
     SpeechSynthesized,
     Tick,
@@ -54,10 +59,20 @@ from openlive.session.events import (
     TranscriptReady,
 )
 from openlive.session.machine import Session
+from openlive.store.base import SnapshotStore, new_handle
 
 END_OF_TURN_WINDOW = 8.0  # seconds of audio the end-of-turn model looks at
 
 log = logging.getLogger("openlive.session")
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotBinding:
+    """Where a session's resumption snapshots go, and whose they are."""
+
+    store: SnapshotStore
+    owner: str  # the principal that opened the session
+    ttl: float  # seconds a handle stays valid
 
 
 class Transport(Protocol):
@@ -81,7 +96,11 @@ class SessionDriver:
         transport: Transport,
         engines: Engines,
         clock: Callable[[], float] = time.monotonic,
+        snapshots: SnapshotBinding | None = None,
     ) -> None:
+        self._snapshots = snapshots
+        self._handle: str | None = None  # the latest handle given to the client
+        self._save_lock = asyncio.Lock()  # snapshots are saved in order
         self._session = session
         self._transport = transport
         self._engines = engines
@@ -195,6 +214,10 @@ class SessionDriver:
                     queue = self._speech.pop(gid, None)
                     if queue is not None:
                         queue.cancel()
+                case SaveSnapshot(data=data):
+                    self._spawn(self._save_snapshot(data))
+                case LoadSnapshot(handle=handle):
+                    self._spawn(self._load_snapshot(handle))
                 case WakeAt(at=at, key=key):
                     self._wake_at(at, key)
 
@@ -255,6 +278,40 @@ class SessionDriver:
                         self._session.session_id, err)
             return  # the silence window still ends the turn
         self._feed(EndOfTurnScored(action.turn_id, probability))
+
+    # -- resumption -----------------------------------------------------------------------
+
+    async def _save_snapshot(self, data: bytes) -> None:
+        binding = self._snapshots
+        assert binding is not None  # the session only asks when resumption is available
+        async with self._save_lock:
+            handle = new_handle()
+            try:
+                await asyncio.to_thread(binding.store.save_snapshot, handle, binding.owner,
+                                        data, ttl_seconds=binding.ttl, now=time.time())
+            except StoreError as err:
+                log.error("session %s: snapshot not saved: %s", self._session.session_id, err)
+                return
+            previous, self._handle = self._handle, handle
+            self._feed(SnapshotSaved(handle))
+            if previous is not None:  # the client has the new one: the old one may go
+                await asyncio.to_thread(binding.store.delete_snapshot, previous)
+
+    async def _load_snapshot(self, handle: str) -> None:
+        binding = self._snapshots
+        assert binding is not None
+        try:
+            data = await asyncio.to_thread(binding.store.load_snapshot, handle, binding.owner,
+                                           time.time())
+        except ProtocolError as err:  # unknown, expired or foreign handle: 1008
+            self._execute(self._session.abort(err))
+            return
+        except StoreError as err:
+            self._execute(self._session.abort(InternalError(f"Internal error: {err}")))
+            return
+        self._handle = handle  # replaced (and deleted) by the resumed session's first save
+        log.info("session %s: resumed", self._session.session_id)
+        self._feed(SnapshotLoaded(data))
 
     # -- speaking -------------------------------------------------------------------------
 

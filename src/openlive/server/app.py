@@ -12,7 +12,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -30,7 +30,7 @@ from openlive.protocol.endpoint import (
     normalize_path,
     parse_live_path,
 )
-from openlive.runtime.driver import SessionDriver
+from openlive.runtime.driver import SessionDriver, SnapshotBinding
 from openlive.runtime.engines import Engines
 from openlive.server.auth import Authenticator
 from openlive.server.tokens import AUTH_TOKENS_PATH, create_token
@@ -52,6 +52,7 @@ class Services:
     auth: Authenticator
     store: Store | None = None  # None when authentication is disabled
     limits: ConnectionLimits = field(default_factory=ConnectionLimits)
+    resumption_ttl: float = 7200.0  # seconds a resumption handle stays valid
 
 
 class WebSocketTransport:
@@ -189,16 +190,22 @@ class OpenLiveApp:
             endpoint.api_version,
             endpoint.method,
         )
+        store = self.services.store
+        capabilities = replace(self.services.engines.capabilities(), resumption=store is not None)
         session = Session(
             session_id=session_id,
             catalog=self.services.catalog,
-            capabilities=self.services.engines.capabilities(),
+            capabilities=capabilities,
             constraints=principal.constraints,
             limits=self.services.limits,
         )
         metrics.SESSIONS_TOTAL.inc()
         metrics.SESSIONS_ACTIVE.inc()
-        driver = SessionDriver(session, WebSocketTransport(websocket), self.services.engines)
+        snapshots = None
+        if store is not None:
+            snapshots = SnapshotBinding(store, principal.owner, self.services.resumption_ttl)
+        driver = SessionDriver(session, WebSocketTransport(websocket), self.services.engines,
+                               snapshots=snapshots)
         self._drivers.add(driver)
         try:
             await driver.run()

@@ -94,6 +94,7 @@ async def run_server(settings: Settings) -> None:
             lifetime=settings.connection_lifetime or None,
             go_away_before=settings.go_away_before,
         ),
+        resumption_ttl=settings.resumption_ttl,
     )
     app = OpenLiveApp(services)
 

@@ -102,6 +102,20 @@ class CancelSynthesis:
 
 
 @dataclass(frozen=True, slots=True)
+class SaveSnapshot:
+    """Store this resumption snapshot under a fresh handle; report ``SnapshotSaved``."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class LoadSnapshot:
+    """Load the snapshot a resuming client names; report ``SnapshotLoaded`` or close."""
+
+    handle: str
+
+
+@dataclass(frozen=True, slots=True)
 class WakeAt:
     """Feed a ``Tick`` at this time (the driver's clock). One timer per ``key``: a new
     ``WakeAt`` replaces the pending one of the same key."""
@@ -113,4 +127,5 @@ class WakeAt:
 Action = (
     Send | StartGeneration | CancelGeneration | Close | IngestAudio | Transcribe
     | EndOfTurn | ScoreEndOfTurn | Synthesize | EndSynthesis | CancelSynthesis | WakeAt
+    | SaveSnapshot | LoadSnapshot
 )

@@ -28,6 +28,7 @@ class ServerCapabilities:
     audio_output: bool = False  # a speech synthesizer is loaded
     audio_input: bool = False  # a VAD and a speech recognizer are loaded
     end_of_turn_model: bool = False  # the semantic end-of-turn model is loaded
+    resumption: bool = False  # a store keeps resumption snapshots
 
 
 @dataclass(frozen=True, slots=True)

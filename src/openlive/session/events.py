@@ -85,6 +85,16 @@ class Tick:
 
 
 @dataclass(frozen=True, slots=True)
+class SnapshotSaved:
+    handle: str
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotLoaded:
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class ShutdownRequested:
     """The server is stopping: tell the client to go away within ``grace`` seconds."""
 
@@ -95,4 +105,5 @@ Event = (
     ClientMessageReceived | GenerationDelta | GenerationFinished | GenerationFailed
     | SpeechScored | EndOfTurnScored | TranscriptReady | TranscriptionFailed
     | SpeechSynthesized | SynthesisDrained | SynthesisFailed | Tick | ShutdownRequested
+    | SnapshotSaved | SnapshotLoaded
 )

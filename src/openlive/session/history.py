@@ -59,5 +59,9 @@ class History:
         head = (ChatMessage("system", system_instruction),) if system_instruction else ()
         return head + tuple(self._messages)
 
+    def turns(self) -> tuple[ChatMessage, ...]:
+        """The user and model turns, oldest first (no system instruction)."""
+        return tuple(self._messages)
+
     def __len__(self) -> int:
         return len(self._messages)

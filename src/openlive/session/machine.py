@@ -35,6 +35,7 @@ from openlive.protocol.server import (
     ModalityTokenCount,
     ServerContent,
     ServerMessage,
+    SessionResumptionUpdate,
     SetupComplete,
     Transcription,
     UsageMetadata,
@@ -45,6 +46,8 @@ from openlive.session.actions import (
     CancelSynthesis,
     Close,
     EndOfTurn,
+    LoadSnapshot,
+    SaveSnapshot,
     Send,
     StartGeneration,
 )
@@ -65,6 +68,8 @@ from openlive.session.events import (
     GenerationFailed,
     GenerationFinished,
     ShutdownRequested,
+    SnapshotLoaded,
+    SnapshotSaved,
     SpeechScored,
     SpeechSynthesized,
     SynthesisDrained,
@@ -81,6 +86,7 @@ from openlive.session.listening import (
     TurnTranscribed,
     UserTurnEnded,
 )
+from openlive.session.resumption import Snapshot
 from openlive.session.speaking import Reply, Voicing
 from openlive.session.state import State, Trigger, transition
 
@@ -106,6 +112,8 @@ class Session:
         limits: ConnectionLimits | None = None,
     ) -> None:
         self._lifetime = Lifetime(limits or ConnectionLimits())
+        self._resumable = False  # the client asked for sessionResumption updates
+        self._pending_setup: SessionConfig | None = None  # waiting for its snapshot
         self.session_id = session_id
         self._constraints = constraints  # fields an ephemeral token locks
         self._catalog = catalog
@@ -163,6 +171,11 @@ class Session:
                 return self._maybe_complete(now)
             case Tick():
                 return self._on_tick(now)
+            case SnapshotLoaded(data=data):
+                return self._on_snapshot_loaded(data)
+            case SnapshotSaved(handle=handle):
+                update = SessionResumptionUpdate(new_handle=handle, resumable=True)
+                return [Send(ServerMessage(session_resumption_update=update))]
             case ShutdownRequested(grace=grace):
                 self._lifetime.shorten(now + grace)
                 return self._check_lifetime(now)
@@ -212,8 +225,36 @@ class Session:
         if self._constraints is not None:
             setup = apply_constraints(setup, self._constraints)
         config = SessionConfig.from_setup(setup, self._catalog, self._capabilities)
+        resumption = setup.session_resumption
+        self._resumable = resumption is not None and self._capabilities.resumption
+        if resumption is not None and resumption.handle:
+            if not self._capabilities.resumption:
+                raise PolicyViolation("Session resumption needs a store; none is configured.")
+            self._pending_setup = config
+            return [LoadSnapshot(resumption.handle)]  # setupComplete once it is back
+        return self._accept_setup(config)
+
+    def _on_snapshot_loaded(self, data: bytes) -> list[Action]:
+        config = self._pending_setup
+        if config is None or self.state is not State.AWAITING_SETUP:
+            return []
+        snapshot = Snapshot.decode(data)
+        for message in snapshot.history:
+            self.history.append(message)
+        return self._accept_setup(config, restored_instruction=snapshot.system_instruction)
+
+    def _snapshot(self) -> list[Action]:
+        """At a point the session can be restored from: save it (when asked to)."""
+        if not self._resumable or self.config is None:
+            return []
+        snapshot = Snapshot(self.config.model, self._system_instruction, self.history.turns())
+        return [SaveSnapshot(snapshot.encode())]
+
+    def _accept_setup(self, config: SessionConfig,
+                      restored_instruction: str | None = None) -> list[Action]:
         self.config = config
-        self._system_instruction = config.system_instruction
+        # a resumed session keeps its instruction unless the new setup gives one
+        self._system_instruction = config.system_instruction or restored_instruction
         self._collecting_initial_history = config.initial_history_in_client_content
         if self._capabilities.audio_input:
             self._listening = Listening(
@@ -223,7 +264,8 @@ class Session:
                 all_input=config.turn_includes_all_input,
             )
         self.state = transition(self.state, Trigger.SETUP_ACCEPTED)
-        return [Send(ServerMessage(setup_complete=SetupComplete(session_id=self.session_id)))]
+        complete = Send(ServerMessage(setup_complete=SetupComplete(session_id=self.session_id)))
+        return [complete, *self._snapshot()]
 
     def _on_client_content(self, message: ClientContent) -> list[Action]:
         # The proto: "a message here will interrupt any current model generation".
@@ -437,6 +479,8 @@ class Session:
         ]
         if self._turn_pending:
             actions += self._start_reply()
+        else:
+            actions += self._snapshot()
         return actions
 
 

@@ -159,10 +159,41 @@ async def go_away(client, job):
     return seen
 
 
+async def resume(client, job):
+    """A turn with resumption on, a new connection with the last handle, another turn."""
+    out = {"handles": []}
+
+    async def one_turn(config, text):
+        async with client.aio.live.connect(model=MODEL, config=config) as session:
+            await session.send_client_content(
+                turns={"role": "user", "parts": [{"text": text}]})
+            reply = ""
+            async for message in session.receive():
+                reply += message.text or ""
+            # the update after turnComplete belongs to the next receive() turn
+            async for message in session.receive():
+                update = message.session_resumption_update
+                if update and update.new_handle:
+                    out["handles"].append(update.new_handle)
+                    break
+            return reply
+
+    base = {"response_modalities": ["TEXT"]}
+    out["first"] = await one_turn({**base, "session_resumption": {}}, "My name is Ada.")
+    handle = job.get("handle") or out["handles"][-1]
+    try:
+        out["second"] = await one_turn(
+            {**base, "session_resumption": {"handle": handle}}, "What is my name?")
+    except Exception as exc:  # noqa: BLE001 - a refusal is what some jobs expect
+        out["error"] = {"code": getattr(exc, "code", None), "message": str(exc)}
+    return out
+
+
 async def main():
     job = json.loads(sys.argv[1])
     client = genai.Client()
-    run = {"text": text, "voice": voice, "barge_in": barge_in, "go_away": go_away}[job["mode"]]
+    run = {"text": text, "voice": voice, "barge_in": barge_in, "go_away": go_away,
+           "resume": resume}[job["mode"]]
     print(json.dumps(await run(client, job)))
 
 

@@ -1,0 +1,27 @@
+"""Session resumption through the unmodified Python SDK."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conformance.conftest import Server
+from tests.conformance.test_voice_and_realmodel import run_client
+
+pytestmark = [pytest.mark.conformance]
+
+
+def test_resumed_session_keeps_its_history(openlive_server: Server) -> None:
+    result = run_client(openlive_server, {"mode": "resume"}, timeout=60)
+    assert result["first"] == "[messages=1] My name is Ada.", result
+    assert len(result["handles"]) >= 1 and "error" not in result, result
+    # the fake model counts the restored history: user, model, and the new question
+    assert result["second"] == "[messages=3] What is my name?", result
+    # every update carries a new unguessable handle
+    assert len(set(result["handles"])) == len(result["handles"])
+    assert all(len(h) >= 32 for h in result["handles"])
+
+
+def test_unknown_handle_is_refused_with_1008(openlive_server: Server) -> None:
+    result = run_client(openlive_server, {"mode": "resume", "handle": "x" * 43}, timeout=60)
+    assert result["error"]["code"] == 1008, result
+    assert "handle" in result["error"]["message"].lower(), result

@@ -197,3 +197,47 @@ def test_shutdown_sends_go_away_at_once_and_closes_after_the_grace() -> None:
     assert end.at == 55.0
     [close] = closes(c.session.handle(Tick(), 55.0))
     assert close.code == CloseCode.NORMAL
+
+
+def _chat(c: Conversation, text: str, prompt: int, completion: int) -> list:
+    [start] = starts(c.client({"realtimeInput": {"text": text}}))
+    c.delta(start.generation_id, "answer " + text)
+    c.finish(start.generation_id, prompt=prompt, completion=completion)
+    return list(start.request.messages)
+
+
+def test_sliding_window_drops_the_oldest_turns_past_the_trigger() -> None:
+    c = Conversation()
+    c.setup(systemInstruction={"parts": [{"text": "Be brief."}]},
+            contextWindowCompression={"triggerTokens": "1000",
+                                      "slidingWindow": {"targetTokens": 400}})
+    _chat(c, "first question", 300, 100)  # 400 tokens: under the trigger
+    sent_before = _chat(c, "second question", 700, 350)  # 1050: over it
+    assert [m.content for m in sent_before][:2] == ["Be brief.", "first question"]
+    messages = _chat(c, "third question", 300, 50)
+    contents = [m.content for m in messages]
+    assert contents[0] == "Be brief."  # the system instruction is never dropped
+    assert "first question" not in contents and contents[-1] == "third question"
+    assert messages[1].role == "user"  # history still starts with a user turn
+
+
+def test_without_compression_outgrowing_the_window_ends_the_session() -> None:
+    c = Conversation()
+    c.setup()
+    _chat(c, "long", 4000, 200)  # 4200 tokens > the 4096 window
+    [close] = closes(c.client({"realtimeInput": {"text": "more"}}))
+    assert close.code == CloseCode.INTERNAL_ERROR and "contextWindowCompression" in close.reason
+
+
+def test_compression_defaults_follow_the_live_api() -> None:
+    from openlive.session.compression import SlidingWindow
+
+    c = Conversation()
+    c.setup(contextWindowCompression={"slidingWindow": {}})
+    assert c.session.config is not None
+    assert c.session.config.compression == SlidingWindow(trigger_tokens=3276,
+                                                         target_tokens=1638)
+    c = Conversation()
+    [close] = closes(c.setup(contextWindowCompression={
+        "triggerTokens": 100, "slidingWindow": {"targetTokens": 500}}))
+    assert close.code == CloseCode.INVALID_ARGUMENT

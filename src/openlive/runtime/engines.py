@@ -36,6 +36,7 @@ class Engines:
             audio_output=self.tts is not None,
             audio_input=self.vad is not None and self.asr is not None,
             end_of_turn_model=self.end_of_turn is not None,
+            context_window=min(m.capabilities.context_window for m in self.llms.values()),
         )
 
     async def aclose(self) -> None:

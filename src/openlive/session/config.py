@@ -17,6 +17,7 @@ from openlive.errors import InvalidArgument, PolicyViolation
 from openlive.protocol.client import Setup, SpeechConfig
 from openlive.protocol.types import Content
 from openlive.session.activity import ActivityConfig
+from openlive.session.compression import SlidingWindow
 
 Modality = Literal["TEXT", "AUDIO"]
 
@@ -29,6 +30,7 @@ class ServerCapabilities:
     audio_input: bool = False  # a VAD and a speech recognizer are loaded
     end_of_turn_model: bool = False  # the semantic end-of-turn model is loaded
     resumption: bool = False  # a store keeps resumption snapshots
+    context_window: int = 4096  # of the language model, in tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,7 @@ class SessionConfig:
     input_transcription: bool = False
     output_transcription: bool = False
     activity: ActivityConfig = field(default_factory=ActivityConfig)
+    compression: SlidingWindow | None = None  # None: outgrowing the window ends the session
     # realtimeInputConfig.turnCoverage: does a turn include the audio between turns?
     turn_includes_all_input: bool = False
 
@@ -81,6 +84,8 @@ class SessionConfig:
             language=_language(speech),
             input_transcription=setup.input_audio_transcription is not None,
             output_transcription=setup.output_audio_transcription is not None,
+            compression=SlidingWindow.from_wire(setup.context_window_compression,
+                                                capabilities.context_window),
             turn_includes_all_input=(
                 realtime is not None and realtime.turn_coverage == "TURN_INCLUDES_ALL_INPUT"
             ),

@@ -59,6 +59,10 @@ class History:
         head = (ChatMessage("system", system_instruction),) if system_instruction else ()
         return head + tuple(self._messages)
 
+    def drop_oldest(self, count: int) -> None:
+        """Forget the ``count`` oldest turns (context window compression)."""
+        del self._messages[:count]
+
     def turns(self) -> tuple[ChatMessage, ...]:
         """The user and model turns, oldest first (no system instruction)."""
         return tuple(self._messages)

@@ -22,7 +22,13 @@ from dataclasses import dataclass
 
 from openlive.catalog import ModelCatalog
 from openlive.engines.llm.base import ChatMessage, GenerationRequest
-from openlive.errors import CloseCode, InvalidArgument, PolicyViolation, ProtocolError
+from openlive.errors import (
+    CloseCode,
+    InternalError,
+    InvalidArgument,
+    PolicyViolation,
+    ProtocolError,
+)
 from openlive.protocol.client import (
     ClientContent,
     ClientMessage,
@@ -58,6 +64,7 @@ from openlive.session.bargein import (
     is_backchannel,
     is_echo_of,
 )
+from openlive.session.compression import turns_to_drop
 from openlive.session.config import ServerCapabilities, SessionConfig, instruction_text
 from openlive.session.constraints import SetupConstraints, apply_constraints
 from openlive.session.events import (
@@ -113,6 +120,7 @@ class Session:
     ) -> None:
         self._lifetime = Lifetime(limits or ConnectionLimits())
         self._resumable = False  # the client asked for sessionResumption updates
+        self._context_tokens = 0  # context size after the last turn, by the model's count
         self._pending_setup: SessionConfig | None = None  # waiting for its snapshot
         self.session_id = session_id
         self._constraints = constraints  # fields an ephemeral token locks
@@ -388,9 +396,27 @@ class Session:
             return []
         return self._start_reply()
 
+    def _fit_context(self) -> None:
+        """Compress the history, or end the session when it no longer fits the model."""
+        config = self.config
+        assert config is not None
+        if config.compression is not None:
+            drop = turns_to_drop(self.history.turns(), self._context_tokens, config.compression)
+            if drop:
+                self.history.drop_oldest(drop)
+                self._context_tokens = 0  # unknown until the next turn reports it
+            return
+        if self._context_tokens >= self._capabilities.context_window:
+            raise InternalError(
+                f"The session outgrew the model's context window "
+                f"({self._capabilities.context_window} tokens); enable "
+                "contextWindowCompression to keep talking."
+            )
+
     def _start_reply(self) -> list[Action]:
         config = self.config
         assert config is not None  # set by setup; states after it guarantee it
+        self._fit_context()
         self._turn_pending = False
         voicing = None
         if config.modality == "AUDIO":
@@ -444,6 +470,7 @@ class Session:
         if reply is None:
             return []
         self._turn_usage = TurnUsage(event.prompt_tokens, event.completion_tokens)
+        self._context_tokens = event.prompt_tokens + event.completion_tokens
         return reply.on_llm_finished() + self._maybe_complete(now)
 
     def _on_tick(self, now: float) -> list[Action]:

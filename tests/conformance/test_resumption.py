@@ -25,3 +25,14 @@ def test_unknown_handle_is_refused_with_1008(openlive_server: Server) -> None:
     result = run_client(openlive_server, {"mode": "resume", "handle": "x" * 43}, timeout=60)
     assert result["error"]["code"] == 1008, result
     assert "handle" in result["error"]["message"].lower(), result
+
+
+def test_context_window_compression_drops_old_turns(openlive_server: Server) -> None:
+    turns = [f"turn number {i} with a few more words" for i in range(6)]
+    plain = run_client(openlive_server, {"mode": "chat", "turns": turns})["replies"]
+    compressed = run_client(openlive_server, {"mode": "chat", "turns": turns, "config": {
+        "context_window_compression": {"trigger_tokens": 40,
+                                       "sliding_window": {"target_tokens": 20}}}})["replies"]
+    assert plain[-1].startswith("[messages=11]"), plain  # 5 exchanges + the question
+    count = int(compressed[-1].split("]")[0].split("=")[1])
+    assert count < 11 and compressed[-1].endswith(turns[-1]), compressed

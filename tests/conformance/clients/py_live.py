@@ -189,11 +189,26 @@ async def resume(client, job):
     return out
 
 
+async def chat(client, job):
+    """Several TEXT turns in one session with the job's config; the replies in order."""
+    config = {"response_modalities": ["TEXT"], **job.get("config", {})}
+    replies = []
+    async with client.aio.live.connect(model=MODEL, config=config) as session:
+        for text in job["turns"]:
+            await session.send_client_content(
+                turns={"role": "user", "parts": [{"text": text}]})
+            reply = ""
+            async for message in session.receive():
+                reply += message.text or ""
+            replies.append(reply)
+    return {"replies": replies}
+
+
 async def main():
     job = json.loads(sys.argv[1])
     client = genai.Client()
     run = {"text": text, "voice": voice, "barge_in": barge_in, "go_away": go_away,
-           "resume": resume}[job["mode"]]
+           "resume": resume, "chat": chat}[job["mode"]]
     print(json.dumps(await run(client, job)))
 
 

@@ -144,6 +144,13 @@ def _server_env() -> dict[str, str]:
     return env
 
 
+def _store_args(extra_args: tuple[str, ...]) -> list[str]:
+    """The ``--store`` of a server's arguments, for the key made before it starts."""
+    if "--store" in extra_args:
+        return ["--store", extra_args[extra_args.index("--store") + 1]]
+    return []
+
+
 def _wait_healthy(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + SERVER_START_TIMEOUT
     url = f"http://127.0.0.1:{port}/health"
@@ -211,7 +218,8 @@ def running_server(tmp_path_factory: pytest.TempPathFactory, llm: str,
     log = data_dir.parent / "openlive-server.log"
     env = _server_env()
     created = subprocess.run(
-        [*_openlive_cmd(), "keys", "create", "--data-dir", str(data_dir), "--name", "conformance"],
+        [*_openlive_cmd(), "keys", "create", "--data-dir", str(data_dir), "--name", "conformance",
+         *_store_args(extra_args)],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -204,11 +204,41 @@ async def chat(client, job):
     return {"replies": replies}
 
 
+async def failover(client, job):
+    """Talk on server A with resumption on; when A dies, resume on server B."""
+    out = {"handles": []}
+    config = {"response_modalities": ["TEXT"], "session_resumption": {}}
+    try:
+        async with client.aio.live.connect(model=MODEL, config=config) as session:
+            await session.send_client_content(
+                turns={"role": "user", "parts": [{"text": "My name is Ada."}]})
+            out["first"] = ""
+            async for message in session.receive():
+                out["first"] += message.text or ""
+            while True:  # listen until server A goes away
+                async for message in session.receive():
+                    update = message.session_resumption_update
+                    if update and update.new_handle:
+                        out["handles"].append(update.new_handle)
+                        mark_ready(job["ready"])
+    except Exception as exc:  # noqa: BLE001 - server A was killed: that is the point
+        out["a_died"] = type(exc).__name__
+    other = genai.Client(http_options={"base_url": job["second_url"]})
+    resumed = {**config, "session_resumption": {"handle": out["handles"][-1]}}
+    async with other.aio.live.connect(model=MODEL, config=resumed) as session:
+        await session.send_client_content(
+            turns={"role": "user", "parts": [{"text": "What is my name?"}]})
+        out["second"] = ""
+        async for message in session.receive():
+            out["second"] += message.text or ""
+    return out
+
+
 async def main():
     job = json.loads(sys.argv[1])
     client = genai.Client()
     run = {"text": text, "voice": voice, "barge_in": barge_in, "go_away": go_away,
-           "resume": resume, "chat": chat}[job["mode"]]
+           "resume": resume, "chat": chat, "failover": failover}[job["mode"]]
     print(json.dumps(await run(client, job)))
 
 

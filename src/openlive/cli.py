@@ -144,6 +144,13 @@ data_dir_option = click.option(
 @click.option("--shutdown-grace", default=10.0, show_default=True, type=float,
               envvar="OPENLIVE_SHUTDOWN_GRACE",
               help="On SIGTERM, seconds sessions get after goAway before the server stops.")
+@click.option("--audio-session-limit", default=900.0, show_default=True, type=float,
+              envvar="OPENLIVE_AUDIO_SESSION_LIMIT",
+              help="Seconds an audio session may run without contextWindowCompression "
+                   "(the Live API: 15 min); 0 = no limit.")
+@click.option("--video-session-limit", default=120.0, show_default=True, type=float,
+              envvar="OPENLIVE_VIDEO_SESSION_LIMIT",
+              help="The same for sessions with video (the Live API: 2 min); 0 = no limit.")
 @click.option("--resumption-ttl", default=7200.0, show_default=True, type=float,
               envvar="OPENLIVE_RESUMPTION_TTL",
               help="Seconds a session resumption handle stays valid.")

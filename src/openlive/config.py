@@ -33,6 +33,8 @@ class Settings:
     connection_lifetime: float = 600.0  # seconds; 0 = no limit
     go_away_before: float = 60.0
     shutdown_grace: float = 10.0
+    audio_session_limit: float = 900.0  # seconds without compression; 0 = no limit
+    video_session_limit: float = 120.0
     resumption_ttl: float = 7200.0  # seconds a session handle stays valid (as the Live API)
     store: str | None = None  # redis://… or a SQLite path; None: <data_dir>/openlive.db
 

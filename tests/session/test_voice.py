@@ -349,3 +349,14 @@ def test_turn_coverage_all_input_reaches_back_to_the_previous_turn() -> None:
     all_input = second_turn("TURN_INCLUDES_ALL_INPUT")
     assert only_activity.start > 2.9  # from the onset (minus padding)
     assert all_input.start < 1.1  # from the end of the previous turn
+
+
+def test_audio_session_limit_without_compression() -> None:
+    c = voice()
+    c.now = 10.0
+    [wake] = [a for a in c.client(audio_frame()) if isinstance(a, WakeAt)]
+    assert wake.key == "session-limit" and abs(wake.at - (10.01 + 900)) < 1e-6
+    [close] = closes(c.session.handle(Tick(), wake.at))
+    assert close.code == CloseCode.NORMAL and "15-minute" in close.reason
+    c = voice(contextWindowCompression={"slidingWindow": {}})
+    assert [a for a in c.client(audio_frame()) if isinstance(a, WakeAt)] == []

@@ -93,6 +93,8 @@ async def run_server(settings: Settings) -> None:
         limits=ConnectionLimits(
             lifetime=settings.connection_lifetime or None,
             go_away_before=settings.go_away_before,
+            audio_session=settings.audio_session_limit or None,
+            video_session=settings.video_session_limit or None,
         ),
         resumption_ttl=settings.resumption_ttl,
     )

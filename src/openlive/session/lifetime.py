@@ -18,10 +18,21 @@ CONNECTION_ENDED = "Connection lifetime reached; reconnect (with a resumption ha
 
 @dataclass(frozen=True, slots=True)
 class ConnectionLimits:
-    """Server settings. ``lifetime`` None: connections never time out."""
+    """Server settings; None means no limit.
+
+    ``lifetime``: one connection (the client resumes on a new one). ``audio_session`` and
+    ``video_session``: how long a session with audio (or with video) may run without
+    ``contextWindowCompression`` — the Live API's ~15 and ~2 minutes.
+    """
 
     lifetime: float | None = 600.0
     go_away_before: float = 60.0
+    audio_session: float | None = 900.0
+    video_session: float | None = 120.0
+
+
+SESSION_LIMIT = ("The session reached its {minutes:g}-minute limit for {kind} without "
+                 "contextWindowCompression; enable it for longer sessions.")
 
 
 class Lifetime:

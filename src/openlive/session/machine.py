@@ -56,6 +56,7 @@ from openlive.session.actions import (
     SaveSnapshot,
     Send,
     StartGeneration,
+    WakeAt,
 )
 from openlive.session.activity import State as ActivityState
 from openlive.session.bargein import (
@@ -86,7 +87,12 @@ from openlive.session.events import (
     TranscriptReady,
 )
 from openlive.session.history import History, content_message
-from openlive.session.lifetime import CONNECTION_ENDED, ConnectionLimits, Lifetime
+from openlive.session.lifetime import (
+    CONNECTION_ENDED,
+    SESSION_LIMIT,
+    ConnectionLimits,
+    Lifetime,
+)
 from openlive.session.listening import (
     Listening,
     Signal,
@@ -118,7 +124,9 @@ class Session:
         constraints: SetupConstraints | None = None,
         limits: ConnectionLimits | None = None,
     ) -> None:
-        self._lifetime = Lifetime(limits or ConnectionLimits())
+        self._limits = limits or ConnectionLimits()
+        self._lifetime = Lifetime(self._limits)
+        self._audio_limit_at: float | None = None  # when an audio session must end
         self._resumable = False  # the client asked for sessionResumption updates
         self._context_tokens = 0  # context size after the last turn, by the model's count
         self._pending_setup: SessionConfig | None = None  # waiting for its snapshot
@@ -302,7 +310,7 @@ class Session:
             )
         audio = message.audio or (message.media_chunks[0] if message.media_chunks else None)
         if audio is not None:
-            return self._ears().on_audio(audio)
+            return self._ears().on_audio(audio) + self._start_audio_limit(now)
         if message.activity_start is not None:
             return self._listen(*self._ears().on_activity_start(), now)
         if message.activity_end is not None:
@@ -479,7 +487,21 @@ class Session:
             return actions
         return actions + self._reply.release(now) + self._maybe_complete(now)
 
+    def _start_audio_limit(self, now: float) -> list[Action]:
+        """The first audio starts the audio-session clock (when compression is off)."""
+        limit = self._limits.audio_session
+        if self._audio_limit_at is not None or limit is None or self.config is None:
+            return []
+        if self.config.compression is not None:
+            return []
+        self._audio_limit_at = now + limit
+        return [WakeAt(self._audio_limit_at, key="session-limit")]
+
     def _check_lifetime(self, now: float) -> list[Action]:
+        if self._audio_limit_at is not None and now >= self._audio_limit_at:
+            minutes = (self._limits.audio_session or 0) / 60
+            return self._close(CloseCode.NORMAL,
+                               SESSION_LIMIT.format(minutes=minutes, kind="audio"))
         actions, over = self._lifetime.check(now)
         if over:
             return actions + self._close(CloseCode.NORMAL, CONNECTION_ENDED)

@@ -36,3 +36,12 @@ def test_context_window_compression_drops_old_turns(openlive_server: Server) -> 
     assert plain[-1].startswith("[messages=11]"), plain  # 5 exchanges + the question
     count = int(compressed[-1].split("]")[0].split("=")[1])
     assert count < 11 and compressed[-1].endswith(turns[-1]), compressed
+
+
+def test_resumption_after_a_server_side_error(openlive_server: Server) -> None:
+    result = run_client(openlive_server, {"mode": "resume", "fail_first": True}, timeout=60)
+    assert result["failure"]["code"] == 1011, result
+    # the last snapshot before the failure restores the conversation
+    assert result["second"].startswith("[messages="), result
+    assert result["second"].endswith("What is my name?"), result
+    assert "error" not in result, result

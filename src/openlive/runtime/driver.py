@@ -292,10 +292,10 @@ class SessionDriver:
             except StoreError as err:
                 log.error("session %s: snapshot not saved: %s", self._session.session_id, err)
                 return
-            previous, self._handle = self._handle, handle
+            # Older handles stay valid until they expire (the update naming the new one
+            # may never reach a client whose connection is dying).
+            self._handle = handle
             self._feed(SnapshotSaved(handle))
-            if previous is not None:  # the client has the new one: the old one may go
-                await asyncio.to_thread(binding.store.delete_snapshot, previous)
 
     async def _load_snapshot(self, handle: str) -> None:
         binding = self._snapshots
@@ -309,7 +309,7 @@ class SessionDriver:
         except StoreError as err:
             self._execute(self._session.abort(InternalError(f"Internal error: {err}")))
             return
-        self._handle = handle  # replaced (and deleted) by the resumed session's first save
+        self._handle = handle
         log.info("session %s: resumed", self._session.session_id)
         self._feed(SnapshotLoaded(data))
 

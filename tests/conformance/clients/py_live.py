@@ -170,6 +170,9 @@ async def resume(client, job):
             reply = ""
             async for message in session.receive():
                 reply += message.text or ""
+                update = message.session_resumption_update
+                if update and update.new_handle:
+                    out["handles"].append(update.new_handle)
             # the update after turnComplete belongs to the next receive() turn
             async for message in session.receive():
                 update = message.session_resumption_update
@@ -180,6 +183,14 @@ async def resume(client, job):
 
     base = {"response_modalities": ["TEXT"]}
     out["first"] = await one_turn({**base, "session_resumption": {}}, "My name is Ada.")
+    if job.get("fail_first"):  # the server fails mid-session (1011) after that turn
+        handles = list(out["handles"])
+        try:
+            await one_turn({**base, "session_resumption": {"handle": handles[-1]}},
+                           "fail: the model breaks")
+        except Exception as exc:  # noqa: BLE001 - the failure is the point
+            out["failure"] = {"code": getattr(exc, "code", None), "message": str(exc)}
+        out["handles"] = handles + [h for h in out["handles"] if h not in handles]
     handle = job.get("handle") or out["handles"][-1]
     try:
         out["second"] = await one_turn(

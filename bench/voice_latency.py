@@ -53,17 +53,16 @@ import random
 import re
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -98,6 +97,7 @@ STAGES = ("endpoint", "asr", "llm_first_token", "llm_first_piece", "tts_first_ch
 SPEECH_THRESHOLD_DB = 35.0  # a 10 ms frame within this many dB of the loudest is speech
 NOISE_RMS = 10.0  # the "silence" a live microphone sends: white noise, about -70 dBFS
 LAG_TARGET_MS = 20.0
+TALKED_OVER_SECONDS = 0.6  # audio still sent this long after a barge-in's onset: ignored
 PROBE_INTERVAL = 0.05
 
 
@@ -146,7 +146,36 @@ def proc_cpu_seconds(pid: int) -> float:
 
 def own_cpu_seconds() -> float:
     t = os.times()
-    return t.user + t.system
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def system_busy_seconds() -> float:
+    """CPU seconds all processes have used (from /proc/stat), summed over cores."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return math.nan
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuWindow:
+    """Cores used by the server, by this benchmark and by everything else, over a window."""
+
+    def __init__(self, server_pid: int | None) -> None:
+        self.pid = server_pid
+        self.start = self._sample()
+
+    def _sample(self) -> tuple[float, float, float, float]:
+        server = proc_cpu_seconds(self.pid) if self.pid is not None else 0.0
+        return (time.perf_counter(), server, own_cpu_seconds(), system_busy_seconds())
+
+    def cores(self) -> dict[str, float]:
+        end = self._sample()
+        wall = end[0] - self.start[0]
+        server, bench, busy = (end[i] - self.start[i] for i in (1, 2, 3))
+        return {"server": server / wall, "bench": bench / wall,
+                "other": max(0.0, busy - server - bench) / wall}
 
 
 def mib(n: int | None) -> str:
@@ -226,7 +255,7 @@ def make_utterances(cache: Path) -> tuple[list[Utterance], list[Utterance]]:
 class Server:
     """``openlive serve`` in a subprocess, with its log captured."""
 
-    def __init__(self, data_dir: Path, llm: str | None) -> None:
+    def __init__(self, data_dir: Path, llm: str | None, extra: Sequence[str] = ()) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.log_path = data_dir / "server.log"
@@ -240,6 +269,7 @@ class Server:
                    "--log-level", "info"]
         if llm:
             command += ["--llm", llm]
+        command += list(extra)
         self._log = open(self.log_path, "w")  # noqa: SIM115
         started = time.monotonic()
         self.proc = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
@@ -274,7 +304,8 @@ class Server:
         return f"ws://127.0.0.1:{self.port}{LIVE_PATH}?key={self.key}"
 
     def metrics(self) -> str:
-        return urllib.request.urlopen(f"{self.http}/metrics", timeout=10).read().decode()
+        with urllib.request.urlopen(f"{self.http}/metrics", timeout=10) as response:
+            return str(response.read().decode())
 
     def log_text(self) -> str:
         self._log.flush()
@@ -294,7 +325,7 @@ class Server:
 # --- metrics and log lines ---------------------------------------------------------------------
 
 _BUCKET = re.compile(
-    r'^openlive_voice_stage_seconds_bucket\{(?P<labels>[^}]*)\}\s+(?P<value>\S+)$', re.M)
+    r'^openlive_voice_stage_seconds_bucket\{(?P<labels>[^}]*)\}\s+(?P<value>\S+)$', re.MULTILINE)
 
 
 def stage_buckets(text: str) -> dict[str, list[tuple[float, float]]]:
@@ -330,6 +361,7 @@ def histogram_quantile(before: list[tuple[float, float]], after: list[tuple[floa
 
 
 _TURN_LINE = re.compile(r"session (\w+): turn latency (.*)$")
+_LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) ")
 _HEARD_LINE = re.compile(r"session (\w+): heard (.*)$")
 
 
@@ -340,6 +372,10 @@ def turn_lines(log: str) -> dict[str, list[dict[str, float]]]:
         match = _TURN_LINE.search(line)
         if match:
             stages = {}
+            stamp = _LOG_TIME.match(line)
+            if stamp:  # when the line was logged: as the first audio was queued
+                stages["logged_at"] = time.mktime(
+                    time.strptime(stamp[1], "%Y-%m-%d %H:%M:%S")) + int(stamp[2]) / 1000
             for part in match[2].split(", "):
                 name, _, value = part.rpartition(" ")[0].rpartition(" ")
                 with contextlib.suppress(ValueError):
@@ -375,9 +411,12 @@ class Turn:
     inputs: list[tuple[float, str]] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
     first_audio: float | None = None
+    first_audio_wall: float | None = None  # time.time() of the same moment
     early_audio: int = 0  # audio messages before the end of speech
     audio_bytes: int = 0
+    audio_log: list[tuple[float, int]] = field(default_factory=list)  # (arrival, bytes)
     interrupted: float | None = None
+    generation_complete: float | None = None
     turn_complete: float | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
     heard_audio: asyncio.Event = field(default_factory=asyncio.Event)
@@ -392,6 +431,11 @@ class Turn:
     @property
     def heard(self) -> str:
         return " ".join(text for _, text in self.inputs)
+
+    @property
+    def split(self) -> bool:
+        """The server heard this utterance as more than one turn (ended it too early)."""
+        return len(self.inputs) > 1
 
 
 @dataclass
@@ -426,6 +470,7 @@ class LiveClient:
 
     def __init__(self, url: str, chunk_ms: int, silence: list[str], deflate: bool) -> None:
         self.url = url
+        self.phase = random.random() * chunk_ms / 1000  # real microphones are not in step
         self.chunk_s = chunk_ms / 1000
         self.silence = silence
         self.deflate = deflate
@@ -459,6 +504,11 @@ class LiveClient:
     def say(self, messages: list[str], turn: Turn | None) -> None:
         self._speech.append(_Speech(messages, turn))
 
+    def drop(self, turn: Turn) -> None:
+        """Stop routing messages to ``turn`` (it timed out)."""
+        with contextlib.suppress(ValueError):
+            self._turns.remove(turn)
+
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
@@ -469,6 +519,7 @@ class LiveClient:
 
     async def _send(self) -> None:
         k = 0
+        await asyncio.sleep(self.phase)
         due = time.perf_counter()
         while True:
             speech = self._speech[0] if self._speech else None
@@ -479,7 +530,7 @@ class LiveClient:
                 await asyncio.sleep(delay)
             try:
                 await self._ws.send(message)
-            except Exception as exc:  # the server closed: stop sending
+            except Exception as exc:  # noqa: BLE001  (the server closed: stop sending)
                 self.closed = self.closed or f"send failed: {exc!r}"
                 return
             now = time.perf_counter()
@@ -506,7 +557,7 @@ class LiveClient:
                 content = message.get("serverContent")
                 if content is not None:
                     self._content(now, content)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  (a dropped connection ends the session)
             self.closed = f"receive failed: {exc!r}"
         else:
             code = getattr(self._ws.close_rcvd, "code", None)
@@ -532,16 +583,26 @@ class LiveClient:
                     continue
                 if turn.first_audio is None:
                     turn.first_audio = now
+                    turn.first_audio_wall = time.time()
                     turn.heard_audio.set()
-                turn.audio_bytes += len(data) * 3 // 4
+                size = len(data) * 3 // 4
+                turn.audio_bytes += size
+                turn.audio_log.append((now, size))
+        answering = turn is not None and turn.speech_end is not None
         if content.get("interrupted"):
             self.events.append((now, "interrupted", ""))
-            if turn is not None:
+            if turn is not None and answering:
                 turn.interrupted = now
                 turn.got_interrupted.set()
+        if content.get("generationComplete"):
+            self.events.append((now, "generationComplete", ""))
+            if turn is not None and answering:
+                turn.generation_complete = now
         if content.get("turnComplete"):
             self.events.append((now, "turnComplete", ""))
-            if turn is not None:
+            # The answer to this turn is over once it completed or was interrupted after the
+            # user finished; an earlier turnComplete ends a reply to a fragment of it.
+            if turn is not None and (turn.generation_complete or turn.interrupted):
                 turn.turn_complete = now
                 turn.done.set()
                 self._turns.popleft()
@@ -557,6 +618,7 @@ class Bench:
         self.chunk_bytes = int(RATE * args.chunk_ms / 1000) * 2
         self.pad = noise(1.0, rng)
         self.silence = [audio_message(noise(args.chunk_ms / 1000, rng)) for _ in range(16)]
+        self.nagle: dict[str, float] = {}
         self.setup_default = setup_message(silence_ms=args.silence_ms, language=args.language,
                                            max_tokens=args.max_tokens)
 
@@ -595,7 +657,9 @@ async def conversation(bench: Bench, questions: list[Utterance], turns: int, off
             client.say(bench.messages(utterance), turn)
             ok = await wait(turn.done.wait(), bench.args.turn_timeout)
             done.append(turn)
-            if not ok or client.closed:
+            if not ok:
+                client.drop(turn)
+            if client.closed:
                 break
     finally:
         await client.close()
@@ -616,16 +680,51 @@ async def conversations(bench: Bench, questions: list[Utterance], sessions: int,
 
 @dataclass
 class BargeIn:
-    reaction: float | None  # onset of the new speech -> interrupted
-    answered: bool  # the interrupting question got an answer with audio
-    note: str = ""
+    outcome: str  # see judge_barge_in
+    to_interrupted: float | None = None  # onset of the new speech -> `interrupted` received
+    audio_after_onset: float | None = None  # onset -> last audio chunk of the old answer
+    heard_after_onset: float | None = None  # onset -> the old answer stops for the user
+    answered: bool = False  # the interrupting question got an answer with audio
+    split: bool = False  # the interrupting question was heard as several turns
+
+
+def heard_until(audio_log: list[tuple[float, int]], flush_at: float | None) -> float:
+    """When a client that plays audio as it arrives (24 kHz 16-bit) and drops its buffer
+    on `interrupted` (as the SDK examples do) stops playing this answer."""
+    playhead = 0.0
+    for arrival, size in audio_log:
+        if flush_at is not None and arrival > flush_at:
+            break
+        playhead = max(playhead, arrival) + size / 48_000
+    return playhead if flush_at is None else min(playhead, flush_at)
+
+
+def judge_barge_in(old: Turn, new: Turn) -> BargeIn:
+    onset = new.onset
+    assert onset is not None
+    if old.done.is_set() and old.turn_complete is not None and old.turn_complete <= onset:
+        return BargeIn("answer ended first")
+    after = [t for t, _ in old.audio_log if t > onset]
+    result = BargeIn("interrupted")
+    result.audio_after_onset = (max(after) - onset) if after else 0.0
+    if old.interrupted is None:
+        # No `interrupted`: fine if the answer had all been sent by the time the barge-in
+        # could be confirmed; a failure if its audio kept coming while the user spoke.
+        result.outcome = ("talked over" if result.audio_after_onset > TALKED_OVER_SECONDS
+                          else "answer all sent within 0.6 s")
+    result.heard_after_onset = max(0.0, heard_until(old.audio_log, old.interrupted) - onset)
+    if old.interrupted is not None:
+        result.to_interrupted = old.interrupted - onset
+    return result
 
 
 async def barge_in_session(bench: Bench, questions: list[Utterance], cycles: int,
                            rng: random.Random) -> tuple[LiveClient, list[BargeIn]]:
+    """Ask, and while the answer plays, ask the next question; ``cycles`` times."""
     client = bench.client()
     await client.open(bench.setup_default)
     results: list[BargeIn] = []
+    timeout = bench.args.turn_timeout
     try:
         await asyncio.sleep(rng.uniform(0.3, 1.0))
         utterance = rng.choice(questions)
@@ -633,28 +732,25 @@ async def barge_in_session(bench: Bench, questions: list[Utterance], cycles: int
         client.expect(turn)
         client.say(bench.messages(utterance), turn)
         for _ in range(cycles):
-            if not await wait(turn.heard_audio.wait(), bench.args.turn_timeout):
-                results.append(BargeIn(None, False, "no answer to barge into"))
+            if not await wait(turn.heard_audio.wait(), timeout):
+                results.append(BargeIn("no answer"))
+                client.drop(turn)
                 break
             await asyncio.sleep(rng.uniform(0.2, 0.6))  # talk over the answer
-            if turn.done.is_set():
-                results.append(BargeIn(None, True, "answer ended before the barge-in"))
             utterance = rng.choice(questions)
             new = Turn(utterance.name)
             client.expect(new)
             client.say(bench.messages(utterance), new)
-            if not turn.done.is_set():
-                interrupted = await wait(turn.got_interrupted.wait(), 10)
-                onset = new.onset
-                if interrupted and onset is not None and turn.interrupted is not None:
-                    results.append(BargeIn(turn.interrupted - onset, False))
-                else:
-                    results.append(BargeIn(None, False, "no interrupted within 10 s"))
+            if not await wait(turn.done.wait(), timeout):  # interrupted, or spoke on
+                client.drop(turn)
+            while new.onset is None and not client.closed:
+                await asyncio.sleep(0.01)
+            result = judge_barge_in(turn, new)
+            result.answered = await wait(new.heard_audio.wait(), timeout)
+            result.split = new.split
+            results.append(result)
             turn = new
-            if results:
-                results[-1].answered = await wait(turn.heard_audio.wait(),
-                                                  bench.args.turn_timeout)
-        await wait(turn.done.wait(), bench.args.turn_timeout)
+        await wait(turn.done.wait(), timeout)
     finally:
         await client.close()
     return client, results
@@ -669,7 +765,7 @@ class CutOff:
     utterance: str
     cut: bool | None  # None: no transcript at all
     first: str
-    endpoint_to_transcript: float | None  # end of speech -> transcript with the 2nd half
+    endpoint_to_transcript: float | None  # end of speech -> the transcript of the last part
 
 
 async def cutoff_trial(bench: Bench, utterance: Utterance, silence_ms: int | None
@@ -685,8 +781,9 @@ async def cutoff_trial(bench: Bench, utterance: Utterance, silence_ms: int | Non
         client.say(bench.messages(utterance), turn)
         deadline = time.perf_counter() + utterance.seconds + 8.0
         while time.perf_counter() < deadline:
-            texts = [text for _, kind, text in client.events if kind == "input"]
-            if any("salad" in text.lower() for text in texts):
+            end = turn.speech_end
+            if end is not None and any(t > end for t, kind, _ in client.events
+                                       if kind == "input"):
                 break
             await asyncio.sleep(0.05)
         inputs = [(t, text) for t, kind, text in client.events if kind == "input"]
@@ -696,8 +793,9 @@ async def cutoff_trial(bench: Bench, utterance: Utterance, silence_ms: int | Non
         return CutOff(condition, utterance.name, None, "", None)
     first = inputs[0][1]
     cut = "salad" not in first.lower() and "please" not in first.lower()
-    final = next((t for t, text in inputs if "salad" in text.lower()), None)
-    latency = final - turn.speech_end if final and turn.speech_end else None
+    end = turn.speech_end
+    final = next((t for t, _ in inputs if end is not None and t > end), None)
+    latency = final - end if final is not None and end is not None else None
     return CutOff(condition, utterance.name, cut, first, latency)
 
 
@@ -714,8 +812,14 @@ async def cutoffs(bench: Bench, pauses: list[Utterance], trials: int) -> list[Cu
 # --- phase: listening capacity ----------------------------------------------------------------
 
 
-def probe(url: str, seconds: float) -> None:
-    """Run in a separate process: time GET /health every 50 ms; print the times (ms)."""
+def probe(url: str, seconds: float, quickack: bool = True) -> None:
+    """Run in a separate process: time GET /health every ~50 ms; print the times (ms).
+
+    One keep-alive connection. With ``quickack`` the probe acknowledges every segment at
+    once (TCP_QUICKACK): the server's sockets do not set TCP_NODELAY, so otherwise its
+    second small write (the body after the headers) can wait for the probe's delayed
+    ACK, up to 40 ms, and the probe would measure that instead of the event loop.
+    """
     host, port = url.removeprefix("http://").split(":")
     times: list[float] = []
     errors = 0
@@ -726,21 +830,23 @@ def probe(url: str, seconds: float) -> None:
         start = time.perf_counter()
         try:
             conn.request("GET", "/health")
+            if quickack and conn.sock is not None:
+                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
             conn.getresponse().read()
             times.append((time.perf_counter() - start) * 1000)
         except (OSError, http.client.HTTPException):
             errors += 1
             conn.close()
             conn = http.client.HTTPConnection(host, int(port), timeout=5)
-        due += PROBE_INTERVAL
+        due += PROBE_INTERVAL * random.uniform(0.5, 1.5)  # jitter: no phase lock with clients
         time.sleep(max(0.0, due - time.perf_counter()))
     print(json.dumps({"ms": times, "errors": errors}))
 
 
-async def run_probe(url: str, seconds: float) -> dict[str, Any]:
+async def run_probe(url: str, seconds: float, quickack: bool = True) -> dict[str, Any]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--probe", url, str(seconds),
-        stdout=asyncio.subprocess.PIPE)
+        *([] if quickack else ["--probe-no-quickack"]), stdout=asyncio.subprocess.PIPE)
     out, _ = await proc.communicate()
     return dict(json.loads(out))
 
@@ -755,8 +861,10 @@ class Level:
     rss: int
     server_cpu: float  # cores the server used during the window
     client_cpu: float  # cores this benchmark process used
+    other_cpu: float  # cores every other process on the machine used
     closed: int  # sessions the server closed
     send_late_p95: float  # client-side pacing lateness (s), to show the load was real time
+    note: str = ""
 
 
 async def capacity(bench: Bench, levels: list[int], measure_s: float) -> list[Level]:
@@ -770,33 +878,40 @@ async def capacity(bench: Bench, levels: list[int], measure_s: float) -> list[Le
         await asyncio.sleep(2.0)  # settle after the ramp
         for c in clients:
             c.lateness.clear()
-        server_cpu, client_cpu, wall = (proc_cpu_seconds(bench.server.pid), own_cpu_seconds(),
-                                        time.perf_counter())
+        window = CpuWindow(bench.server.pid)
         probe_result = await run_probe(bench.server.http, measure_s)
-        wall = time.perf_counter() - wall
+        cores = window.cores()
         lag = probe_result["ms"]
         late = [x for c in clients for x in c.lateness]
         return Level(k, pct(lag, 0.5), pct(lag, 0.95), pct(lag, 0.99),
                      probe_result["errors"], proc_status(bench.server.pid).get("VmRSS", 0),
-                     (proc_cpu_seconds(bench.server.pid) - server_cpu) / wall,
-                     (own_cpu_seconds() - client_cpu) / wall,
+                     cores["server"], cores["bench"], cores["other"],
                      sum(1 for c in clients if c.closed), pct(late, 0.95))
 
     try:
         results.append(await measure(0))
+        plain = await run_probe(bench.server.http, 3.0, quickack=False)
+        bench.nagle = {"p50": pct(plain["ms"], 0.5), "p95": pct(plain["ms"], 0.95)}
         for k in levels:
-            while len(clients) < k:
+            failed = ""
+            while len(clients) < k and not failed:
                 batch = [LiveClient(bench.server.ws_url, chunk_ms, silence,
                                     not bench.args.no_deflate)
                          for _ in range(min(10, k - len(clients)))]
-                await asyncio.gather(*(c.open(bench.setup_default) for c in batch))
-                clients += batch
-            level = await measure(k)
+                opened = await asyncio.gather(
+                    *(asyncio.wait_for(c.open(bench.setup_default), 20) for c in batch),
+                    return_exceptions=True)
+                clients += [c for c, r in zip(batch, opened, strict=True) if r is None]
+                errors = [r for r in opened if r is not None]
+                if errors:
+                    failed = f"{len(errors)} of {len(batch)} sessions failed to open: {errors[0]!r}"
+            level = await measure(len(clients))
+            level.note = failed
             results.append(level)
-            print(f"  capacity {k}: /health p50 {level.p50:.1f} ms p95 {level.p95:.1f} ms, "
-                  f"server {level.server_cpu:.2f} cores, rss {mib(level.rss)}",
-                  file=sys.stderr)
-            if level.p95 > 10 * LAG_TARGET_MS:
+            print(f"  capacity {level.sessions}: /health p50 {level.p50:.1f} ms p95 "
+                  f"{level.p95:.1f} ms, server {level.server_cpu:.2f} cores, other processes "
+                  f"{level.other_cpu:.2f} cores, rss {mib(level.rss)} {failed}", file=sys.stderr)
+            if failed or level.p95 > 10 * LAG_TARGET_MS:
                 break  # far past the target: more sessions only slow the run down
     finally:
         await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
@@ -809,6 +924,7 @@ async def capacity(bench: Bench, levels: list[int], measure_s: float) -> list[Le
 async def lower_bound(questions: list[Utterance], args: argparse.Namespace
                       ) -> list[dict[str, float]]:
     """Each engine of the critical path alone, on the same utterances, nothing else running."""
+    from openlive.config import Settings
     from openlive.engines.asr.factory import create_speech_recognizer
     from openlive.engines.llm.base import (
         ChatMessage,
@@ -819,20 +935,23 @@ async def lower_bound(questions: list[Utterance], args: argparse.Namespace
     from openlive.engines.llm.factory import create_language_model
     from openlive.engines.tts.chunker import TextChunker
     from openlive.engines.tts.factory import create_speech_synthesizer
-    from openlive.engines.turn.smart_turn import SmartTurn
     from openlive.engines.tts.voices import resolve_language
+    from openlive.engines.turn.smart_turn import SmartTurn
 
     if args.fake_llm:
         sys.path.insert(0, str(ROOT))
     language = resolve_language(args.language).code if args.language else None
     asr = await asyncio.to_thread(create_speech_recognizer, "whisper")
-    llm = await asyncio.to_thread(create_language_model,
-                                  FAKE_LLM if args.fake_llm else "llamacpp")
+    # the language model exactly as `openlive serve` configures it (threads included)
+    settings = Settings(llm=FAKE_LLM if args.fake_llm else "llamacpp", voice=True,
+                        llm_threads=args.llm_threads)
+    llm = await asyncio.to_thread(create_language_model, settings.llm,
+                                  **settings.llm_options())
     tts = await asyncio.to_thread(create_speech_synthesizer, "piper")
     turn_model = await asyncio.to_thread(SmartTurn)
     preroll = noise(0.3, np.random.default_rng(1))  # the server keeps 300 ms before onset
 
-    async def one(utterance: Utterance) -> dict[str, float]:
+    async def one(utterance: Utterance, prompt: str | None = None) -> dict[str, float]:
         row: dict[str, float] = {}
         pcm = preroll + utterance.pcm
         start = time.perf_counter()
@@ -842,12 +961,13 @@ async def lower_bound(questions: list[Utterance], args: argparse.Namespace
         text = (await asr.transcribe(pcm, language=language)).text
         row["asr"] = time.perf_counter() - start
         request = GenerationRequest(
-            (ChatMessage("system", SYSTEM), ChatMessage("user", text or utterance.text)),
+            (ChatMessage("system", SYSTEM),
+             ChatMessage("user", prompt or text or utterance.text)),
             SamplingParams(max_tokens=args.max_tokens))
         chunker = TextChunker()
         piece = ""
         start = time.perf_counter()
-        async with contextlib.aclosing(llm.stream(request)) as stream:
+        async with contextlib.aclosing(cast(AsyncGenerator[Any, None], llm.stream(request))) as stream:
             async for event in stream:
                 if isinstance(event, TextDelta):
                     row.setdefault("llm_first_token", time.perf_counter() - start)
@@ -859,8 +979,8 @@ async def lower_bound(questions: list[Utterance], args: argparse.Namespace
                 piece = next(iter(chunker.flush()), "")
         row["llm_first_piece"] = time.perf_counter() - start
         start = time.perf_counter()
-        async with contextlib.aclosing(tts.synthesize(piece or "Okay.", voice="Puck",
-                                                      language=language)) as audio:
+        speech = tts.synthesize(piece or "Okay.", voice="Puck", language=language)
+        async with contextlib.aclosing(cast(AsyncGenerator[bytes, None], speech)) as audio:
             async for _chunk in audio:
                 row["tts_first_chunk"] = time.perf_counter() - start
                 break
@@ -869,10 +989,17 @@ async def lower_bound(questions: list[Utterance], args: argparse.Namespace
 
     rows: list[dict[str, float]] = []
     try:
-        await one(questions[0])  # warm-up: first calls load and allocate
+        deadline = time.perf_counter() + args.lower_bound_budget
+        # warm-up (first calls load and allocate), with a prompt none of the runs repeats:
+        # only the system instruction's prefix is cached, as in a served first turn
+        await one(questions[0], prompt="Say hello.")
+        window = CpuWindow(None)
         for _ in range(args.lower_bound_reps):
             for utterance in questions:
+                if time.perf_counter() > deadline and rows:
+                    break  # a loaded machine makes each run slow: keep the run bounded
                 rows.append(await one(utterance))
+        args.lower_bound_cpu = window.cores()
     finally:
         for engine in (asr, llm, tts, turn_model):
             await engine.aclose()
@@ -887,41 +1014,52 @@ def quantiles(values: Iterable[float | None]) -> tuple[int, float, float]:
     return len(got), pct(got, 0.5), pct(got, 0.95)
 
 
+def cores_text(cores: dict[str, float] | None) -> str:
+    if not cores:
+        return "?"
+    return (f"server {cores['server']:.2f}, benchmark {cores['bench']:.2f}, "
+            f"other processes {cores['other']:.2f} cores")
+
+
 def report(results: dict[str, Any], args: argparse.Namespace) -> str:
     out: list[str] = []
     add = out.append
     llm = "fake echo LLM (tests.fakes.llm)" if args.fake_llm else "llama.cpp Qwen2.5-0.5B"
-    window = ("unset → Smart Turn v3.2, 1500 ms fallback" if args.silence_ms is None
-              else f"silenceDurationMs={args.silence_ms}")
-    add(f"Voice latency — {results['when']}, {results['machine']}, load average at start "
-        f"{results['load_start']}, at end {results['load_end']}.  ")
-    add(f"Stack: Silero VAD, {window}, Whisper ({args.language or 'language detected → base'}"
-        f"), {llm} (maxOutputTokens {args.max_tokens}), Piper. Client: raw websockets "
-        f"(permessage-deflate {'off' if args.no_deflate else 'on, as the SDK'}), "
-        f"{args.chunk_ms} ms chunks in real time.  ")
-    add(f"Command: `{results['command']}`")
+    window = ("unset → Smart Turn v3.2 at each 200 ms pause, 1500 ms fallback"
+              if args.silence_ms is None else f"silenceDurationMs={args.silence_ms}")
+    language = (f"languageCode {args.language} → Whisper tiny.en" if args.language
+                else "no languageCode → Whisper base with language detection")
+    add(f"Run {results['when']} at commit {results['commit']}, {results['machine']}; "
+        f"load average {results['load_start']} at start, {results['load_end']} at end "
+        "(the machine is shared: see the CPU of other processes below).  ")
+    add(f"Stack: Silero VAD, {window}, {language}, {llm} (maxOutputTokens "
+        f"{args.max_tokens}, a one-sentence system instruction), Piper.  ")
+    add(f"Clients: raw `websockets` (permessage-deflate "
+        f"{'off' if args.no_deflate else 'on, as the SDKs'}), {args.chunk_ms} ms chunks sent "
+        "in real time, low-level noise between utterances.  ")
+    phases = ", ".join(f"{k.replace('_', ' ')} {v:.0f} s" for k, v in results["phases"].items())
+    add(f"Command: `{results['command']}` ({results['elapsed']:.0f} s: {phases})")
     add("")
 
     turns: list[dict[str, Any]] = results["turns"]
     lines: dict[str, dict[str, float]] = results["turn_lines"]
-    n_ok = sum(1 for t in turns if t["e2e"] is not None)
+    clean = [t for t in turns if t["e2e"] is not None and not t["split"]]
     add(f"### End of speech → first audio ({args.sessions} concurrent sessions × "
-        f"{args.turns} turns; {n_ok}/{len(turns)} turns answered)")
+        f"{args.turns} turns)")
     add("")
-    add("Stages from the server's per-turn `turn latency` log lines (exact); the histogram "
-        "columns are `openlive_voice_stage_seconds` bucket deltas between two scrapes of "
-        "`/metrics`, interpolated linearly within buckets (so only as fine as the buckets).")
+    add(f"During the conversations: {cores_text(results['cpu'].get('conversations'))}.")
     add("")
     add("| stage | n | p50 | p95 | histogram p50 | histogram p95 |")
     add("|---|---|---|---|---|---|")
-    client = quantiles(t["e2e"] for t in turns)
-    add(f"| **client: end of speech → first audio byte** | {client[0]} | **{ms(client[1])}** | "
-        f"**{ms(client[2])}** | | |")
+    client = quantiles(t["e2e"] for t in clean)
+    add(f"| **client: end of speech → first audio byte received** | {client[0]} | "
+        f"**{ms(client[1])}** | **{ms(client[2])}** | | |")
     hist = results["histogram"]
     for stage in STAGES:
         n, p50, p95 = quantiles(line.get(stage) for line in lines.values())
         h = hist.get(stage, {})
-        label = "server: end of speech → first audio queued" if stage == "first_audio" else stage
+        label = ("server: end of speech → first audio queued" if stage == "first_audio"
+                 else f"server: {stage}")
         add(f"| {label} | {n} | {ms(p50)} | {ms(p95)} | {ms(h.get('p50', math.nan))} | "
             f"{ms(h.get('p95', math.nan))} |")
     after = quantiles(line["first_audio"] - line["endpoint"] for line in lines.values()
@@ -931,82 +1069,134 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
     gap = quantiles(line["first_audio"] - sum(line.get(s, 0.0) for s in (
         "endpoint", "asr", "llm_first_piece", "tts_first_chunk")) for line in lines.values()
         if "first_audio" in line)
-    add(f"| not in a stage (queues, hand-offs) | {gap[0]} | {ms(gap[1])} | {ms(gap[2])} | | |")
-    semantic = [line["endpoint"] for line in lines.values() if "endpoint" in line]
-    if args.silence_ms is None and semantic:
-        early = sum(1 for e in semantic if e < 1.4)
-        add("")
-        add(f"Turns ended by Smart Turn before the 1500 ms fallback: {early}/{len(semantic)}.")
-    anomalies = [t for t in turns if t["early_audio"] or t["e2e"] is None]
-    if anomalies:
-        add("")
-        add("Turns without a clean answer: " + "; ".join(
-            f"{t['utterance']} heard {t['heard']!r} e2e {t['e2e']} early audio {t['early_audio']}"
-            for t in anomalies))
+    add(f"| server: not in any stage (queues, hand-offs) | {gap[0]} | {ms(gap[1])} | "
+        f"{ms(gap[2])} | | |")
+    delivery = quantiles(t["first_audio_wall"] - t["server"]["logged_at"] for t in turns
+                         if t["server"] and t["first_audio_wall"] and "logged_at" in t["server"])
+    add(f"| first audio queued (server log time) → received (client), ms clocks | "
+        f"{delivery[0]} | {ms(delivery[1])} | {ms(delivery[2])} | | |")
+    add("")
+    add("Client column: per turn, from the send time of the chunk holding the last speech "
+        "sample to the arrival of the first audio chunk of the answer. Server rows: the "
+        "server's own per-turn `turn latency` log lines (exact). Histogram columns: "
+        "`openlive_voice_stage_seconds` bucket deltas between two scrapes of `/metrics`, "
+        "interpolated linearly within buckets (only as fine as the buckets: 25, 50, 100, "
+        "150, 200, 300, 400, 500, 700 ms, 1, 1.5, 2, 3, 5 s).")
+    notes = []
+    if args.silence_ms is None:
+        endpoints = [line["endpoint"] for line in lines.values() if "endpoint" in line]
+        early = sum(1 for e in endpoints if e < 1.4)
+        notes.append(f"turns ended by Smart Turn before the 1500 ms fallback: "
+                     f"{early}/{len(endpoints)}")
+    split = [t for t in turns if t["split"]]
+    notes.append(f"utterances heard as several turns (ended too early, excluded from the "
+                 f"client column): {len(split)}/{len(turns)}")
+    unanswered = [t for t in turns if t["e2e"] is None]
+    notes.append(f"turns without an audio answer: {len(unanswered)}/{len(turns)}")
+    if results["stray_lines"]:
+        notes.append(f"`turn latency` lines without an LLM stage, excluded (a trace that "
+                     f"took the previous reply's audio as its first audio): "
+                     f"{results['stray_lines']}")
+    add("")
+    for note in notes:
+        add(f"- {note}")
     add("")
 
     lb: list[dict[str, float]] = results["lower_bound"]
     if lb:
         add(f"### Critical-path lower bound (same engines in-process, server stopped, "
-            f"{len(lb)} runs over {len(lb) // max(1, args.lower_bound_reps)} utterances)")
+            f"{len(lb)} runs)")
         add("")
-        add("| stage | p50 | p95 | served p50 (log lines) |")
+        lb_cpu = getattr(args, "lower_bound_cpu", None)
+        if lb_cpu:
+            add(f"During these runs: benchmark (the engines) {lb_cpu['bench']:.2f}, other "
+                f"processes {lb_cpu['other']:.2f} cores.")
+            add("")
+        add("| stage | p50 | p95 | served p50 (log lines above) |")
         add("|---|---|---|---|")
-        for stage, label, served in (
-                ("asr", "Whisper on the utterance", "asr"),
+        for stage, label, served_stage in (
+                ("asr", "Whisper on the utterance (+300 ms pre-roll)", "asr"),
                 ("llm_first_token", "LLM first token", "llm_first_token"),
-                ("llm_first_piece", "LLM first speakable piece", "llm_first_piece"),
-                ("tts_first_chunk", "Piper first chunk", "tts_first_chunk"),
+                ("llm_first_piece", "LLM first speakable piece (TextChunker)", "llm_first_piece"),
+                ("tts_first_chunk", "Piper first chunk of that piece", "tts_first_chunk"),
                 ("sum", "**sum = lower bound after the endpoint decision**", None)):
             _, p50, p95 = quantiles(r.get(stage) for r in lb)
-            s50 = quantiles(line.get(served) for line in lines.values())[1] if served else \
-                after[1]
+            s50 = (quantiles(line.get(served_stage) for line in lines.values())[1]
+                   if served_stage else after[1])
             add(f"| {label} | {ms(p50)} | {ms(p95)} | {ms(s50)} |")
         _, st50, st95 = quantiles(r.get("smart_turn") for r in lb)
-        add(f"| Smart Turn inference (endpoint = 200 ms pause + this, when it says done) | "
+        add(f"| Smart Turn inference (the endpoint is ≥ 200 ms pause + this) | "
             f"{ms(st50)} | {ms(st95)} | |")
+        add("")
+        add("The served ASR can be shorter than Whisper alone: the server transcribes "
+            "speculatively at each pause, so at the endpoint the transcript is often ready.")
         add("")
 
     barge: list[dict[str, Any]] = results["barge_in"]
     if barge:
-        n, p50, p95 = quantiles(b["reaction"] for b in barge)
-        answered = sum(1 for b in barge if b["answered"])
-        notes = sorted({b["note"] for b in barge if b["note"]})
-        add("### Barge-in")
+        real = [b for b in barge if b["outcome"] != "answer ended first"
+                and b["outcome"] != "no answer"]
+        add(f"### Barge-in ({len(barge)} trials: a new question 0.2–0.6 s into the answer's "
+            "audio)")
         add("")
-        add("| metric | value |")
-        add("|---|---|")
-        add(f"| speech onset (first speech chunk sent) → `interrupted`, p50 / p95 (n={n}) | "
-            f"{ms(p50)} / {ms(p95)} |")
-        add(f"| interrupting questions answered with audio | {answered}/{len(barge)} |")
-        if notes:
-            add(f"| notes | {'; '.join(notes)} |")
+        add(f"During the barge-ins: {cores_text(results['cpu'].get('barge_in'))}.")
+        add("")
+        add("| metric | n | p50 | p95 |")
+        add("|---|---|---|---|")
+        for key, label in (
+                ("to_interrupted", "speech onset (first speech chunk sent) → `interrupted`"),
+                ("audio_after_onset", ("speech onset → last audio chunk of the old answer "
+                                      "received")),
+                ("heard_after_onset", ("speech onset → old answer stops for a client that "
+                                      "plays as it receives and flushes on `interrupted`"))):
+            n, p50, p95 = quantiles(b[key] for b in real)
+            add(f"| {label} | {n} | {ms(p50)} | {ms(p95)} |")
+        add("")
+        outcomes: dict[str, int] = {}
+        for b in barge:
+            outcomes[b["outcome"]] = outcomes.get(b["outcome"], 0) + 1
+        add("- outcomes: " + ", ".join(f"{k} {v}" for k, v in outcomes.items())
+            + f" (talked over: no `interrupted`, and the old answer's audio kept arriving "
+            f"more than {TALKED_OVER_SECONDS * 1000:.0f} ms after the onset)")
+        add(f"- interrupting questions answered with audio: "
+            f"{sum(1 for b in barge if b['answered'])}/{len(barge)}; heard as several turns: "
+            f"{sum(1 for b in barge if b['split'])}/{len(barge)}")
         add("")
 
     levels: list[dict[str, Any]] = results["capacity"]
     if levels:
-        ok = [lv["sessions"] for lv in levels if lv["p95"] <= LAG_TARGET_MS and lv["sessions"]]
         best = 0
         for lv in levels:  # the largest K such that it and every smaller level passed
             if lv["sessions"] and lv["p95"] > LAG_TARGET_MS:
                 break
             best = lv["sessions"]
-        add(f"### Listening capacity (sessions streaming noise in real time, 100 ms chunks; "
-            f"`GET /health` from another process every 50 ms for {args.capacity_seconds:.0f} s)")
+        add(f"### Listening capacity (sessions streaming noise in real time in 100 ms chunks; "
+            f"`GET /health` from another process every ~50 ms for {args.capacity_seconds:.0f} s)")
         add("")
-        add("| listening sessions | /health p50 | p95 | p99 | server CPU (cores) | "
-            "bench client CPU (cores) | client send lateness p95 | server RSS | "
-            "sessions closed |")
-        add("|---|---|---|---|---|---|---|---|---|")
+        add("| listening sessions | /health p50 | p95 | p99 | server CPU | benchmark CPU | "
+            "other processes CPU | client send lateness p95 | server RSS | sessions closed |")
+        add("|---|---|---|---|---|---|---|---|---|---|")
         for lv in levels:
             late = lv["send_late_p95"]
             add(f"| {lv['sessions']} | {lv['p50']:.1f} ms | {lv['p95']:.1f} ms | "
                 f"{lv['p99']:.1f} ms | {lv['server_cpu']:.2f} | {lv['client_cpu']:.2f} | "
+                f"{lv['other_cpu']:.2f} | "
                 f"{'–' if math.isnan(late) else f'{late * 1000:.0f} ms'} | "
                 f"{mib(lv['rss'])} | {lv['closed']} |")
         add("")
-        add(f"Largest K with /health p95 ≤ {LAG_TARGET_MS:.0f} ms: **{best}** "
-            f"(levels passing: {ok or 'none'}).")
+        for lv in levels:
+            if lv.get("note"):
+                add(f"Ramp stopped at {lv['sessions']} sessions: {lv['note']}.")
+                add("")
+        nagle = results.get("nagle") or {}
+        if nagle:
+            add(f"The probe sets TCP_QUICKACK. Without it, on the idle server: /health p50 "
+                f"{nagle['p50']:.1f} ms, p95 {nagle['p95']:.1f} ms — the server's sockets have "
+                "no TCP_NODELAY, so the body write waits for the probe's delayed ACK.")
+            add("")
+        add(f"Largest K (of {', '.join(str(k) for k in args.capacity)}) with /health "
+            f"p95 ≤ {LAG_TARGET_MS:.0f} ms at that level and every smaller one: **{best}**. "
+            "CPU in cores (of 2).")
         add("")
 
     mem = results["memory"]
@@ -1024,18 +1214,21 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
     cuts: list[dict[str, Any]] = results["cutoffs"]
     if cuts:
         add(f"### Smart Turn cut-offs (\"{PAUSE_FIRST}\" — {PAUSE_MS} ms pause — "
-            f"\"{PAUSE_SECOND}\", {len(PAUSE_VOICES)} voice/speed variants)")
+            f"\"{PAUSE_SECOND}\", a different espeak voice/speed each trial)")
         add("")
         add("| silenceDurationMs | trials | cut off at the pause | no transcript | "
-            "end of speech → full transcript p50 |")
+            "end of speech → transcript of the (last) turn p50 |")
         add("|---|---|---|---|---|")
         for condition in dict.fromkeys(c["condition"] for c in cuts):
             rows = [c for c in cuts if c["condition"] == condition]
             cut = sum(1 for c in rows if c["cut"])
             none = sum(1 for c in rows if c["cut"] is None)
             _, p50, _ = quantiles(c["endpoint_to_transcript"] for c in rows)
-            add(f"| {condition} | {len(rows)} | {cut}/{len(rows)} ({100 * cut / len(rows):.0f}%)"
-                f" | {none} | {ms(p50)} |")
+            add(f"| {condition} | {len(rows)} | {cut}/{len(rows)} "
+                f"({100 * cut / len(rows):.0f}%) | {none} | {ms(p50)} |")
+        add("")
+        add("A cut-off: the first `inputTranscription` lacks the second half. Both conditions "
+            "run side by side, on the same audio.")
         add("")
     return "\n".join(out)
 
@@ -1043,10 +1236,11 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
 def write_docs(section: str, path: Path) -> None:
     """Replace the '## Voice latency' section of docs/benchmarks.md (create the file)."""
     text = path.read_text() if path.exists() else (
-        "# Benchmarks\n\nMeasured on the project's 2-core machine; each benchmark compares "
-        "with a baseline measured in the same run.\n")
-    body = f"## Voice latency\n\n(bench/voice_latency.py)\n\n{section.strip()}\n"
-    pattern = re.compile(r"^## Voice latency\n.*?(?=^## |\Z)", re.S | re.M)
+        "# Benchmarks\n\nEach benchmark compares with a baseline measured in the same run, on "
+        "the machine it runs on (here: 2 cores, shared with other jobs).\n")
+    body = ("## Voice latency\n\n`bench/voice_latency.py` (`--help` lists the options; "
+            "`--quick` takes about 2 minutes).\n\n" + section.strip() + "\n")
+    pattern = re.compile(r"^## Voice latency\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
     if pattern.search(text):
         text = pattern.sub(lambda _m: body + "\n", text)
     else:
@@ -1063,7 +1257,8 @@ async def served(args: argparse.Namespace, questions: list[Utterance],
                  pauses: list[Utterance], results: dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory(prefix="openlive-bench-") as tmp:
         print("starting openlive serve …", file=sys.stderr)
-        server = Server(Path(tmp), FAKE_LLM if args.fake_llm else None)
+        extra = ["--llm-threads", str(args.llm_threads)] if args.llm_threads else []
+        server = Server(Path(tmp), FAKE_LLM if args.fake_llm else None, extra)
         print(f"  up in {server.start_seconds:.1f} s (pid {server.pid}, port {server.port})",
               file=sys.stderr)
         try:
@@ -1071,7 +1266,7 @@ async def served(args: argparse.Namespace, questions: list[Utterance],
             await asyncio.sleep(1.0)
             results["memory"]["idle"] = proc_status(server.pid).get("VmRSS")
             print("warm-up turn …", file=sys.stderr)
-            _, warm = await conversation(bench, questions[:1], 1, 0.0,
+            warm_client, warm = await conversation(bench, questions[:1], 1, 0.0,
                                                    random.Random(1))
             if not warm or warm[0].e2e is None:
                 raise SystemExit("the warm-up turn got no audio answer; see "
@@ -1079,59 +1274,89 @@ async def served(args: argparse.Namespace, questions: list[Utterance],
             before = stage_buckets(server.metrics())
             print(f"conversations: {args.sessions} sessions × {args.turns} turns …",
                   file=sys.stderr)
+            window = CpuWindow(server.pid)
             started = time.perf_counter()
             sessions = await conversations(bench, questions, args.sessions, args.turns)
+            results["cpu"]["conversations"] = window.cores()
+            results["phases"]["conversations"] = time.perf_counter() - started
             print(f"  {time.perf_counter() - started:.0f} s", file=sys.stderr)
             after = stage_buckets(server.metrics())
             results["memory"]["after_turns"] = proc_status(server.pid).get("VmRSS")
-            results["histogram"] = {}
             for stage in STAGES:
                 if stage in after:
                     p50, n = histogram_quantile(before.get(stage, []), after[stage], 0.5)
                     p95, _ = histogram_quantile(before.get(stage, []), after[stage], 0.95)
                     results["histogram"][stage] = {"p50": p50, "p95": p95, "n": n}
             lines = turn_lines(server.log_text())
-            turns = []
             for client, done in sessions:
-                server_lines = lines.get(client.session_id, [])
+                # A trace whose "first audio" was the previous reply's has no LLM stage.
+                server_lines = [line for line in lines.get(client.session_id, [])
+                                if "llm_first_token" in line]
+                results["stray_lines"] += len(lines.get(client.session_id, [])) - len(
+                    server_lines)
+                joined = len(server_lines) == len(done)
                 for i, turn in enumerate(done):
-                    line = server_lines[i] if len(server_lines) == len(done) else None
-                    turns.append({"session": client.session_id, "utterance": turn.utterance,
-                                  "heard": turn.heard, "said": "".join(turn.outputs),
-                                  "e2e": turn.e2e, "early_audio": turn.early_audio,
-                                  "server": line, "closed": client.closed})
+                    results["turns"].append({
+                        "session": client.session_id, "utterance": turn.utterance,
+                        "heard": [text for _, text in turn.inputs],
+                        "said": "".join(turn.outputs), "e2e": turn.e2e, "split": turn.split,
+                        "first_audio_wall": turn.first_audio_wall,
+                        "early_audio": turn.early_audio,
+                        "server": server_lines[i] if joined else None,
+                        "closed": client.closed})
                 for j, line in enumerate(server_lines):
                     results["turn_lines"][f"{client.session_id}/{j}"] = line
-            results["turns"] = turns
             late = [x for client, _ in sessions for x in client.lateness]
             results["client_send_late_p95"] = pct(late, 0.95)
 
             if args.barge_in_trials:
                 print(f"barge-in: {args.barge_in_trials} trials …", file=sys.stderr)
-                per = max(1, math.ceil(args.barge_in_trials / 2))
+                parallel = 2 if args.barge_in_trials > 1 else 1
+                per = math.ceil(args.barge_in_trials / parallel)
+                window = CpuWindow(server.pid)
                 outcome = await asyncio.gather(*(
                     barge_in_session(bench, questions, per, random.Random(20 + i))
-                    for i in range(2 if args.barge_in_trials > 1 else 1)))
+                    for i in range(parallel)))
+                results["cpu"]["barge_in"] = window.cores()
+                results["phases"]["barge_in"] = time.perf_counter() - window.start[0]
                 results["barge_in"] = [vars(b) for _, rows in outcome for b in rows]
 
             if args.cutoff_trials:
                 print(f"cut-offs: {args.cutoff_trials} trials × 2 conditions …",
                       file=sys.stderr)
+                started = time.perf_counter()
                 results["cutoffs"] = [vars(c) for c in
                                       await cutoffs(bench, pauses, args.cutoff_trials)]
+                results["phases"]["cutoffs"] = time.perf_counter() - started
 
             if args.capacity:
                 print(f"capacity: {args.capacity} …", file=sys.stderr)
+                started = time.perf_counter()
                 results["capacity"] = [vars(lv) for lv in await capacity(
                     bench, args.capacity, args.capacity_seconds)]
+                results["phases"]["capacity"] = time.perf_counter() - started
+                results["nagle"] = bench.nagle
             results["memory"]["peak"] = proc_status(server.pid).get("VmHWM")
-            results["server_log_tail"] = [
+            results["server_warnings"] = [
                 line for line in server.log_text().splitlines()
                 if " WARNING " in line or " ERROR " in line][-40:]
+            del warm_client
         finally:
             server.stop()
             if args.keep_log:
                 shutil.copy(server.log_path, args.keep_log)
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, check=True,
+                             capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=ROOT, capture_output=True, text=True,
+                               check=False).stdout.strip()
+        return out + (" (+ uncommitted changes)" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
 
 
 def main() -> None:
@@ -1140,57 +1365,71 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=None,
                         help="concurrent conversation sessions (default 3; quick 2)")
     parser.add_argument("--turns", type=int, default=None,
-                        help="turns per session (default 5; quick 2)")
+                        help="turns per conversation session (default 5; quick 2)")
     parser.add_argument("--quick", action="store_true",
-                        help="fewer turns and trials: about 2 minutes")
+                        help="fewer turns and trials, two capacity levels: about 2 minutes")
     parser.add_argument("--silence-ms", type=int, default=None,
-                        help="silenceDurationMs of the conversation sessions "
+                        help="silenceDurationMs of the conversation and barge-in sessions "
                              "(default: unset, so Smart Turn ends turns)")
     parser.add_argument("--fake-llm", action="store_true",
-                        help=f"serve with --llm {FAKE_LLM} (pipeline latency without the LLM)")
-    parser.add_argument("--language", default=None,
-                        help="speechConfig.languageCode, e.g. en-US (default: unset; the "
-                             "server detects the language with Whisper base)")
+                        help=f"serve with --llm {FAKE_LLM} (pipeline latency without the "
+                             "language model's time)")
+    parser.add_argument("--language", default="en-US",
+                        help="speechConfig.languageCode (default en-US; 'none' leaves it "
+                             "unset, so the server detects the language with Whisper base)")
     parser.add_argument("--max-tokens", type=int, default=40, help="maxOutputTokens")
+    parser.add_argument("--llm-threads", type=int, default=None,
+                        help="llama.cpp threads, for the server and the lower bound alike "
+                             "(default: the server's own default)")
     parser.add_argument("--chunk-ms", type=int, default=40,
-                        help="audio chunk of the conversation clients (20–100)")
+                        help="audio chunk of the conversation clients, 20–100 (default 40)")
     parser.add_argument("--barge-in-trials", type=int, default=None,
                         help="barge-ins (default 8; quick 2)")
     parser.add_argument("--cutoff-trials", type=int, default=None,
-                        help="pause trials per condition (default 10; quick 3)")
+                        help="pause trials per condition (default 10; quick 2)")
     parser.add_argument("--capacity", default=None,
                         help="listening-session levels, comma-separated "
-                             "(default 25,50,100,150; quick 25,100; 0 skips)")
+                             "(default 10,25,50,100,150; quick 25; 0 skips); the ramp "
+                             "stops past 10x the 20 ms target")
     parser.add_argument("--capacity-seconds", type=float, default=None,
-                        help="probe window per level (default 8; quick 4)")
+                        help="probe window per level (default 8; quick 3)")
     parser.add_argument("--lower-bound-reps", type=int, default=None,
                         help="passes over the utterances in-process (default 2; quick 1)")
-    parser.add_argument("--no-lower-bound", action="store_true")
+    parser.add_argument("--lower-bound-budget", type=float, default=None,
+                        help="seconds for the lower bound's runs, after loading "
+                             "(default 120; quick 25)")
+    parser.add_argument("--no-lower-bound", action="store_true",
+                        help="skip the in-process lower bound")
     parser.add_argument("--no-deflate", action="store_true",
                         help="no permessage-deflate (the SDKs negotiate it)")
-    parser.add_argument("--turn-timeout", type=float, default=60.0)
+    parser.add_argument("--turn-timeout", type=float, default=60.0,
+                        help="seconds to wait for one answer")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--keep-log", type=Path, help="copy the server log here")
     parser.add_argument("--write-docs", action="store_true",
                         help="put the tables into docs/benchmarks.md")
     parser.add_argument("--probe", nargs=2, metavar=("URL", "SECONDS"),
                         help=argparse.SUPPRESS)
+    parser.add_argument("--probe-no-quickack", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.probe:
-        probe(args.probe[0], float(args.probe[1]))
+        probe(args.probe[0], float(args.probe[1]), quickack=not args.probe_no_quickack)
         return
     quick = args.quick
+    if args.language.lower() in ("", "none"):
+        args.language = None
     args.sessions = args.sessions or (2 if quick else 3)
     args.turns = args.turns or (2 if quick else 5)
     args.barge_in_trials = (args.barge_in_trials if args.barge_in_trials is not None
                             else 2 if quick else 8)
     args.cutoff_trials = (args.cutoff_trials if args.cutoff_trials is not None
-                          else 3 if quick else 10)
+                          else 2 if quick else 10)
     levels = args.capacity if args.capacity is not None else (
-        "25,100" if quick else "25,50,100,150")
+        "25" if quick else "10,25,50,100,150")
     args.capacity = [int(x) for x in levels.split(",") if int(x) > 0]
-    args.capacity_seconds = args.capacity_seconds or (4.0 if quick else 8.0)
+    args.capacity_seconds = args.capacity_seconds or (3.0 if quick else 8.0)
     args.lower_bound_reps = args.lower_bound_reps or (1 if quick else 2)
+    args.lower_bound_budget = args.lower_bound_budget or (25.0 if quick else 120.0)
     if not 20 <= args.chunk_ms <= 100:
         parser.error("--chunk-ms must be within 20–100")
 
@@ -1200,25 +1439,27 @@ def main() -> None:
     questions, pauses = make_utterances(cache)
     results: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%d %H:%M"),
-        "machine": f"{os.cpu_count()} cores, {platform.machine()}",
+        "commit": git_commit(),
+        "machine": f"{os.cpu_count()} cores ({platform.machine()})",
         "load_start": load_average(),
         "command": " ".join(["python", "bench/voice_latency.py", *sys.argv[1:]]),
-        "memory": {}, "turns": [], "turn_lines": {}, "histogram": {}, "barge_in": [],
-        "cutoffs": [], "capacity": [], "lower_bound": [],
+        "memory": {}, "cpu": {}, "phases": {}, "turns": [], "turn_lines": {}, "stray_lines": 0,
+        "histogram": {}, "barge_in": [], "cutoffs": [], "capacity": [], "lower_bound": [],
     }
     asyncio.run(served(args, questions, pauses, results))
     if not args.no_lower_bound:
         print("lower bound, in-process (server stopped) …", file=sys.stderr)
-        subset = questions if not quick else questions[:4]
+        subset = questions if not quick else questions[:2]
+        started_lb = time.perf_counter()
         results["lower_bound"] = asyncio.run(lower_bound(subset, args))
+        results["phases"]["lower_bound"] = time.perf_counter() - started_lb
     results["load_end"] = load_average()
     results["elapsed"] = time.perf_counter() - started
     text = report(results, args)
     print()
     print(text)
-    print(f"\n(run took {results['elapsed']:.0f} s)")
-    if results.get("server_log_tail"):
-        print("\nserver warnings/errors:", *results["server_log_tail"], sep="\n  ",
+    if results.get("server_warnings"):
+        print("\nserver warnings/errors:", *results["server_warnings"], sep="\n  ",
               file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=str))

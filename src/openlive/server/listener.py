@@ -153,6 +153,11 @@ class Listener:
 
     async def _serve_connection(self, conn: socket.socket) -> None:
         """Peek at the first byte, then hand the socket to uvicorn, with TLS if it asks."""
+        # asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP; accepted
+        # ones report 0, so without this every small frame (a token, /health) waits for
+        # the peer's delayed ACK: ~40 ms per message (Nagle's algorithm).
+        with contextlib.suppress(OSError):
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             first = await _first_byte(conn)
         except BaseException:  # cancelled by shutdown()

@@ -360,3 +360,12 @@ def test_audio_session_limit_without_compression() -> None:
     assert close.code == CloseCode.NORMAL and "15-minute" in close.reason
     c = voice(contextWindowCompression={"slidingWindow": {}})
     assert [a for a in c.client(audio_frame()) if isinstance(a, WakeAt)] == []
+
+
+def test_speech_that_resumes_after_a_dip_is_judged_again() -> None:
+    c = vad_voice()
+    gid = start_speaking(c)
+    speak(c, 0.0, 0.2, 0.95)  # onset: paused
+    actions = speak(c, 0.2, 0.064, 0.0)  # a dip (or a frame taken for echo): resumed
+    actions += speak(c, 0.264, 0.8, 0.95)  # the user goes on talking
+    assert CancelGeneration(gid) in actions  # interrupted after all

@@ -46,6 +46,10 @@ class EchoGuard:
 
     def heard(self, frame16k: bytes, at: float) -> float:
         """Score one input frame that ended at wall time ``at``: 0 (not echo) .. 1 (echo)."""
+        if not self._sent or self._sent[-1][0] < at - MAX_DELAY_SECONDS - 2.0:
+            # nothing was said lately: no echo possible, and no need to measure levels
+            self._heard.clear()
+            return 0.0
         half = len(frame16k) // 2
         self._heard.append(_level_db(frame16k[:half]))
         self._heard.append(_level_db(frame16k[half:]))

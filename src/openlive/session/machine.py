@@ -360,6 +360,11 @@ class Session:
             self._barge = None
             return []
         speaking = self._ears().detector.state is ActivityState.SPEAKING
+        if barge.resumed and speaking:
+            # the user went on after a dip (or a frame taken for echo): judge afresh
+            barge.resumed, barge.onset = False, at
+            reply.pause(now)
+            return []
         if barge.confirmed(at, speaking):
             return self._interrupt()
         if not speaking and not barge.resumed:

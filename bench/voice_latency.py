@@ -7,7 +7,8 @@ One run, on the machine it runs on:
    model with no think time) to separate the pipeline from the language model;
 2. speaks a set of English questions with espeak-ng (several voices and speeds; 16 kHz
    16-bit mono; leading/trailing silence trimmed with an energy threshold, so the last
-   sample sent is the last speech sample), cached in a temporary directory;
+   sample sent is the last speech sample), cached in a temporary directory; the
+   session asks for languageCode en-US unless ``--language none``;
 3. streams them in real time (``--chunk-ms``) over ``--sessions`` concurrent Live
    sessions that speak the wire protocol directly (``websockets``, plain ``ws://``): a
    continuous microphone stream of low-level noise, a question, noise again until the
@@ -20,20 +21,27 @@ One run, on the machine it runs on:
 5. barge-in: talks over an answer and measures speech onset (the send time of the first
    speech chunk) → ``interrupted``; each interrupting question must be answered in turn;
 6. Smart Turn cut-offs: "I would like to order a pizza and … a large salad please" with
-   a 600 ms pause, silenceDurationMs unset (Smart Turn decides) versus
+   a 600 ms pause (one espeak SSML sentence with a break), silenceDurationMs unset
+   (Smart Turn decides) versus
    silenceDurationMs=1500 in the same run; a cut-off is a first inputTranscription
    without the second half;
 7. listening capacity: K sessions stream noise in real time (no turns) while a separate
-   process times ``GET /health`` every 50 ms (the outside view of the server's event-loop
-   lag); the largest K whose p95 is ≤ 20 ms, and the server's RSS;
+   process times ``GET /health`` about every 50 ms on a keep-alive connection with
+   TCP_QUICKACK (the outside view of the server's event-loop lag); the ramp stops at the
+   first K whose p95 is over 20 ms; the server's RSS and the CPU of the server, of this
+   benchmark and of every other process (the machine may be shared) at each level;
 8. stops the server and measures, in-process on the same utterances, Whisper, the
    language model's first token and first speakable piece (TextChunker), Piper's first
    chunk and Smart Turn's inference: their sum is the lower bound a perfectly pipelined
-   server could reach after the end-of-turn decision.
+   server could reach after the end-of-turn decision. The language model is built from
+   the server's own settings (``openlive.config.Settings``), threads included.
+
+Before each measured phase it waits (``--quiet-wait``, bounded) for other processes to
+quiet down, and reports the CPU they used during it.
 
 Prints markdown tables; ``--write-docs`` also puts them into docs/benchmarks.md.
 
-    .venv/bin/python bench/voice_latency.py --quick            # ≤ 2 minutes
+    .venv/bin/python bench/voice_latency.py --quick            # about 2 minutes
     .venv/bin/python bench/voice_latency.py --write-docs       # full run, ≤ 10 minutes
     .venv/bin/python bench/voice_latency.py --fake-llm         # pipeline without LLM time
 """
@@ -97,6 +105,7 @@ STAGES = ("endpoint", "asr", "llm_first_token", "llm_first_piece", "tts_first_ch
 SPEECH_THRESHOLD_DB = 35.0  # a 10 ms frame within this many dB of the loudest is speech
 NOISE_RMS = 10.0  # the "silence" a live microphone sends: white noise, about -70 dBFS
 LAG_TARGET_MS = 20.0
+TURN_TIMEOUT = 60.0  # seconds to wait for one answer (quick: 30)
 TALKED_OVER_SECONDS = 0.6  # audio still sent this long after a barge-in's onset: ignored
 PROBE_INTERVAL = 0.05
 
@@ -159,6 +168,20 @@ def system_busy_seconds() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
+async def await_quiet(max_wait: float, server_pid: int | None = None) -> float:
+    """Wait (at most ``max_wait`` s) until other processes use under 0.4 cores, sampled
+    over 1 s; return their last usage. The machine is shared with other jobs."""
+    if max_wait <= 0:
+        return math.nan
+    deadline = time.perf_counter() + max_wait
+    while True:
+        window = CpuWindow(server_pid)
+        await asyncio.sleep(1.0)
+        other = window.cores()["other"]
+        if other < 0.4 or time.perf_counter() >= deadline:
+            return other
+
+
 class CpuWindow:
     """Cores used by the server, by this benchmark and by everything else, over a window."""
 
@@ -202,14 +225,14 @@ class Utterance:
         return len(self.pcm) / 2 / RATE
 
 
-def espeak(text: str, voice: str, wpm: int, cache: Path) -> bytes:
+def espeak(text: str, voice: str, wpm: int, cache: Path, ssml: bool = False) -> bytes:
     """``text`` spoken by espeak-ng, 16 kHz 16-bit mono raw PCM (cached by content)."""
-    key = re.sub(r"\W+", "_", f"{voice}_{wpm}_{text}")[:120]
+    key = re.sub(r"\W+", "_", f"{voice}_{wpm}_{'ssml_' if ssml else ''}{text}")[:120]
     raw = cache / f"{key}.raw"
     if not raw.exists():
         wav = cache / f"{key}.wav"
-        subprocess.run(["espeak-ng", "-v", voice, "-s", str(wpm), "-w", str(wav), text],
-                       check=True, capture_output=True)
+        subprocess.run(["espeak-ng", *(["-m"] if ssml else []), "-v", voice, "-s", str(wpm),
+                        "-w", str(wav), text], check=True, capture_output=True)
         subprocess.run(["sox", str(wav), "-r", str(RATE), "-c", "1", "-b", "16", "-e", "signed",
                         "-t", "raw", str(raw)], check=True, capture_output=True)
     return raw.read_bytes()
@@ -239,12 +262,11 @@ def make_utterances(cache: Path) -> tuple[list[Utterance], list[Utterance]]:
         raise SystemExit("espeak-ng and sox are needed (apt-get install espeak-ng sox)")
     questions = [Utterance(f"q{i}-{voice}-{wpm}", text, trim(espeak(text, voice, wpm, cache)))
                  for i, (text, voice, wpm) in enumerate(QUESTIONS)]
-    rng = np.random.default_rng(7)
     pauses = []
     for voice, wpm in PAUSE_VOICES:
-        first = trim(espeak(PAUSE_FIRST, voice, wpm, cache))
-        second = trim(espeak(PAUSE_SECOND, voice, wpm, cache))
-        pcm = first + noise(PAUSE_MS / 1000, rng) + second
+        # one sentence with a break in it, so that the prosody runs on across the pause
+        ssml = f'<speak>{PAUSE_FIRST} <break time="{PAUSE_MS}ms"/> {PAUSE_SECOND}</speak>'
+        pcm = trim(espeak(ssml, voice, wpm, cache, ssml=True))
         pauses.append(Utterance(f"pause-{voice}-{wpm}", f"{PAUSE_FIRST} … {PAUSE_SECOND}", pcm))
     return questions, pauses
 
@@ -911,8 +933,8 @@ async def capacity(bench: Bench, levels: list[int], measure_s: float) -> list[Le
             print(f"  capacity {level.sessions}: /health p50 {level.p50:.1f} ms p95 "
                   f"{level.p95:.1f} ms, server {level.server_cpu:.2f} cores, other processes "
                   f"{level.other_cpu:.2f} cores, rss {mib(level.rss)} {failed}", file=sys.stderr)
-            if failed or level.p95 > 10 * LAG_TARGET_MS:
-                break  # far past the target: more sessions only slow the run down
+            if failed or level.p95 > LAG_TARGET_MS or level.closed:
+                break  # past the target: more sessions only overload the server
     finally:
         await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
     return results
@@ -988,6 +1010,7 @@ async def lower_bound(questions: list[Utterance], args: argparse.Namespace
         return row
 
     rows: list[dict[str, float]] = []
+    await await_quiet(args.quiet_wait)
     try:
         deadline = time.perf_counter() + args.lower_bound_budget
         # warm-up (first calls load and allocate), with a prompt none of the runs repeats:
@@ -1127,6 +1150,14 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
         _, st50, st95 = quantiles(r.get("smart_turn") for r in lb)
         add(f"| Smart Turn inference (the endpoint is ≥ 200 ms pause + this) | "
             f"{ms(st50)} | {ms(st95)} | |")
+        semantic = args.silence_ms is None
+        how = ("200 ms pause + Smart Turn + sum" if semantic
+               else f"{args.silence_ms} ms window + sum")
+        _, e50, e95 = quantiles(
+            (0.2 + r["smart_turn"] if semantic else args.silence_ms / 1000) + r["sum"]
+            for r in lb if "sum" in r)
+        add(f"| end of speech → first audio if Smart Turn says done at once ({how}) | "
+            f"{ms(e50)} | {ms(e95)} | {ms(client[1])} (client) |")
         add("")
         add("The served ASR can be shorter than Whisper alone: the server transcribes "
             "speculatively at each pause, so at the endpoint the transcript is often ready.")
@@ -1190,9 +1221,12 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
                 add("")
         nagle = results.get("nagle") or {}
         if nagle:
+            stalled = nagle["p95"] > LAG_TARGET_MS
             add(f"The probe sets TCP_QUICKACK. Without it, on the idle server: /health p50 "
-                f"{nagle['p50']:.1f} ms, p95 {nagle['p95']:.1f} ms — the server's sockets have "
-                "no TCP_NODELAY, so the body write waits for the probe's delayed ACK.")
+                f"{nagle['p50']:.1f} ms, p95 {nagle['p95']:.1f} ms"
+                + (" — the server's sockets have no TCP_NODELAY, so the response body waits "
+                   "for the probe's delayed ACK." if stalled else
+                   " (no delayed-ACK stall this time; it comes and goes)."))
             add("")
         add(f"Largest K (of {', '.join(str(k) for k in args.capacity)}) with /health "
             f"p95 ≤ {LAG_TARGET_MS:.0f} ms at that level and every smaller one: **{best}**. "
@@ -1272,6 +1306,7 @@ async def served(args: argparse.Namespace, questions: list[Utterance],
                 raise SystemExit("the warm-up turn got no audio answer; see "
                                  f"{server.log_path}:\n{server.log_text()[-3000:]}")
             before = stage_buckets(server.metrics())
+            await await_quiet(args.quiet_wait, server.pid)
             print(f"conversations: {args.sessions} sessions × {args.turns} turns …",
                   file=sys.stderr)
             window = CpuWindow(server.pid)
@@ -1310,6 +1345,7 @@ async def served(args: argparse.Namespace, questions: list[Utterance],
             results["client_send_late_p95"] = pct(late, 0.95)
 
             if args.barge_in_trials:
+                await await_quiet(args.quiet_wait, server.pid)
                 print(f"barge-in: {args.barge_in_trials} trials …", file=sys.stderr)
                 parallel = 2 if args.barge_in_trials > 1 else 1
                 per = math.ceil(args.barge_in_trials / parallel)
@@ -1330,6 +1366,7 @@ async def served(args: argparse.Namespace, questions: list[Utterance],
                 results["phases"]["cutoffs"] = time.perf_counter() - started
 
             if args.capacity:
+                await await_quiet(args.quiet_wait, server.pid)
                 print(f"capacity: {args.capacity} …", file=sys.stderr)
                 started = time.perf_counter()
                 results["capacity"] = [vars(lv) for lv in await capacity(
@@ -1365,9 +1402,9 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=None,
                         help="concurrent conversation sessions (default 3; quick 2)")
     parser.add_argument("--turns", type=int, default=None,
-                        help="turns per conversation session (default 5; quick 2)")
+                        help="turns per conversation session (default 4; quick 2)")
     parser.add_argument("--quick", action="store_true",
-                        help="fewer turns and trials, two capacity levels: about 2 minutes")
+                        help="fewer turns and trials, one capacity level: about 2 minutes")
     parser.add_argument("--silence-ms", type=int, default=None,
                         help="silenceDurationMs of the conversation and barge-in sessions "
                              "(default: unset, so Smart Turn ends turns)")
@@ -1384,25 +1421,28 @@ def main() -> None:
     parser.add_argument("--chunk-ms", type=int, default=40,
                         help="audio chunk of the conversation clients, 20–100 (default 40)")
     parser.add_argument("--barge-in-trials", type=int, default=None,
-                        help="barge-ins (default 8; quick 2)")
+                        help="barge-ins (default 6; quick 1)")
     parser.add_argument("--cutoff-trials", type=int, default=None,
                         help="pause trials per condition (default 10; quick 2)")
     parser.add_argument("--capacity", default=None,
                         help="listening-session levels, comma-separated "
                              "(default 10,25,50,100,150; quick 25; 0 skips); the ramp "
-                             "stops past 10x the 20 ms target")
+                             "stops at the first level past the 20 ms target")
     parser.add_argument("--capacity-seconds", type=float, default=None,
                         help="probe window per level (default 8; quick 3)")
     parser.add_argument("--lower-bound-reps", type=int, default=None,
                         help="passes over the utterances in-process (default 2; quick 1)")
     parser.add_argument("--lower-bound-budget", type=float, default=None,
                         help="seconds for the lower bound's runs, after loading "
-                             "(default 120; quick 25)")
+                             "(default 90; quick 15)")
     parser.add_argument("--no-lower-bound", action="store_true",
                         help="skip the in-process lower bound")
     parser.add_argument("--no-deflate", action="store_true",
                         help="no permessage-deflate (the SDKs negotiate it)")
-    parser.add_argument("--turn-timeout", type=float, default=60.0,
+    parser.add_argument("--quiet-wait", type=float, default=None,
+                        help="before each measured phase, wait up to this many seconds for "
+                             "other processes to use under 0.4 cores (default 15; quick 0)")
+    parser.add_argument("--turn-timeout", type=float, default=TURN_TIMEOUT,
                         help="seconds to wait for one answer")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--keep-log", type=Path, help="copy the server log here")
@@ -1419,9 +1459,9 @@ def main() -> None:
     if args.language.lower() in ("", "none"):
         args.language = None
     args.sessions = args.sessions or (2 if quick else 3)
-    args.turns = args.turns or (2 if quick else 5)
+    args.turns = args.turns or (2 if quick else 4)
     args.barge_in_trials = (args.barge_in_trials if args.barge_in_trials is not None
-                            else 2 if quick else 8)
+                            else 1 if quick else 6)
     args.cutoff_trials = (args.cutoff_trials if args.cutoff_trials is not None
                           else 2 if quick else 10)
     levels = args.capacity if args.capacity is not None else (
@@ -1429,7 +1469,11 @@ def main() -> None:
     args.capacity = [int(x) for x in levels.split(",") if int(x) > 0]
     args.capacity_seconds = args.capacity_seconds or (3.0 if quick else 8.0)
     args.lower_bound_reps = args.lower_bound_reps or (1 if quick else 2)
-    args.lower_bound_budget = args.lower_bound_budget or (25.0 if quick else 120.0)
+    args.lower_bound_budget = args.lower_bound_budget or (15.0 if quick else 90.0)
+    if args.quiet_wait is None:
+        args.quiet_wait = 0.0 if quick else 15.0
+    if quick and args.turn_timeout == TURN_TIMEOUT:
+        args.turn_timeout = 30.0
     if not 20 <= args.chunk_ms <= 100:
         parser.error("--chunk-ms must be within 20–100")
 

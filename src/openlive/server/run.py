@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 
 from openlive.catalog import DEFAULT_BACKEND, ModelCatalog
@@ -79,6 +80,12 @@ async def run_server(settings: Settings) -> None:
         _say(f"  SSL_CERT_FILE={ca_hint}          (Python)")
         _say(f"  NODE_EXTRA_CA_CERTS={ca_hint}    (Node)")
 
+    if settings.voice:
+        # llama.cpp's OpenMP threads spin-wait by default: fastest alone, but beside
+        # speech recognition and synthesis on a small machine a 0.9 s prefill became 5 s
+        # (bench notes). Passive waits cost ~40 % of decode speed on an idle machine, so
+        # only voice servers use them. Must be set before llama.cpp loads.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     log.info("loading language model backend %r", settings.llm)
     model = create_language_model(settings.llm, **settings.llm_options())
     engines = Engines({DEFAULT_BACKEND: model})

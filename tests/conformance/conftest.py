@@ -694,3 +694,15 @@ def py_latest(sdk_runner: SdkRunner) -> SdkCase:
 def node_latest(sdk_runner: SdkRunner) -> SdkCase:
     sdk_runner.prefetch(node_jobs())
     return SdkCase(sdk_runner, "node", NODE_SDK_VERSION, NODE_LATEST_TRANSPORT)
+
+
+@pytest.fixture(scope="session")
+def recognizer() -> Iterator[Any]:
+    """The default Whisper recognizer, to hear what the server said."""
+    import asyncio
+
+    from tests.conformance.speech import make_recognizer
+
+    asr = make_recognizer()
+    yield asr
+    asyncio.run(asr.aclose())

@@ -1,0 +1,65 @@
+"""Speech helpers shared by the voice conformance tests (Python and Node clients).
+
+Speech comes from espeak-ng and is recognised again by the default Whisper weights, so
+word-for-word checks are brittle: Whisper tiny.en hears espeak's "of France" as "on
+France" or, through an 8 kHz telephone band, "I'm France". The checks therefore ask for
+most of the words, which garbage (a wrong sample rate, truncated or silent audio) never
+reaches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+#: Share of the expected words a transcript must contain to count as the same sentence.
+MOST_WORDS = 0.5
+
+
+def spoken(tmp_path: Path, text: str, rate: int = 16000) -> Path:
+    """``text`` spoken by espeak-ng as raw 16-bit mono PCM at ``rate``."""
+    if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
+        pytest.fail("espeak-ng and sox are needed (scripts/test.sh installs them)")
+    wav, raw = tmp_path / "speech.wav", tmp_path / f"speech-{rate}.raw"
+    subprocess.run(["espeak-ng", "-w", str(wav), text], check=True)
+    subprocess.run(
+        ["sox", str(wav), "-r", str(rate), "-c", "1", "-b", "16", "-e", "signed", str(raw)],
+        check=True,
+    )
+    return raw
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z]+", text.lower())
+
+
+def share_heard(expected: str, heard: str) -> float:
+    """The share of ``expected``'s distinct words that occur in ``heard``."""
+    want = set(words(expected))
+    return len(want & set(words(heard))) / len(want) if want else 0.0
+
+
+def sounds_like(expected: str, heard: str) -> bool:
+    """Whether ``heard`` is recognisably ``expected`` (most of its words are there)."""
+    return share_heard(expected, heard) >= MOST_WORDS
+
+
+def make_recognizer() -> Any:
+    from openlive.engines.asr.factory import create_speech_recognizer
+
+    return create_speech_recognizer("whisper", preload=False)
+
+
+def transcribe_24k(recognizer: Any, pcm24k: bytes) -> str:
+    """What the default recognizer hears in 24 kHz PCM (the server's audio output)."""
+    from openlive.audio.resample import StreamResampler
+
+    resampler = StreamResampler(16000, in_rate=24000)
+    pcm16k = resampler.process(pcm24k) + resampler.flush()
+    return str(asyncio.run(recognizer.transcribe(pcm16k, language="en-US")).text)

@@ -24,6 +24,17 @@ streams as usual, but from the first sign of a call (a ``<tool_call>`` tag, a fe
 JSON object) the text is held back, parsed when the reply ends, and becomes one
 ``ToolCallsRequested`` (or ``MalformedToolCall``) instead of text.
 
+The generation that follows tool results (the request ends with ``tool`` messages)
+should answer. Shown the results as the template's ``<tool_response>`` turn, the small
+default model mostly repeats the call or echoes the JSON; told them in a system message
+after the user's question ("You called get_weather with {...}; it returned {...}. Tell
+the user the outcome in one short sentence."), it answers. So that last round is
+rendered that way; the prompt up to the question is unchanged, so the KV cache of the
+call's generation serves it (evaluating the tools' part of a prompt cold costs seconds).
+Earlier rounds keep the template's own rendering. The tools stay declared, so a model may
+still chain another call; ``chain_tool_calls=True`` renders the last round like the
+earlier ones, for a model that chains calls well.
+
 Stop sequences are matched here, on the decoded text, not by llama-cpp-python; then a
 ``"stop"`` from llama-cpp-python always means an end-of-generation token was sampled,
 which is not counted as a completion token (as llama-cpp-python's own usage does).
@@ -59,7 +70,12 @@ from openlive.engines.llm.base import (
     TextDelta,
     ToolSpec,
 )
-from openlive.engines.llm.tools import ToolCallScanner, calls_event, declared_by_name
+from openlive.engines.llm.tools import (
+    ToolCallScanner,
+    calls_event,
+    declared_by_name,
+    openai_tool,
+)
 from openlive.errors import ConfigError, EngineError
 
 if TYPE_CHECKING:
@@ -88,7 +104,8 @@ class LlamaCppModel:
 
     Construction loads the model and blocks (about a second for 0.5B); do it before
     serving. ``chat_template`` overrides the GGUF's own ``tokenizer.chat_template``.
-    ``tool_prompt`` chooses how declared tools are put in the prompt (see ``ToolPrompt``).
+    ``tool_prompt`` chooses how declared tools are put in the prompt (see ``ToolPrompt``);
+    ``chain_tool_calls`` renders results for chaining, not answering (see the module doc).
     """
 
     def __init__(
@@ -99,12 +116,14 @@ class LlamaCppModel:
         n_threads: int | None = None,
         chat_template: str | None = None,
         tool_prompt: ToolPrompt = "auto",
+        chain_tool_calls: bool = False,
     ) -> None:
         threads = n_threads or default_threads()
         self._llama = _load(Path(model_path), n_ctx=n_ctx, n_threads=threads)
         self._formatter = _chat_formatter(self._llama, chat_template)
         self._llama.chat_handler = self._formatter.to_chat_handler()
         self._tool_prompt = _resolve_tool_prompt(tool_prompt, self._formatter.template)
+        self._chain_tool_calls = chain_tool_calls
         self._eos = self._llama.token_eos()
         self._capabilities = LlmCapabilities(context_window=self._llama.n_ctx(), tools=True)
         self._lock = asyncio.Lock()  # one generation at a time, FIFO
@@ -182,12 +201,30 @@ class LlamaCppModel:
             raise EngineError("the llama.cpp model is closed")
 
     def _count_sync(self, messages: tuple[ChatMessage, ...], tools: tuple[ToolSpec, ...]) -> int:
-        prompt_messages, prompt_tools = _prompt(messages, tools, self._tool_prompt)
+        prompt_messages, prompt_tools = self._prompt(messages, tools)
         result = self._formatter(messages=cast(Any, prompt_messages), tools=cast(Any, prompt_tools))
         tokens = self._llama.tokenize(
             result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
         )
         return len(tokens)
+
+    def _prompt(
+        self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
+        """The messages (and tools) for the chat formatter; see the module doc."""
+        if not self._chain_tool_calls and messages and messages[-1].role == "tool":
+            messages, facts = answer_round(messages)
+        else:
+            facts = ""
+        if self._tool_prompt == "template":
+            rendered = _as_dicts(messages)
+            if facts:
+                rendered.append({"role": "system", "content": facts})
+            return rendered, [openai_tool(tool) for tool in tools] or None
+        rendered = guarded_messages(messages, tools)
+        if facts:
+            _add_to_last_user(rendered, facts)
+        return rendered, None
 
     def _run(self, generation: _Generation, request: GenerationRequest) -> None:
         """Worker thread: generate, pushing every event (or the error) to the loop."""
@@ -203,7 +240,7 @@ class LlamaCppModel:
             cast(Any, self._llama).reset()  # reproducible: evaluate the whole prompt, cold
         self._set_abort(generation.cancelled)
         generation.on_first_sample = self._clear_abort
-        messages, tools = _prompt(request.messages, request.tools, self._tool_prompt)
+        messages, tools = self._prompt(request.messages, request.tools)
         chunks = self._llama.create_chat_completion(
             messages=cast(Any, messages),
             tools=cast(Any, tools),
@@ -413,15 +450,6 @@ def _resolve_tool_prompt(choice: ToolPrompt, template: str) -> Literal["template
     return choice
 
 
-def _prompt(
-    messages: Sequence[ChatMessage], tools: Sequence[ToolSpec], mode: str
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
-    """The messages (and tools) for the chat formatter, in the chosen tool-prompt mode."""
-    if mode == "template":
-        return _as_dicts(messages), [openai_tool(tool) for tool in tools] or None
-    return guarded_messages(messages, tools), None
-
-
 def _as_dicts(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     """Messages as chat templates expect them (HF convention: arguments as an object)."""
     return [_as_dict(message) for message in messages]
@@ -440,12 +468,6 @@ def _as_dict(message: ChatMessage) -> dict[str, Any]:
     return rendered
 
 
-def openai_tool(tool: ToolSpec) -> dict[str, Any]:
-    """A ToolSpec in the OpenAI ``tools`` format that chat templates and servers take."""
-    function = {"name": tool.name, "description": tool.description, "parameters": tool.parameters}
-    return {"type": "function", "function": function}
-
-
 GUARDED_TOOL_PROMPT = """\
 # Tools
 
@@ -454,25 +476,25 @@ You can call these functions (their arguments are described as JSON Schema):
 {tools}
 </tools>
 
-If the user's request needs one of these functions, reply with nothing but the call:
+When the user's request needs one of these functions, reply with only the call:
 <tool_call>
 {{"name": "<function name>", "arguments": {{<argument values>}}}}
 </tool_call>
-Use one <tool_call> block per call. Call only the functions listed above, with only the \
-arguments they declare. If no function fits the request, answer in plain text and do not \
-mention the functions."""
+Call a function only when the user asks for what it does, and only once, unless the user \
+asks for several things. Use only the functions and arguments listed above. Otherwise \
+answer in plain text and do not mention the functions."""
 
 
 def guarded_messages(
     messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]
-) -> list[dict[str, str]]:
+) -> list[dict[str, Any]]:
     """Plain-text messages for a template that cannot render tools.
 
     The tools go into the system message (a new one first if there is none); earlier
     calls are written as ``<tool_call>`` blocks and results as ``<tool_response>`` blocks
     in a user message, so any chat template can render the conversation.
     """
-    rendered: list[dict[str, str]] = []
+    rendered: list[dict[str, Any]] = []
     for index, message in enumerate(messages):
         if message.role == "tool":
             block = _tool_response_block(message)
@@ -505,15 +527,11 @@ def _tool_response_block(message: ChatMessage) -> str:
     return f"<tool_response>\n{result}\n</tool_response>"
 
 
-def _add_tool_prompt(rendered: list[dict[str, str]], tools: Sequence[ToolSpec]) -> None:
+def _add_tool_prompt(rendered: list[dict[str, Any]], tools: Sequence[ToolSpec]) -> None:
     listing = "\n".join(
         json.dumps(openai_tool(tool)["function"], ensure_ascii=False) for tool in tools
     )
-    prompt = GUARDED_TOOL_PROMPT.format(tools=listing)
-    if rendered and rendered[0]["role"] == "system":
-        rendered[0]["content"] = f"{rendered[0]['content']}\n\n{prompt}"
-    else:
-        rendered.insert(0, {"role": "system", "content": prompt})
+    _add_to_system(rendered, GUARDED_TOOL_PROMPT.format(tools=listing))
 
 
 def _check_sampling(sampling: SamplingParams) -> None:
@@ -539,3 +557,62 @@ def _engine_error(exc: Exception) -> EngineError:
     error = EngineError(f"llama.cpp generation failed: {exc}")
     error.__cause__ = exc
     return error
+
+
+ANSWER_PROMPT = "Tell the user the outcome in one short sentence."
+
+
+def answer_round(
+    messages: Sequence[ChatMessage],
+) -> tuple[Sequence[ChatMessage], str]:
+    """Split off the last round of calls and results, told as facts to answer from.
+
+    ``messages`` ends with ``tool`` messages, usually after the ``assistant`` message
+    whose calls they answer. Returns the messages before that round and the facts
+    ("You called X with {...}; it returned {...}.") followed by :data:`ANSWER_PROMPT`.
+    """
+    end = len(messages)
+    while end > 0 and messages[end - 1].role == "tool":
+        end -= 1
+    results, caller = messages[end:], None
+    if end > 0 and messages[end - 1].tool_calls:
+        end, caller = end - 1, messages[end - 1]
+    facts = " ".join(_fact(result, caller) for result in results)
+    return messages[:end], f"{facts} {ANSWER_PROMPT}"
+
+
+def _fact(result: ChatMessage, caller: ChatMessage | None) -> str:
+    calls = caller.tool_calls if caller is not None else ()
+    call = next((c for c in calls if c.id == result.tool_call_id), None)
+    name = result.name or (call.name if call else "a function")
+    arguments = json.dumps(call.arguments, ensure_ascii=False) if call else "{}"
+    outcome = _outcome(result.content)
+    return f"You called {name} with {arguments}; {outcome}."
+
+
+def _outcome(content: str) -> str:
+    """``{"output": X}`` → "it returned X", ``{"error": E}`` → "it failed: E"."""
+    try:
+        response: Any = json.loads(content)
+    except ValueError:
+        return f"it returned {content}"
+    if isinstance(response, dict) and len(response) == 1 and "error" in response:
+        return f"it failed: {json.dumps(response['error'], ensure_ascii=False)}"
+    if isinstance(response, dict) and len(response) == 1 and "output" in response:
+        response = response["output"]
+    return f"it returned {json.dumps(response, ensure_ascii=False)}"
+
+
+def _add_to_last_user(rendered: list[dict[str, Any]], text: str) -> None:
+    """Guarded prompts: the facts end the user's message (any template accepts that)."""
+    if rendered and rendered[-1]["role"] == "user":
+        rendered[-1] = {**rendered[-1], "content": f"{rendered[-1]['content']}\n\n{text}"}
+    else:
+        rendered.append({"role": "user", "content": text})
+
+
+def _add_to_system(rendered: list[dict[str, Any]], text: str) -> None:
+    if rendered and rendered[0]["role"] == "system":
+        rendered[0] = {**rendered[0], "content": f"{rendered[0]['content']}\n\n{text}"}
+    else:
+        rendered.insert(0, {"role": "system", "content": text})

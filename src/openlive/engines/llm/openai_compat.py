@@ -15,6 +15,17 @@ while streaming (llama-cpp-python's ``llama_cpp.server`` is one) gets:
 * ``prompt_tokens`` = :meth:`OpenAICompatModel.count_tokens` of the request (exact), or
   0 with a logged warning when the server cannot count either (the reply is kept).
 
+Function calling: ``request.tools`` are sent as OpenAI ``tools``; the server's streamed
+``delta.tool_calls`` pieces are joined by ``index`` (arguments arrive as fragments of a
+JSON string) and checked against the declarations like the llama.cpp backend's calls
+(undeclared names and arguments not matching the schema are rejected), then become one
+``ToolCallsRequested`` with openlive's own production-style ids. A server that does not
+parse calls itself (``llama_cpp.server`` with a model's own chat template) returns them
+as text: that text goes through the same tolerant scanner as the llama.cpp backend, so
+it is not shown to the user either. History maps to the OpenAI format: an assistant
+message's ``tool_calls`` (arguments as a JSON string) and ``tool`` messages with
+``tool_call_id``.
+
 ``count_tokens`` never estimates. It asks the server: llama.cpp's ``llama-server``
 renders the chat template (``POST /apply-template``) and tokenizes (``POST /tokenize``)
 without generating; any other server gets a non-streaming request with
@@ -27,7 +38,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 
@@ -41,6 +52,15 @@ from openlive.engines.llm.base import (
     LlmEvent,
     SamplingParams,
     TextDelta,
+    ToolSpec,
+)
+from openlive.engines.llm.tools import (
+    ParsedCalls,
+    ToolCallScanner,
+    calls_event,
+    check_call,
+    declared_by_name,
+    openai_tool,
 )
 from openlive.errors import EngineError
 
@@ -75,7 +95,7 @@ class OpenAICompatModel:
         self._client = httpx.AsyncClient(
             headers=headers, timeout=httpx.Timeout(timeout, connect=10.0), transport=transport
         )
-        self._capabilities = LlmCapabilities(context_window=context_window)
+        self._capabilities = LlmCapabilities(context_window=context_window, tools=True)
         self._count_method: _CountMethod | None = None  # found on first count
 
     @property
@@ -85,7 +105,10 @@ class OpenAICompatModel:
     async def stream(self, request: GenerationRequest) -> AsyncIterator[LlmEvent]:
         """Stream a reply; raises :class:`EngineError` on connection or HTTP errors."""
         url = f"{self._base_url}/chat/completions"
-        body = self._body(request.messages, request.sampling, stream=True)
+        body = self._body(request.messages, request.sampling, stream=True, tools=request.tools)
+        declared = declared_by_name(request.tools)
+        scanner = ToolCallScanner(declared) if request.tools else None
+        native = _NativeCalls()
         usage: dict[str, Any] | None = None
         chunks, reason = 0, "stop"
         async with (
@@ -99,34 +122,60 @@ class OpenAICompatModel:
                 payload = _parse_json(data, url)
                 usage = payload.get("usage") or usage
                 for choice in payload.get("choices") or ():
-                    if text := (choice.get("delta") or {}).get("content"):
+                    delta = choice.get("delta") or {}
+                    if text := delta.get("content"):
                         chunks += 1
-                        yield TextDelta(text)
+                        shown = scanner.feed(text) if scanner is not None else text
+                        if shown:
+                            yield TextDelta(shown)
+                    if pieces := delta.get("tool_calls"):
+                        chunks += 1
+                        native.add(pieces)
                     reason = choice.get("finish_reason") or reason
-        yield await self._finished(request.messages, usage, chunks, reason)
+        if scanner is not None:
+            text, parsed = scanner.finish()
+            if text:
+                yield TextDelta(text)
+            calls = native.parsed(declared, also=parsed)
+            if calls.attempted:
+                yield calls_event(calls)
+        counted = (request.messages, request.tools)
+        yield await self._finished(counted, usage, chunks, reason)
 
-    async def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
-        """Ask the server how many tokens the templated prompt takes (see module doc)."""
+    async def count_tokens(
+        self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec] = ()
+    ) -> int:
+        """Ask the server how many tokens the templated prompt takes (see module doc).
+
+        ``tools``: the request's declared tools, which take prompt tokens too.
+        """
         if self._count_method in (None, "llama-server"):
-            count = await self._count_with_llama_server(messages)
+            count = await self._count_with_llama_server(messages, tools)
             if count is not None:
                 self._count_method = "llama-server"
                 return count
         self._count_method = "usage-probe"
-        return await self._count_with_usage_probe(messages)
+        return await self._count_with_usage_probe(messages, tools)
 
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self._client.aclose()
 
     def _body(
-        self, messages: Sequence[ChatMessage], sampling: SamplingParams, *, stream: bool
+        self,
+        messages: Sequence[ChatMessage],
+        sampling: SamplingParams,
+        *,
+        stream: bool,
+        tools: Sequence[ToolSpec] = (),
     ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self._model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "messages": openai_messages(messages),
             "stream": stream,
         }
+        if tools:
+            body["tools"] = [openai_tool(tool) for tool in tools]
         if stream:
             body["stream_options"] = {"include_usage": True}
         body.update(_sampling_fields(sampling))
@@ -134,7 +183,7 @@ class OpenAICompatModel:
 
     async def _finished(
         self,
-        messages: Sequence[ChatMessage],
+        counted: tuple[Sequence[ChatMessage], Sequence[ToolSpec]],
         usage: dict[str, Any] | None,
         chunks: int,
         reason: str,
@@ -145,16 +194,20 @@ class OpenAICompatModel:
                 int(usage["prompt_tokens"]), int(usage["completion_tokens"]), finish_reason
             )
         try:
-            prompt_tokens = await self.count_tokens(messages)
+            prompt_tokens = await self.count_tokens(*counted)
         except EngineError as exc:  # the reply is complete; do not lose it over a count
             _log.warning("prompt tokens unknown, reporting 0: %s", exc)
             prompt_tokens = 0
         return Finished(prompt_tokens, chunks, finish_reason)
 
-    async def _count_with_llama_server(self, messages: Sequence[ChatMessage]) -> int | None:
+    async def _count_with_llama_server(
+        self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]
+    ) -> int | None:
         """llama-server: render the template, then tokenize; None if not llama-server."""
         url = f"{self._root_url}/apply-template"
-        body = {"messages": [{"role": m.role, "content": m.content} for m in messages]}
+        body: dict[str, Any] = {"messages": openai_messages(messages)}
+        if tools:
+            body["tools"] = [openai_tool(tool) for tool in tools]
         async with _errors_as_engine_errors(url):
             response = await self._client.post(url, json=body)
             if 400 <= response.status_code < 500:  # not llama-server
@@ -172,10 +225,13 @@ class OpenAICompatModel:
             raise EngineError(f"{url} answered without a 'tokens' list")
         return len(tokens)
 
-    async def _count_with_usage_probe(self, messages: Sequence[ChatMessage]) -> int:
+    async def _count_with_usage_probe(
+        self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]
+    ) -> int:
         """Any server: a one-token, non-streaming completion reports the prompt's size."""
         url = f"{self._base_url}/chat/completions"
-        body = self._body(messages, SamplingParams(max_tokens=1, temperature=0.0), stream=False)
+        probe = SamplingParams(max_tokens=1, temperature=0.0)
+        body = self._body(messages, probe, stream=False, tools=tools)
         async with _errors_as_engine_errors(url):
             response = await self._client.post(url, json=body)
             await _check_status(response, url)
@@ -186,6 +242,71 @@ class OpenAICompatModel:
                 "/tokenize (llama-server) and reports no usage"
             )
         return int(usage["prompt_tokens"])
+
+
+def openai_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+    """Chat messages in the OpenAI format (plain messages: just role and content)."""
+    return [_openai_message(message) for message in messages]
+
+
+def _openai_message(message: ChatMessage) -> dict[str, Any]:
+    rendered: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        rendered["content"] = message.content or None
+        rendered["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {
+                    "name": call.name,
+                    "arguments": json.dumps(call.arguments, ensure_ascii=False),
+                },
+            }
+            for call in message.tool_calls
+        ]
+    if message.role == "tool":
+        rendered["tool_call_id"] = message.tool_call_id
+    return rendered
+
+
+class _NativeCalls:
+    """Streamed ``delta.tool_calls`` pieces, joined per call by their ``index``."""
+
+    def __init__(self) -> None:
+        self._calls: dict[int, dict[str, Any]] = {}  # index → {"name": str, "arguments": ...}
+
+    def add(self, pieces: object) -> None:
+        for piece in pieces if isinstance(pieces, list) else ():
+            if isinstance(piece, dict):
+                self._add_one(piece)
+
+    def _add_one(self, piece: dict[str, Any]) -> None:
+        index = piece.get("index")
+        if not isinstance(index, int):  # some servers send whole calls without an index
+            index = len(self._calls) if piece.get("id") or not self._calls else max(self._calls)
+        call = self._calls.setdefault(index, {"name": "", "arguments": ""})
+        function = piece.get("function") or {}
+        if isinstance(name := function.get("name"), str):
+            call["name"] += name
+        arguments = function.get("arguments")
+        if isinstance(arguments, str) and isinstance(call["arguments"], str):
+            call["arguments"] += arguments
+        elif isinstance(arguments, dict):  # not OpenAI's format, but seen in the wild
+            call["arguments"] = arguments
+
+    def parsed(self, declared: Mapping[str, ToolSpec], also: ParsedCalls | None) -> ParsedCalls:
+        """The joined calls checked against ``declared``, then those found in the text."""
+        result = ParsedCalls()
+        for _, call in sorted(self._calls.items()):
+            checked = check_call(call["name"], call["arguments"], declared)
+            if isinstance(checked, str):
+                result.rejected.append(checked)
+            else:
+                result.calls.append(checked)
+        if also is not None:
+            result.calls.extend(also.calls)
+            result.rejected.extend(also.rejected)
+        return result
 
 
 async def sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:

@@ -219,7 +219,9 @@ def _check_object(
     _check_bounds(len(value), schema, "minProperties", "maxProperties", f"{path} size", problems)
 
 
-def _check_array(schema: Mapping[str, Any], value: list[Any], path: str, problems: list[str]) -> None:
+def _check_array(
+    schema: Mapping[str, Any], value: list[Any], path: str, problems: list[str]
+) -> None:
     items = schema.get("items")
     if isinstance(items, Mapping):
         for index, item in enumerate(value):
@@ -238,15 +240,13 @@ def _check_string(schema: Mapping[str, Any], value: str, path: str, problems: li
             pass  # a pattern Python cannot compile is not the model's fault
 
 
-def _check_number(
-    schema: Mapping[str, Any], value: float, path: str, problems: list[str]
-) -> None:
+def _check_number(schema: Mapping[str, Any], value: float, path: str, problems: list[str]) -> None:
     _check_bounds(value, schema, "minimum", "maximum", path, problems)
     low, high = _number(schema.get("exclusiveMinimum")), _number(schema.get("exclusiveMaximum"))
     if low is not None and value <= low:
-        problems.append(f"{path}: must be more than {low}")
+        problems.append(f"{path}: must be more than {low:g}")
     if high is not None and value >= high:
-        problems.append(f"{path}: must be less than {high}")
+        problems.append(f"{path}: must be less than {high:g}")
 
 
 def _check_bounds(
@@ -259,9 +259,9 @@ def _check_bounds(
 ) -> None:
     low, high = _number(schema.get(low_key)), _number(schema.get(high_key))
     if low is not None and size < low:
-        problems.append(f"{what}: {size} is less than {low}")
+        problems.append(f"{what}: {size:g} is less than {low:g}")
     if high is not None and size > high:
-        problems.append(f"{what}: {size} is more than {high}")
+        problems.append(f"{what}: {size:g} is more than {high:g}")
 
 
 def _types(schema: Mapping[str, Any]) -> list[str]:
@@ -405,6 +405,12 @@ def calls_event(parsed: ParsedCalls) -> ToolCallsRequested | MalformedToolCall:
     return MalformedToolCall(tuple(parsed.rejected))
 
 
+def openai_tool(tool: ToolSpec) -> dict[str, Any]:
+    """A ToolSpec in the OpenAI ``tools`` format, which chat templates and servers take."""
+    function = {"name": tool.name, "description": tool.description, "parameters": tool.parameters}
+    return {"type": "function", "function": function}
+
+
 def new_call_id() -> str:
     """A fresh id in the production style: ``function-call-`` and 18 random digits."""
     return f"function-call-{10**17 + secrets.randbelow(9 * 10**17)}"
@@ -434,7 +440,8 @@ def parse_tool_calls(text: str, declared: Mapping[str, ToolSpec]) -> ParsedCalls
     ``declared`` maps each function name to its :class:`ToolSpec`. Calls come out in the
     order written, each with a new production-style id; every attempt that names an
     undeclared function, has unreadable JSON or arguments not matching the schema is
-    rejected with a reason. Text that is no call stays in ``text_outside``.
+    rejected with a reason, and so is a repeat of an identical call. Text that is no
+    call stays in ``text_outside``.
     """
     result = ParsedCalls()
     spans: list[tuple[int, int]] = []
@@ -444,13 +451,20 @@ def parse_tool_calls(text: str, declared: Mapping[str, ToolSpec]) -> ParsedCalls
             if isinstance(attempt, str):
                 result.rejected.append(attempt)
             else:
-                checked = check_call(attempt[0], attempt[1], declared)
-                if isinstance(checked, ToolCall):
-                    result.calls.append(checked)
-                else:
-                    result.rejected.append(checked)
+                _add_checked(result, check_call(attempt[0], attempt[1], declared))
     result.text_outside = _text_outside(text, spans)
     return result
+
+
+def _add_checked(result: ParsedCalls, checked: ToolCall | str) -> None:
+    """Keep a valid call unless the reply already made the very same one (small models
+    sometimes write a call twice)."""
+    if isinstance(checked, str):
+        result.rejected.append(checked)
+    elif any((c.name, c.arguments) == (checked.name, checked.arguments) for c in result.calls):
+        result.rejected.append(f"{checked.name}: the same call twice; kept once")
+    else:
+        result.calls.append(checked)
 
 
 def check_call(name: object, arguments: object, declared: Mapping[str, ToolSpec]) -> ToolCall | str:
@@ -463,7 +477,9 @@ def check_call(name: object, arguments: object, declared: Mapping[str, ToolSpec]
         known = ", ".join(sorted(declared)) or "none"
         return f"undeclared function {name!r} (declared: {known})"
     if isinstance(arguments, str):
-        arguments = _decode(arguments) if arguments.strip() else {}
+        text, arguments = arguments, _decode(arguments) if arguments.strip() else {}
+        if arguments is _BROKEN:
+            return f"{name}: could not parse the arguments {' '.join(text.split())[:80]!r}"
     if arguments is None:
         arguments = {}
     if not isinstance(arguments, dict):
@@ -487,7 +503,9 @@ def _candidates(text: str, declared: Mapping[str, ToolSpec]) -> list[_Candidate]
         attempts = _attempts_in(match["body"], declared)
         found.append((match.start(), match.end(), attempts or [_unreadable(match["body"])]))
     for match in _FENCE.finditer(text):
-        if not _overlaps(match.span(), found) and (attempts := _attempts_in(match["body"], declared)):
+        if not _overlaps(match.span(), found) and (
+            attempts := _attempts_in(match["body"], declared)
+        ):
             found.append((match.start(), match.end(), attempts))
     for start, end, value in _json_values(text):
         if not _overlaps((start, end), found) and (attempts := _attempts_from(value, declared)):
@@ -700,7 +718,8 @@ class ToolCallScanner:
 
     Feed each piece of generated text to :meth:`feed`, which returns what is safe to
     show now. Text is held from the first sign of a call: a ``<tool_call>``-style tag, a
-    code fence, or a ``{``/``[{`` followed by a quote. Call :meth:`finish` once the reply
+    code fence, a ``{``/``[{`` followed by a quote, or a reply that opens with a declared
+    name and ``(``. Call :meth:`finish` once the reply
     has ended: it returns the rest of the text to show and what was parsed (``None``
     when the held text held no call attempt, which is then shown unchanged).
     """
@@ -709,6 +728,8 @@ class ToolCallScanner:
         self._declared = declared
         self._pending = ""  # text not shown yet: undecided, or held for good
         self._holding = False  # a call has started: hold everything until the end
+        self._opened = False  # some text was shown: a reply no longer opens with a call
+        self._call_openings = tuple(f"{name}(" for name in declared)
 
     @property
     def holding(self) -> bool:
@@ -720,9 +741,22 @@ class ToolCallScanner:
             self._pending += text
             return ""
         buffer = self._pending + text
+        if not self._opened and (decided := self._python_call_start(buffer)) is not None:
+            self._pending, self._holding = buffer, decided
+            return ""
         start, self._holding = _call_start(buffer)
         self._pending = buffer[start:]
+        self._opened = self._opened or start > 0
         return buffer[:start]
+
+    def _python_call_start(self, buffer: str) -> bool | None:
+        """``get_weather(`` opening the reply: True; a prefix of it: False; else None."""
+        head = buffer.lstrip()
+        if head.startswith(self._call_openings):
+            return True
+        if any(opening.startswith(head) for opening in self._call_openings):
+            return False
+        return None
 
     def finish(self) -> tuple[str, ParsedCalls | None]:
         pending, self._pending = self._pending, ""

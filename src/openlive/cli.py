@@ -164,6 +164,15 @@ data_dir_option = click.option(
 @click.option("--voice/--no-voice", default=True, show_default=True, envvar="OPENLIVE_VOICE",
               help="Load the voice engines (VAD, recognizer, synthesizer) for AUDIO sessions.")
 @click.option(
+    "--server-tool",
+    "server_tools",
+    multiple=True,
+    envvar="OPENLIVE_SERVER_TOOL",
+    help="module:factory of your implementation of a built-in Live tool (googleSearch, "
+    "codeExecution, urlContext, googleMaps…), run by the server; repeatable. Without one, "
+    "sessions that ask for a built-in are refused with a reason naming it.",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -174,6 +183,7 @@ def serve(**options: Any) -> None:
     """Start the server on the embedded default stack (or the backends you name)."""
     options["tls_hosts"] = tuple(options["tls_hosts"])
     options["model_aliases"] = tuple(options["model_aliases"])
+    options["server_tools"] = tuple(options["server_tools"])
     try:
         settings = Settings(**options)
     except ConfigError as err:

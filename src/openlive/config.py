@@ -37,6 +37,7 @@ class Settings:
     video_session_limit: float = 120.0
     resumption_ttl: float = 7200.0  # seconds a session handle stays valid (as the Live API)
     store: str | None = None  # redis://… or a SQLite path; None: <data_dir>/openlive.db
+    server_tools: tuple[str, ...] = ()  # module:factory of built-in tools run server-side
 
     def __post_init__(self) -> None:
         if (self.tls_cert is None) != (self.tls_key is None):

@@ -5,11 +5,19 @@ in the request (system included), streamed one word per :class:`TextDelta`. Toke
 counts are whitespace words, so tests can check the exact usage numbers. A user
 message that starts with ``slow:`` makes each word take ``SLOW_WORD_SECONDS`` so that
 tests can interrupt a generation midway; ``fail:`` makes the engine raise.
+
+Function calls, when the request declares tools: ``Checking. call: get_weather {"city":
+"Paris"} | call: get_time {}`` streams ``Checking.`` and then asks for the two calls
+(validated against the declarations like the real backends do; invalid ones are
+rejected, and a reply whose every call is invalid is a ``MalformedToolCall``). A request
+that ends with function results is answered ``[messages=N] get_weather returned
+{...}`` for each result.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -19,17 +27,59 @@ from openlive.engines.llm.base import (
     GenerationRequest,
     LlmCapabilities,
     LlmEvent,
+    MalformedToolCall,
     TextDelta,
+    ToolCall,
+    ToolCallsRequested,
 )
+from openlive.engines.llm.tools import check_call, declared_by_name
 from openlive.errors import EngineError
 
 SLOW_WORD_SECONDS = 0.2
 
 
+CALL = "call:"
+
+
 def reply_for(request: GenerationRequest) -> str:
     """The exact text the fake model answers to ``request``."""
+    results: list[ChatMessage] = []
+    for message in reversed(request.messages):
+        if message.role != "tool":
+            break
+        results.insert(0, message)
+    if results:
+        told = "; ".join(f"{m.name} returned {m.content}" for m in results)
+        return f"[messages={len(request.messages)}] {told}"
     last_user = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
+    if request.tools and CALL in last_user:
+        return last_user.split(CALL, 1)[0].strip()
     return f"[messages={len(request.messages)}] {last_user}".strip()
+
+
+def calls_for(request: GenerationRequest) -> ToolCallsRequested | MalformedToolCall | None:
+    """The calls the fake model asks for (``call: name {json}`` in the last user turn)."""
+    last = request.messages[-1] if request.messages else None
+    if not request.tools or last is None or last.role != "user" or CALL not in last.content:
+        return None
+    declared = declared_by_name(request.tools)
+    calls: list[ToolCall] = []
+    rejected: list[str] = []
+    for segment in last.content.split(CALL)[1:]:
+        name, _, raw = segment.strip().rstrip("|").strip().partition(" ")
+        try:
+            arguments = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            rejected.append(f"unreadable arguments for {name}")
+            continue
+        checked = check_call(name, arguments, declared)
+        if isinstance(checked, str):
+            rejected.append(checked)
+        else:
+            calls.append(checked)
+    if calls:
+        return ToolCallsRequested(tuple(calls), tuple(rejected))
+    return MalformedToolCall(tuple(rejected))
 
 
 def _words(messages: Sequence[ChatMessage]) -> int:
@@ -41,7 +91,7 @@ class EchoModel:
 
     def __init__(self, delay: float = 0.0, context_window: int = 4096) -> None:
         self.delay = delay
-        self._capabilities = LlmCapabilities(context_window=context_window)
+        self._capabilities = LlmCapabilities(context_window=context_window, tools=True)
         self.requests: list[GenerationRequest] = []
 
     @property
@@ -60,9 +110,14 @@ class EchoModel:
         finish = "stop"
         if limit is not None and len(words) > limit:
             words, finish = words[:limit], "length"
+        if words == [""]:
+            words = []  # nothing to say before the calls
         for i, word in enumerate(words):
             await asyncio.sleep(delay)
             yield TextDelta(word if i == 0 else " " + word)
+        calls = calls_for(request)
+        if calls is not None:
+            yield calls
         yield Finished(
             prompt_tokens=_words(request.messages),
             completion_tokens=len(words),

@@ -121,7 +121,8 @@ def test_no_interruption_queues_the_turn() -> None:
     c.delta(first.generation_id, "answer")
     actions = c.finish(first.generation_id)
     [second] = starts(actions)
-    assert [m.content for m in second.request.messages] == ["one\ntwo", "answer"]
+    # "two" came while "answer" was being given: it follows it in the history
+    assert [m.content for m in second.request.messages] == ["one", "answer", "two"]
 
 
 def test_initial_history_in_client_content_does_not_generate() -> None:

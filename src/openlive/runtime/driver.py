@@ -16,8 +16,16 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import orjson
+
 from openlive import metrics
-from openlive.engines.llm.base import Finished, LanguageModel, TextDelta
+from openlive.engines.llm.base import (
+    Finished,
+    LanguageModel,
+    MalformedToolCall,
+    TextDelta,
+    ToolCallsRequested,
+)
 from openlive.errors import CloseCode, EngineError, InternalError, ProtocolError, StoreError
 from openlive.protocol.codec import decode_client_message, encode_server_message
 from openlive.protocol.server import ServerMessage
@@ -28,12 +36,14 @@ from openlive.runtime.trace import AudioClock, TurnTrace
 from openlive.session.actions import (
     Action,
     CancelGeneration,
+    CancelServerTool,
     CancelSynthesis,
     Close,
     EndOfTurn,
     EndSynthesis,
     IngestAudio,
     LoadSnapshot,
+    RunServerTool,
     SaveSnapshot,
     ScoreEndOfTurn,
     Send,
@@ -49,6 +59,9 @@ from openlive.session.events import (
     GenerationDelta,
     GenerationFailed,
     GenerationFinished,
+    GenerationMalformedCall,
+    GenerationToolCalls,
+    ServerToolFinished,
     ShutdownRequested,
     SnapshotLoaded,
     SnapshotSaved,
@@ -62,6 +75,7 @@ from openlive.session.machine import Session
 from openlive.store.base import SnapshotStore, new_handle
 
 END_OF_TURN_WINDOW = 8.0  # seconds of audio the end-of-turn model looks at
+SERVER_TOOL_TIMEOUT = 30.0  # seconds a server-side tool may take before it counts as failed
 
 log = logging.getLogger("openlive.session")
 
@@ -109,6 +123,7 @@ class SessionDriver:
         self._generations: dict[int, asyncio.Task[None]] = {}
         self._speech: dict[int, SynthesisQueue] = {}
         self._helpers: set[asyncio.Task[None]] = set()  # recognition, end-of-turn checks
+        self._server_calls: dict[str, asyncio.Task[None]] = {}  # server-side tools running
         self._audio: AudioInput | None = None
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._closed = False  # run() has ended: late callbacks are ignored
@@ -127,6 +142,7 @@ class SessionDriver:
             for timer in self._timers.values():
                 timer.cancel()
             tasks = [reader, writer, *self._generations.values(), *self._helpers,
+                     *self._server_calls.values(),
                      *(queue.task for queue in self._speech.values())]
             for task in tasks:
                 task.cancel()
@@ -220,6 +236,12 @@ class SessionDriver:
                     self._spawn(self._load_snapshot(handle))
                 case WakeAt(at=at, key=key):
                     self._wake_at(at, key)
+                case RunServerTool():
+                    self._run_server_tool(action)
+                case CancelServerTool(call_id=call_id):
+                    call = self._server_calls.pop(call_id, None)
+                    if call is not None:
+                        call.cancel()
 
     async def _write_loop(self) -> None:
         while True:
@@ -335,6 +357,32 @@ class SessionDriver:
         self._timers.pop(key, None)
         self._feed(Tick())
 
+    # -- server-side tools --------------------------------------------------------------
+
+    def _run_server_tool(self, action: RunServerTool) -> None:
+        task = asyncio.create_task(self._server_tool(action), name="openlive-server-tool")
+        self._server_calls[action.call_id] = task
+        task.add_done_callback(lambda _t: self._server_calls.pop(action.call_id, None))
+
+    async def _server_tool(self, action: RunServerTool) -> None:
+        tool = self._engines.server_tools.get(action.tool)
+        sid = self._session.session_id
+        try:
+            if tool is None:
+                raise LookupError(f"no server-side {action.tool} is configured")
+            response = await asyncio.wait_for(tool.call(action.name, action.arguments),
+                                              SERVER_TOOL_TIMEOUT)
+            result = orjson.dumps(dict(response)).decode()
+            log.info("session %s: server tool %s.%s answered", sid, action.tool, action.name)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure of an operator's tool
+            message = "timed out" if isinstance(exc, TimeoutError) else str(exc) or repr(exc)
+            log.warning("session %s: server tool %s.%s failed: %s", sid, action.tool,
+                        action.name, message)
+            result = orjson.dumps({"error": message}).decode()
+        self._feed(ServerToolFinished(action.call_id, result))
+
     def go_away(self, grace: float) -> None:
         """The server is shutting down: the session tells its client (``goAway``)."""
         self._feed(ShutdownRequested(grace))
@@ -369,6 +417,18 @@ class SessionDriver:
                                 self._clock() - started
                             )
                         self._feed(GenerationDelta(gid, text))
+                    case ToolCallsRequested(calls=calls, rejected=rejected):
+                        names = ", ".join(call.name for call in calls)
+                        log.info("session %s: the model calls %s", self._session.session_id,
+                                 names)
+                        if rejected:
+                            log.info("session %s: rejected call attempts: %s",
+                                     self._session.session_id, "; ".join(rejected))
+                        self._feed(GenerationToolCalls(gid, calls))
+                    case MalformedToolCall(reasons=reasons):
+                        log.warning("session %s: malformed function call: %s",
+                                    self._session.session_id, "; ".join(reasons))
+                        self._feed(GenerationMalformedCall(gid, reasons))
                     case Finished():
                         metrics.TOKENS_TOTAL.labels(action.backend, "prompt").inc(
                             event.prompt_tokens

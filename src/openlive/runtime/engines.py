@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from openlive.engines.asr.base import SpeechRecognizer
 from openlive.engines.llm.base import LanguageModel
+from openlive.engines.tools.base import ServerTool
 from openlive.engines.tts.base import SpeechSynthesizer
 from openlive.session.config import ServerCapabilities
 
@@ -30,6 +31,8 @@ class Engines:
     asr: SpeechRecognizer | None = None
     tts: SpeechSynthesizer | None = None
     end_of_turn: EndOfTurnModel | None = None
+    # the operator's implementations of built-in tools, by wire name ("googleSearch")
+    server_tools: Mapping[str, ServerTool] = field(default_factory=dict)
 
     def capabilities(self) -> ServerCapabilities:
         return ServerCapabilities(
@@ -37,9 +40,10 @@ class Engines:
             audio_input=self.vad is not None and self.asr is not None,
             end_of_turn_model=self.end_of_turn is not None,
             context_window=min(m.capabilities.context_window for m in self.llms.values()),
+            server_tools={name: tool.functions for name, tool in self.server_tools.items()},
         )
 
     async def aclose(self) -> None:
-        for engine in (*self.llms.values(), self.asr, self.tts):
+        for engine in (*self.llms.values(), self.asr, self.tts, *self.server_tools.values()):
             if engine is not None:
                 await engine.aclose()

@@ -11,6 +11,7 @@ import sys
 from openlive.catalog import DEFAULT_BACKEND, ModelCatalog
 from openlive.config import Settings
 from openlive.engines.llm.factory import create_language_model
+from openlive.engines.tools.factory import load_server_tools
 from openlive.errors import OpenLiveError
 from openlive.runtime.engines import Engines
 from openlive.server.app import OpenLiveApp, Services
@@ -88,7 +89,10 @@ async def run_server(settings: Settings) -> None:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     log.info("loading language model backend %r", settings.llm)
     model = create_language_model(settings.llm, **settings.llm_options())
-    engines = Engines({DEFAULT_BACKEND: model})
+    server_tools = load_server_tools(settings.server_tools)
+    engines = Engines({DEFAULT_BACKEND: model}, server_tools=server_tools)
+    for name in engines.server_tools:
+        log.info("server-side tool: %s", name)
     if settings.voice:
         await load_voice_engines(engines, asr=settings.asr, tts=settings.tts)
     catalog = ModelCatalog().with_aliases({a: DEFAULT_BACKEND for a in settings.model_aliases})

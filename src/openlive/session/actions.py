@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from openlive.engines.llm.base import GenerationRequest
 from openlive.errors import CloseCode
@@ -30,6 +31,24 @@ class CancelGeneration:
     """Stop generation ``generation_id`` now; no further events for it are wanted."""
 
     generation_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunServerTool:
+    """Run a call with the server-side implementation of built-in ``tool``; report
+    ``ServerToolFinished`` (an error becomes an ``{"error": ...}`` result)."""
+
+    call_id: str
+    tool: str  # the built-in's wire name, e.g. "googleSearch"
+    name: str  # the function the model called
+    arguments: dict[str, Any] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CancelServerTool:
+    """Stop a server-side call; no result is wanted any more."""
+
+    call_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,5 +146,5 @@ class WakeAt:
 Action = (
     Send | StartGeneration | CancelGeneration | Close | IngestAudio | Transcribe
     | EndOfTurn | ScoreEndOfTurn | Synthesize | EndSynthesis | CancelSynthesis | WakeAt
-    | SaveSnapshot | LoadSnapshot
+    | SaveSnapshot | LoadSnapshot | RunServerTool | CancelServerTool
 )

@@ -6,18 +6,19 @@ code the hosted API would use.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from openlive.catalog import ModelCatalog, bare_model_id
-from openlive.engines.llm.base import SamplingParams
+from openlive.engines.llm.base import SamplingParams, ToolSpec
 from openlive.engines.tts.voices import DEFAULT_VOICE, resolve_language, voice_profile
 from openlive.errors import InvalidArgument, PolicyViolation
 from openlive.protocol.client import Setup, SpeechConfig
 from openlive.protocol.types import Content
 from openlive.session.activity import ActivityConfig
 from openlive.session.compression import SlidingWindow
+from openlive.session.tools import Toolbox
 
 Modality = Literal["TEXT", "AUDIO"]
 
@@ -31,6 +32,8 @@ class ServerCapabilities:
     end_of_turn_model: bool = False  # the semantic end-of-turn model is loaded
     resumption: bool = False  # a store keeps resumption snapshots
     context_window: int = 4096  # of the language model, in tokens
+    # built-in tools the operator runs server-side: wire name -> the functions it offers
+    server_tools: Mapping[str, tuple[ToolSpec, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,7 @@ class SessionConfig:
     compression: SlidingWindow | None = None  # None: outgrowing the window ends the session
     # realtimeInputConfig.turnCoverage: does a turn include the audio between turns?
     turn_includes_all_input: bool = False
+    tools: Toolbox = field(default_factory=Toolbox)
 
     @classmethod
     def from_setup(
@@ -92,6 +96,7 @@ class SessionConfig:
             activity=ActivityConfig.from_wire(
                 realtime.automatic_activity_detection if realtime else None
             ),
+            tools=Toolbox.from_wire(setup.tools, capabilities.server_tools),
         )
 
 

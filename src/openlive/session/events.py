@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from openlive.engines.llm.base import ToolCall
 from openlive.protocol.client import ClientMessage
 
 
@@ -23,6 +24,30 @@ class GenerationFinished:
     generation_id: int
     prompt_tokens: int
     completion_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationToolCalls:
+    """The model asked for these calls (validated against the declarations), in order."""
+
+    generation_id: int
+    calls: tuple[ToolCall, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationMalformedCall:
+    """The model tried to call functions, but no attempt was a valid call."""
+
+    generation_id: int
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerToolFinished:
+    """A server-side tool (``RunServerTool``) returned; ``result`` is JSON text."""
+
+    call_id: str
+    result: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +128,7 @@ class ShutdownRequested:
 
 Event = (
     ClientMessageReceived | GenerationDelta | GenerationFinished | GenerationFailed
+    | GenerationToolCalls | GenerationMalformedCall | ServerToolFinished
     | SpeechScored | EndOfTurnScored | TranscriptReady | TranscriptionFailed
     | SpeechSynthesized | SynthesisDrained | SynthesisFailed | Tick | ShutdownRequested
     | SnapshotSaved | SnapshotLoaded

@@ -43,14 +43,19 @@ def content_message(content: Content) -> ChatMessage | None:
 
 
 class History:
-    """Ordered user and model turns; merges consecutive turns of the same role."""
+    """Ordered user and model turns; merges consecutive plain turns of the same role.
+
+    Function calls and their results are never merged: each ``tool`` message must stay
+    right after the ``assistant`` message whose call it answers.
+    """
 
     def __init__(self) -> None:
         self._messages: list[ChatMessage] = []
 
     def append(self, message: ChatMessage) -> None:
-        if self._messages and self._messages[-1].role == message.role:
-            last = self._messages.pop()
+        last = self._messages[-1] if self._messages else None
+        if last is not None and _plain(last) and _plain(message) and last.role == message.role:
+            self._messages.pop()
             message = ChatMessage(role=message.role, content=f"{last.content}\n{message.content}")
         self._messages.append(message)
 
@@ -69,3 +74,7 @@ class History:
 
     def __len__(self) -> int:
         return len(self._messages)
+
+
+def _plain(message: ChatMessage) -> bool:
+    return message.role != "tool" and not message.tool_calls

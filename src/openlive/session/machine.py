@@ -14,6 +14,14 @@ paces the audio → when everything is out, ``generationComplete``, then ``turnC
 with ``usageMetadata``, and the model turn joins the history. New user input during a
 reply interrupts it: ``CancelGeneration``, ``CancelSynthesis``, ``interrupted``,
 ``turnComplete``, and history keeps only what the client actually got.
+
+Function calls (:mod:`~openlive.session.tools`): a generation that asks for calls sends
+``toolCall`` (or runs a built-in server-side) and opens a round. Once its reply is out,
+the turn waits (AWAITING_TOOLS) for the ``toolResponse`` of every blocking call, then the
+model goes on in the same turn; NON_BLOCKING calls do not hold it up, and their results
+come back later as ``scheduling`` says (INTERRUPT: now; WHEN_IDLE: when the model and
+the user are quiet; SILENT: into the history only). Interrupting a turn cancels the
+calls of its open round with ``toolCallCancellation``.
 """
 
 from __future__ import annotations
@@ -43,16 +51,21 @@ from openlive.protocol.server import (
     ServerMessage,
     SessionResumptionUpdate,
     SetupComplete,
+    ToolCallCancellation,
     Transcription,
     UsageMetadata,
 )
+from openlive.protocol.server import ToolCall as WireToolCall
+from openlive.protocol.types import FunctionCall
 from openlive.session.actions import (
     Action,
     CancelGeneration,
+    CancelServerTool,
     CancelSynthesis,
     Close,
     EndOfTurn,
     LoadSnapshot,
+    RunServerTool,
     SaveSnapshot,
     Send,
     StartGeneration,
@@ -75,6 +88,9 @@ from openlive.session.events import (
     GenerationDelta,
     GenerationFailed,
     GenerationFinished,
+    GenerationMalformedCall,
+    GenerationToolCalls,
+    ServerToolFinished,
     ShutdownRequested,
     SnapshotLoaded,
     SnapshotSaved,
@@ -102,6 +118,19 @@ from openlive.session.listening import (
 from openlive.session.resumption import Snapshot
 from openlive.session.speaking import Reply, Voicing
 from openlive.session.state import State, Trigger, transition
+from openlive.session.tools import (
+    CANCELLED,
+    RUNNING,
+    Answer,
+    CallLedger,
+    OpenCall,
+    Toolbox,
+    ToolRound,
+    round_messages,
+)
+
+#: Rounds of calls one turn may make; after that the model must answer in words.
+MAX_TOOL_ROUNDS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +139,10 @@ class TurnUsage:
 
     prompt_tokens: int
     response_tokens: int
+
+    def __add__(self, other: TurnUsage) -> TurnUsage:
+        return TurnUsage(self.prompt_tokens + other.prompt_tokens,
+                         self.response_tokens + other.response_tokens)
 
 
 class Session:
@@ -146,6 +179,17 @@ class Session:
         self._turn_pending = False  # a user turn waits for the current reply to end
         self._collecting_initial_history = False
         self._system_instruction: str | None = None
+        self._toolbox = Toolbox()
+        self._calls = CallLedger()
+        self._round: ToolRound | None = None  # the current turn's calls, until answered
+        self._rounds = 0  # rounds of calls in the current turn
+        self._turn_reason: str | None = None  # turnCompleteReason of the current turn
+        self._result_pending = False  # a WHEN_IDLE function result waits to be told
+        # Messages that arrive while the model is busy wait, so that a turn's output and
+        # its function calls stay together in the history: the client's input
+        # (NO_INTERRUPTION) and results of NON_BLOCKING calls.
+        self._held_input: list[ChatMessage] = []
+        self._held_results: list[ChatMessage] = []
 
     # -- entry point ----------------------------------------------------------------------
 
@@ -176,6 +220,15 @@ class Session:
                 return reply.on_text(event.text) if reply and event.text else []
             case GenerationFinished():
                 return self._on_llm_finished(event, now)
+            case GenerationToolCalls():
+                return self._on_tool_calls(event)
+            case GenerationMalformedCall():
+                if self._current(event.generation_id) is not None:
+                    self._turn_reason = "MALFORMED_FUNCTION_CALL"
+                return []
+            case ServerToolFinished():
+                answer = self._calls.answer_server(event.call_id, event.result)
+                return self._on_answer(answer, now) if answer is not None else []
             case SpeechSynthesized():
                 reply = self._current(event.generation_id)
                 return reply.on_audio(event.piece_id, event.pcm, now) if reply else []
@@ -233,7 +286,7 @@ class Session:
             case RealtimeInput():
                 return self._on_realtime_input(message, now)
             case ToolResponse():
-                return self._on_tool_response(message)
+                return self._on_tool_response(message, now)
             case ContextUpdate():
                 return self._on_context_update(message)
 
@@ -257,18 +310,30 @@ class Session:
         snapshot = Snapshot.decode(data)
         for message in snapshot.history:
             self.history.append(message)
-        return self._accept_setup(config, restored_instruction=snapshot.system_instruction)
+        self._calls.restore(snapshot.open_calls, snapshot.finished_calls)
+        actions = self._accept_setup(config, restored_instruction=snapshot.system_instruction)
+        if snapshot.round is not None:
+            # it was waiting for function responses: the client answers on this connection
+            self._round = snapshot.round
+            self.state = transition(self.state, Trigger.TOOLS_CALLED)
+        # a server-side call in flight died with the old connection: run it again
+        actions += [RunServerTool(c.call.id, c.server_tool, c.call.name, c.call.arguments)
+                    for c in snapshot.open_calls if c.server_tool is not None]
+        return actions
 
     def _snapshot(self) -> list[Action]:
         """At a point the session can be restored from: save it (when asked to)."""
         if not self._resumable or self.config is None:
             return []
-        snapshot = Snapshot(self.config.model, self._system_instruction, self.history.turns())
+        snapshot = Snapshot(self.config.model, self._system_instruction, self.history.turns(),
+                            round=self._round, open_calls=self._calls.open_calls(),
+                            finished_calls=self._calls.finished_ids())
         return [SaveSnapshot(snapshot.encode())]
 
     def _accept_setup(self, config: SessionConfig,
                       restored_instruction: str | None = None) -> list[Action]:
         self.config = config
+        self._toolbox = config.tools
         # a resumed session keeps its instruction unless the new setup gives one
         self._system_instruction = config.system_instruction or restored_instruction
         self._collecting_initial_history = config.initial_history_in_client_content
@@ -289,7 +354,7 @@ class Session:
         for content in message.turns:
             chat = content_message(content)
             if chat is not None:
-                self.history.append(chat)
+                self._add_input(chat)
         if not message.turn_complete:
             return actions
         if self._collecting_initial_history:
@@ -302,7 +367,7 @@ class Session:
         if message.text is not None:
             actions = self._interrupt() if self._interrupts() else []
             if message.text:
-                self.history.append(ChatMessage("user", message.text))
+                self._add_input(ChatMessage("user", message.text))
             return actions + self._user_turn_complete()
         if message.video is not None:
             raise PolicyViolation(
@@ -319,13 +384,22 @@ class Session:
             return self._listen(*self._ears().on_stream_end(), now) if self._listening else []
         return []
 
-    def _on_tool_response(self, message: ToolResponse) -> list[Action]:
-        ids = [r.id or "(no id)" for r in message.function_responses]
-        raise InvalidArgument(f"toolResponse names unknown function call id {', '.join(ids)}.")
+    def _on_tool_response(self, message: ToolResponse, now: float) -> list[Action]:
+        if not message.function_responses:
+            raise InvalidArgument("toolResponse has no functionResponses.")
+        actions: list[Action] = []
+        for index, response in enumerate(message.function_responses):
+            answer = self._calls.answer(index, response)
+            if answer is not None:
+                actions += self._on_answer(answer, now)
+        return actions
 
     def _on_context_update(self, message: ContextUpdate) -> list[Action]:
         if message.system_instruction is not None:
             self._system_instruction = instruction_text(message.system_instruction)
+        if message.tools is not None:
+            self._toolbox = Toolbox.from_wire(message.tools.tools,
+                                              self._capabilities.server_tools)
         return []
 
     # -- listening ------------------------------------------------------------------------
@@ -392,10 +466,11 @@ class Session:
             return actions + reply.resume(now)  # "mm-hm", or its own voice: keep the floor
         self._barge = None
         if not text:
-            return actions  # noise or silence: no turn to answer
+            # noise or silence: no turn to answer, but a function result may be waiting
+            return actions + self._tell_pending_result()
         if self._interrupts():
             actions = self._interrupt() + actions
-        self.history.append(ChatMessage("user", text))
+        self._add_input(ChatMessage("user", text))
         return actions + self._user_turn_complete()
 
     # -- replies --------------------------------------------------------------------------
@@ -404,7 +479,7 @@ class Session:
         return self.config is not None and self.config.interrupt_on_activity
 
     def _user_turn_complete(self) -> list[Action]:
-        if self._reply is not None:
+        if self._reply is not None or self._round is not None:
             self._turn_pending = True  # NO_INTERRUPTION: answer after this one
             return []
         return self._start_reply()
@@ -427,20 +502,31 @@ class Session:
             )
 
     def _start_reply(self) -> list[Action]:
+        """A new model turn: for the user's turn, or to tell a function's result."""
+        for message in self._held_input:
+            self.history.append(message)
+        self._held_input.clear()
+        self._fit_context()
+        self._turn_pending = self._result_pending = False
+        self._turn_usage, self._turn_reason, self._rounds = None, None, 0
+        self.state = transition(self.state, Trigger.GENERATION_STARTED)
+        return self._generate()
+
+    def _generate(self) -> list[Action]:
+        """One generation of the current turn (the first, or one after function results)."""
         config = self.config
         assert config is not None  # set by setup; states after it guarantee it
-        self._fit_context()
-        self._turn_pending = False
         voicing = None
         if config.modality == "AUDIO":
             voicing = Voicing(config.voice, config.language, config.output_transcription)
         self._reply = Reply(self._next_generation_id, voicing)
-        self._turn_usage = None
         self._next_generation_id += 1
-        self.state = transition(self.state, Trigger.GENERATION_STARTED)
+        # past the round limit the model must answer with what it has
+        tools = self._toolbox.specs if self._rounds < MAX_TOOL_ROUNDS else ()
         request = GenerationRequest(
             messages=self.history.messages(self._system_instruction),
             sampling=config.sampling,
+            tools=tools,
         )
         return [StartGeneration(self._reply.generation_id, config.backend, request)]
 
@@ -455,15 +541,29 @@ class Session:
             actions.append(CancelSynthesis(reply.generation_id))
         return actions
 
-    def _interrupt(self) -> list[Action]:
-        """Stop the reply in flight, keeping in history only what the client got."""
-        reply = self._reply
+    def _interrupt(self, cancel_calls: bool = True) -> list[Action]:
+        """Stop the turn in flight, keeping in history only what the client got.
+
+        The calls of the turn's open round are cancelled (``toolCallCancellation``),
+        unless ``cancel_calls`` is False (a function result, not the user, interrupts).
+        """
+        reply, round_ = self._reply, self._round
         self._barge = None
-        if reply is None:
+        if reply is None and round_ is None:
             return []
         actions = self._stop_reply()
         self.state = transition(self.state, Trigger.INTERRUPTED)
-        self._remember(reply)
+        if round_ is not None:
+            self._round = None
+            if reply is not None:
+                round_.said = reply.delivered_text()
+            cancelled = self._calls.cancel(round_.calls) if cancel_calls else []
+            for message in round_.messages(CANCELLED if cancel_calls else RUNNING):
+                self.history.append(message)
+            self._release_results()
+            actions += _cancellations(cancelled)
+        elif reply is not None:
+            self._remember(reply)
         return actions + [
             Send(ServerMessage(server_content=ServerContent(interrupted=True))),
             Send(ServerMessage(server_content=ServerContent(turn_complete=True))),
@@ -473,6 +573,22 @@ class Session:
         text = reply.delivered_text()
         if text:
             self.history.append(ChatMessage("assistant", text))
+        self._release_results()
+
+    def _busy(self) -> bool:
+        """The model is answering: replying, or waiting for its calls' responses."""
+        return self._reply is not None or self._round is not None
+
+    def _add_input(self, message: ChatMessage) -> None:
+        if self._busy():
+            self._held_input.append(message)
+        else:
+            self.history.append(message)
+
+    def _release_results(self) -> None:
+        for message in self._held_results:
+            self.history.append(message)
+        self._held_results.clear()
 
     def _current(self, generation_id: int) -> Reply | None:
         reply = self._reply
@@ -482,7 +598,8 @@ class Session:
         reply = self._current(event.generation_id)
         if reply is None:
             return []
-        self._turn_usage = TurnUsage(event.prompt_tokens, event.completion_tokens)
+        usage = TurnUsage(event.prompt_tokens, event.completion_tokens)
+        self._turn_usage = usage if self._turn_usage is None else self._turn_usage + usage
         self._context_tokens = event.prompt_tokens + event.completion_tokens
         return reply.on_llm_finished() + self._maybe_complete(now)
 
@@ -517,8 +634,15 @@ class Session:
         if reply is None or not reply.complete:
             return []
         self._reply = None
-        self.state = transition(self.state, Trigger.GENERATION_ENDED)
         actions: list[Action] = reply.flush_words() if reply.voicing else []
+        round_ = self._round
+        if round_ is not None:
+            round_.said = reply.delivered_text()
+            if not round_.waiting:
+                return actions + self._continue_after_round()
+            self.state = transition(self.state, Trigger.TOOLS_CALLED)
+            return actions + self._snapshot()  # the client may answer on a new connection
+        self.state = transition(self.state, Trigger.GENERATION_ENDED)
         self._remember(reply)
         usage = self._turn_usage or TurnUsage(0, 0)
         self.usage.append(usage)
@@ -526,16 +650,75 @@ class Session:
             Send(ServerMessage(server_content=ServerContent(generation_complete=True))),
             Send(
                 ServerMessage(
-                    server_content=ServerContent(turn_complete=True),
+                    server_content=ServerContent(turn_complete=True,
+                                                 turn_complete_reason=self._turn_reason),
                     usage_metadata=usage_metadata(usage),
                 )
             ),
         ]
         if self._turn_pending:
-            actions += self._start_reply()
-        else:
-            actions += self._snapshot()
+            return actions + self._start_reply()
+        return actions + self._snapshot() + self._tell_pending_result()
+
+    # -- function calls -------------------------------------------------------------------
+
+    def _on_tool_calls(self, event: GenerationToolCalls) -> list[Action]:
+        if self._current(event.generation_id) is None or not event.calls:
+            return []
+        issued = self._calls.issue(event.calls, self._toolbox)
+        self._round = ToolRound.open(issued)
+        self._rounds += 1
+        actions: list[Action] = []
+        for_client = [c.call for c in issued if c.server_tool is None]
+        if for_client:
+            calls = [FunctionCall(id=c.id, name=c.name, args=c.arguments) for c in for_client]
+            actions.append(Send(ServerMessage(tool_call=WireToolCall(function_calls=calls))))
+        actions += [RunServerTool(c.call.id, c.server_tool, c.call.name, c.call.arguments)
+                    for c in issued if c.server_tool is not None]
         return actions
+
+    def _on_answer(self, answer: Answer, now: float) -> list[Action]:
+        """A function's result, from the client or a server-side tool."""
+        call = answer.call.call
+        round_ = self._round
+        if round_ is not None and call in round_.calls:
+            round_.take(call.id, answer.result)
+            if self.state is State.AWAITING_TOOLS and not round_.waiting:
+                return self._continue_after_round()
+            return []  # the reply that made the call is still going out
+        # A NON_BLOCKING call whose round the model has moved past: its result joins the
+        # history (once the model is not busy), and ``scheduling`` says whether and when
+        # the model speaks of it.
+        self._held_results += round_messages("", (call,), {call.id: answer.result})
+        if not self._busy():
+            self._release_results()
+        if answer.scheduling == "SILENT":
+            return self._snapshot() if self.state is State.IDLE else []
+        if answer.scheduling == "INTERRUPT" and self._reply is not None and round_ is None:
+            return self._interrupt(cancel_calls=False) + self._start_reply()
+        self._result_pending = True
+        return self._tell_pending_result()
+
+    def _tell_pending_result(self) -> list[Action]:
+        """Speak of a function result that waited, once the model and the user are quiet."""
+        if not self._result_pending or self.state is not State.IDLE:
+            return []
+        if self._listening is not None and (
+            self._listening.detector.state is ActivityState.SPEAKING
+        ):
+            return []  # the user's turn will see the result in the history
+        return self._start_reply()
+
+    def _continue_after_round(self) -> list[Action]:
+        """Every blocking call of the round is answered: the model goes on."""
+        round_ = self._round
+        assert round_ is not None
+        self._round = None
+        for message in round_.messages():
+            self.history.append(message)
+        self._release_results()
+        self.state = transition(self.state, Trigger.TOOLS_ANSWERED)
+        return self._generate()
 
 
 def usage_metadata(usage: TurnUsage) -> UsageMetadata:
@@ -551,3 +734,13 @@ def usage_metadata(usage: TurnUsage) -> UsageMetadata:
             ModalityTokenCount(modality="TEXT", token_count=usage.response_tokens)
         ],
     )
+
+
+def _cancellations(cancelled: list[OpenCall]) -> list[Action]:
+    """Tell the client which of its calls are off, and stop the server's own."""
+    actions: list[Action] = [CancelServerTool(c.call.id) for c in cancelled if c.server_tool]
+    ids = [c.call.id for c in cancelled if c.server_tool is None]
+    if ids:
+        cancellation = ToolCallCancellation(ids=ids)
+        actions.insert(0, Send(ServerMessage(tool_call_cancellation=cancellation)))
+    return actions

@@ -6,6 +6,10 @@ Rules:
   retry-less error) moves GENERATING → IDLE.
 - New user input while GENERATING interrupts (→ IDLE, then → GENERATING again for the new
   turn) unless the client asked for NO_INTERRUPTION, in which case the turn waits.
+- A reply that called blocking functions ends in AWAITING_TOOLS (GENERATING →
+  AWAITING_TOOLS) until every call is answered; then the model goes on (→ GENERATING,
+  the same turn). A session resumed while waiting starts there (IDLE → AWAITING_TOOLS).
+  User input interrupts the wait like a reply (→ IDLE).
 - Any state can move to CLOSED; nothing leaves CLOSED.
 """
 
@@ -20,6 +24,7 @@ class State(Enum):
     AWAITING_SETUP = "awaiting_setup"
     IDLE = "idle"
     GENERATING = "generating"
+    AWAITING_TOOLS = "awaiting_tools"
     CLOSED = "closed"
 
 
@@ -28,6 +33,8 @@ class Trigger(Enum):
     GENERATION_STARTED = "generation_started"
     GENERATION_ENDED = "generation_ended"
     INTERRUPTED = "interrupted"
+    TOOLS_CALLED = "tools_called"  # the reply is out; its blocking calls are not answered
+    TOOLS_ANSWERED = "tools_answered"  # every blocking call is answered: the model goes on
     CLOSED = "closed"
 
 
@@ -36,6 +43,11 @@ TRANSITIONS: dict[tuple[State, Trigger], State] = {
     (State.IDLE, Trigger.GENERATION_STARTED): State.GENERATING,
     (State.GENERATING, Trigger.GENERATION_ENDED): State.IDLE,
     (State.GENERATING, Trigger.INTERRUPTED): State.IDLE,
+    (State.GENERATING, Trigger.TOOLS_CALLED): State.AWAITING_TOOLS,
+    (State.GENERATING, Trigger.TOOLS_ANSWERED): State.GENERATING,
+    (State.IDLE, Trigger.TOOLS_CALLED): State.AWAITING_TOOLS,
+    (State.AWAITING_TOOLS, Trigger.TOOLS_ANSWERED): State.GENERATING,
+    (State.AWAITING_TOOLS, Trigger.INTERRUPTED): State.IDLE,
     **{(state, Trigger.CLOSED): State.CLOSED for state in State if state is not State.CLOSED},
 }
 

@@ -206,7 +206,9 @@ def openlive_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
         )
         return
 
-    with running_server(tmp_path_factory, "tests.fakes.llm:create") as server:
+    # the fake googleSearch lets the tool tests check server-side built-ins
+    with running_server(tmp_path_factory, "tests.fakes.llm:create",
+                        ("--server-tool", "tests.fakes.server_tools:create")) as server:
         yield server
 
 

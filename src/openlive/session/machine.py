@@ -185,6 +185,7 @@ class Session:
         self._rounds = 0  # rounds of calls in the current turn
         self._turn_reason: str | None = None  # turnCompleteReason of the current turn
         self._result_pending = False  # a WHEN_IDLE function result waits to be told
+        self._said_in_turn = False  # an earlier generation of this turn said words
         # Messages that arrive while the model is busy wait, so that a turn's output and
         # its function calls stay together in the history: the client's input
         # (NO_INTERRUPTION) and results of NON_BLOCKING calls.
@@ -509,6 +510,7 @@ class Session:
         self._fit_context()
         self._turn_pending = self._result_pending = False
         self._turn_usage, self._turn_reason, self._rounds = None, None, 0
+        self._said_in_turn = False
         self.state = transition(self.state, Trigger.GENERATION_STARTED)
         return self._generate()
 
@@ -519,7 +521,8 @@ class Session:
         voicing = None
         if config.modality == "AUDIO":
             voicing = Voicing(config.voice, config.language, config.output_transcription)
-        self._reply = Reply(self._next_generation_id, voicing)
+        self._reply = Reply(self._next_generation_id, voicing,
+                            follows_words=self._said_in_turn)
         self._next_generation_id += 1
         # past the round limit the model must answer with what it has
         tools = self._toolbox.specs if self._rounds < MAX_TOOL_ROUNDS else ()
@@ -638,6 +641,7 @@ class Session:
         round_ = self._round
         if round_ is not None:
             round_.said = reply.delivered_text()
+            self._said_in_turn = self._said_in_turn or bool(round_.said)
             if not round_.waiting:
                 return actions + self._continue_after_round()
             self.state = transition(self.state, Trigger.TOOLS_CALLED)

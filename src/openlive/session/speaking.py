@@ -52,6 +52,9 @@ class Reply:
     audio_seconds_sent: float = 0.0
     paused_at: float | None = None  # barge-in pending: hold the audio
     words_out: list[str] = field(default_factory=list)  # words transcribed to the client
+    # the turn said words before this reply (it goes on after function calls): the
+    # transcription continues them, after a space
+    follows_words: bool = False
     _piece: int | None = None  # the piece whose audio is going out
     _piece_seconds: float = 0.0  # of its audio sent
     _piece_words_out: int = 0  # of its words transcribed
@@ -156,7 +159,7 @@ class Reply:
         if not words:
             return []
         text = " ".join(words)
-        if self.words_out:
+        if self.words_out or self.follows_words:
             text = " " + text
         self.words_out += words
         if not self.voicing.transcribe_output:

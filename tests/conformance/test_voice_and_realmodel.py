@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -125,3 +126,21 @@ def test_real_model_answers_a_spoken_question_aloud(real_server: Server, tmp_pat
     assert "paris" in words(transcribe_24k(recognizer, out.read_bytes())), result
 
 
+
+
+@pytest.mark.realmodel
+@pytest.mark.parametrize("modality", ["TEXT", "AUDIO"])
+def test_real_model_calls_a_function_and_answers_from_its_result(real_server: Server,
+                                                                 modality: str) -> None:
+    """The default 0.5B model through the SDK: the right call, then words from the result."""
+    from tests.conformance.test_tools_python import run_tools_client
+
+    out = run_tools_client(real_server, {
+        "mode": "blocking", "modality": modality, "temperature": 0.0,
+        "prompt": "What's the weather like in Paris right now?",
+        "result": {"output": {"sky": "light rain", "celsius": 11}}})
+    [call] = out["calls"]
+    assert call["name"] == "get_weather" and "paris" in words(str(call["args"])), out
+    said = out["text"] if modality == "TEXT" else out["transcript"]
+    assert {"rain", "11"} & set(re.findall(r"[a-z]+|\d+", said.lower())), out
+    assert out["flags"] == ["generation_complete", "turn_complete"], out

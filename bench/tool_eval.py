@@ -48,7 +48,7 @@ from openlive.engines.llm.base import (
     ToolSpec,
 )
 from openlive.engines.llm.llamacpp import LlamaCppModel
-from openlive.engines.llm.tools import schema_from_declaration
+from openlive.engines.llm.schema import schema_from_declaration
 
 SYSTEM = "You are a helpful voice assistant. Answer briefly."
 MAX_TOKENS = 64  # an e-mail call with a body takes ~45 tokens

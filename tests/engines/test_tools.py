@@ -37,13 +37,12 @@ from openlive.engines.llm.llamacpp import (
     guarded_messages,
 )
 from openlive.engines.llm.openai_compat import OpenAICompatModel, openai_messages
-from openlive.engines.llm.tools import (
-    ToolCallScanner,
+from openlive.engines.llm.schema import (
     conform_arguments,
-    parse_tool_calls,
     schema_from_declaration,
     validate_arguments,
 )
+from openlive.engines.llm.tools import ToolCallScanner, parse_tool_calls
 from openlive.errors import InvalidArgument
 
 WEATHER = ToolSpec(

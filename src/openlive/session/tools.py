@@ -25,7 +25,7 @@ from typing import Any, Literal
 import orjson
 
 from openlive.engines.llm.base import ChatMessage, ToolCall, ToolSpec
-from openlive.engines.llm.tools import schema_from_declaration
+from openlive.engines.llm.schema import schema_from_declaration
 from openlive.errors import InvalidArgument, PolicyViolation
 from openlive.protocol.client import Tool
 from openlive.protocol.types import FunctionResponse

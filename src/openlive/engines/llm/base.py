@@ -27,7 +27,7 @@ class ToolSpec:
     """A function the model may call: its name, what it does, its arguments' JSON Schema.
 
     ``parameters`` is plain JSON Schema (lower-case types); convert a Live
-    ``FunctionDeclaration`` with :func:`openlive.engines.llm.tools.schema_from_declaration`.
+    ``FunctionDeclaration`` with :func:`openlive.engines.llm.schema.schema_from_declaration`.
     """
 
     name: str

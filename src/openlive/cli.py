@@ -10,14 +10,18 @@ import asyncio
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from openlive import __version__
 from openlive.config import Settings
 from openlive.errors import ConfigError
+
+if TYPE_CHECKING:
+    from openlive.store.base import ApiKey, KeyUsage, Store
 
 
 def _default_data_dir() -> Path:
@@ -201,7 +205,12 @@ def serve(**options: Any) -> None:
 
 @main.group()
 def keys() -> None:
-    """Create, list and revoke API keys."""
+    """Create, list, limit and revoke API keys.
+
+    A key may carry caps on the session time and the tokens of the sessions it opens
+    (with ephemeral tokens it created too), per UTC day, per UTC month or in total; the
+    server refuses and ends sessions over them with 1008.
+    """
 
 
 store_option = click.option(
@@ -216,25 +225,137 @@ def _store(data_dir: Path, store: str | None) -> Any:
     return open_store(store or str(data_dir / "openlive.db"))
 
 
+def cap_options(
+    unset_cap: str, unset_period: str
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """``--max-session-minutes``, ``--max-tokens`` and ``--period``; ``unset_*`` end their
+    help (what leaving them out means)."""
+    options = [
+        click.option(
+            "--max-session-minutes", type=click.FloatRange(min=0),
+            help="Cap on the connected minutes of all sessions opened with the key or its "
+                 f"ephemeral tokens, per period (fractions allowed); 0 = no cap. {unset_cap}"),
+        click.option(
+            "--max-tokens", type=click.IntRange(min=0),
+            help="Cap on the prompt + response tokens those sessions report in "
+                 f"usageMetadata, per period; 0 = no cap. {unset_cap}"),
+        click.option(
+            "--period", type=click.Choice(["day", "month", "total"]),
+            help="When usage starts again from zero: day (00:00 UTC), month (the 1st, "
+                 f"00:00 UTC) or total (never). {unset_period}"),
+    ]
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def _cap_seconds(minutes: float) -> float | None:
+    return None if minutes == 0 else round(minutes * 60, 3)
+
+
+def _describe_key(key: ApiKey, usage: KeyUsage) -> str:
+    """One ``keys list`` line: id, name, state, session time, tokens, period."""
+    state = "revoked" if key.revoked else "active"
+    caps = key.caps
+    minutes = f"session {usage.session_seconds / 60:.1f}"
+    if caps.max_session_seconds is not None:
+        minutes += f" of {caps.max_session_seconds / 60:g}"
+    tokens = f"tokens {usage.tokens}"
+    if caps.max_tokens is not None:
+        tokens += f" of {caps.max_tokens}"
+    period = "in total" if caps.period == "total" else f"per {caps.period} ({usage.window})"
+    return f"{key.id}\t{key.name}\t{state}\t{minutes} min\t{tokens}\t{period}"
+
+
+def _key_line(opened: Store, key: ApiKey) -> str:
+    import time
+
+    from openlive.store.base import usage_window
+
+    return _describe_key(key, opened.get_usage(key.id, usage_window(key.caps.period, time.time())))
+
+
 @keys.command("create")
 @data_dir_option
 @store_option
 @click.option("--name", default="default", show_default=True, help="A label for the key.")
-def keys_create(data_dir: Path, store: str | None, name: str) -> None:
-    """Create a key and print it (it is shown only this once)."""
-    key, secret = _store(data_dir, store).create_key(name)
+@cap_options("[default: no cap]", "[default: total]")
+def keys_create(data_dir: Path, store: str | None, name: str,
+                max_session_minutes: float | None, max_tokens: int | None,
+                period: str | None) -> None:
+    """Create a key and print it (it is shown only this once).
+
+    \b
+    Example: at most one hour of sessions and 200000 tokens a day:
+      openlive keys create --name web --max-session-minutes 60 --max-tokens 200000 \\
+          --period day
+    """
+    from openlive.store.base import KeyCaps, Period
+
+    caps = KeyCaps(max_session_seconds=_cap_seconds(max_session_minutes or 0),
+                   max_tokens=max_tokens or None, period=Period(period or "total"))
+    key, secret = _store(data_dir, store).create_key(name, caps)
     click.echo(secret)
     click.echo(f"created key {key.id} ({key.name})", err=True)
+
+
+@keys.command("limit")
+@data_dir_option
+@store_option
+@click.argument("key_id")
+@cap_options("Left out: unchanged.", "Left out: unchanged.")
+def keys_limit(data_dir: Path, store: str | None, key_id: str,
+               max_session_minutes: float | None, max_tokens: int | None,
+               period: str | None) -> None:
+    """Change the caps of the key with this id.
+
+    Running sessions pick the new caps up within 15 seconds. Usage counted so far stays;
+    a new --period starts counting from zero.
+
+    \b
+    Examples:
+      openlive keys limit 1a2b3c4d --max-tokens 50000
+      openlive keys limit 1a2b3c4d --max-session-minutes 0   # no time cap
+    """
+    from dataclasses import replace
+
+    from openlive.store.base import Period
+
+    if max_session_minutes is None and max_tokens is None and period is None:
+        raise click.UsageError("nothing to change: give --max-session-minutes, --max-tokens "
+                               "or --period.")
+    opened = _store(data_dir, store)
+    key = opened.get_key(key_id)
+    if key is None:
+        click.echo(f"no key with id {key_id}", err=True)
+        sys.exit(1)
+    caps = key.caps
+    if max_session_minutes is not None:
+        caps = replace(caps, max_session_seconds=_cap_seconds(max_session_minutes))
+    if max_tokens is not None:
+        caps = replace(caps, max_tokens=max_tokens or None)
+    if period is not None:
+        caps = replace(caps, period=Period(period))
+    key = opened.set_key_caps(key_id, caps)
+    if key is None:  # revoked and gone meanwhile
+        click.echo(f"no key with id {key_id}", err=True)
+        sys.exit(1)
+    click.echo(_key_line(opened, key))
 
 
 @keys.command("list")
 @data_dir_option
 @store_option
 def keys_list(data_dir: Path, store: str | None) -> None:
-    """List keys (ids and names; secrets are not stored)."""
-    for key in _store(data_dir, store).list_keys():
-        state = "revoked" if key.revoked else "active"
-        click.echo(f"{key.id}\t{key.name}\t{state}")
+    """List keys: id, name, state, session minutes and tokens used (of the cap, if any)
+    in the current period, and the period (secrets are not stored)."""
+    opened = _store(data_dir, store)
+    for key in opened.list_keys():
+        click.echo(_key_line(opened, key))
 
 
 @keys.command("revoke")

@@ -7,7 +7,8 @@ Tree::
     │   ├── InvalidArgument          1007: the client sent something we cannot accept
     │   ├── PolicyViolation          1008: auth, unknown model, unsupported feature
     │   │   ├── store.base.TokenRejected   an ephemeral token is unknown, expired, used up…
-    │   │   └── store.base.HandleRejected  a resumption handle is unknown, expired, foreign
+    │   │   ├── store.base.HandleRejected  a resumption handle is unknown, expired, foreign
+    │   │   └── server.quota.QuotaExceeded  a key's cap on session time or tokens is used up
     │   └── InternalError            1011: our fault or an engine's
     ├── EngineError                  an engine failed (``retryable`` says whether to try again)
     ├── StoreError                   the store could not read or write

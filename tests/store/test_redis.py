@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from openlive.errors import StoreError
-from openlive.store.base import new_handle
+from openlive.store.base import KeyCaps, Period, digest, new_handle, usage_window
 
 pytest.importorskip("redis")
 import redis  # after the skip: the package is needed for these tests only
@@ -79,3 +80,29 @@ def test_an_unreachable_server_is_a_store_error() -> None:
 def test_a_bad_url_is_a_store_error() -> None:
     with pytest.raises(StoreError, match="cannot open the store"):
         RedisStore("http://localhost")
+
+
+def test_usage_counters_expire_after_their_window(redis_url: str, client: redis.Redis) -> None:
+    store = RedisStore(redis_url, prefix="usage-ttl:", grace_seconds=100)
+    now = time.time()
+    day = usage_window(Period.DAY, now)
+    assert day.ends_at is not None
+    store.add_usage("k1", day, tokens=5)
+    store.add_usage("k1", usage_window(Period.TOTAL, now), tokens=5)
+    ttl = client.ttl(f"usage-ttl:usage:k1:{day.label}")
+    assert day.ends_at - now + 100 - 5 <= ttl <= day.ends_at - now + 100 + 1
+    assert client.ttl("usage-ttl:usage:k1:total") == -1  # all-time counters stay
+    store.close()
+
+
+def test_a_key_from_before_caps_has_none(redis_url: str, client: redis.Redis) -> None:
+    store = RedisStore(redis_url, prefix="old-key:")
+    sha = digest("ol_old-secret")
+    client.hset(f"old-key:key:{sha}", mapping={
+        "id": "abcd1234", "name": "from 0.1", "created_at": "1.0", "revoked": "0"})
+    client.hset("old-key:keys", "abcd1234", sha)
+    key = store.verify_key("ol_old-secret")
+    assert key is not None and key.caps == KeyCaps()
+    changed = store.set_key_caps("abcd1234", KeyCaps(max_tokens=9, period=Period.DAY))
+    assert changed is not None and changed.caps == KeyCaps(max_tokens=9, period=Period.DAY)
+    store.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from openlive.store.base import KEY_PREFIX, digest, new_handle
+from openlive.store.base import KEY_PREFIX, KeyCaps, Period, digest, new_handle, usage_window
 from openlive.store.sqlite import BUSY_TIMEOUT_MS, SqliteStore
 
 
@@ -75,6 +75,58 @@ def test_a_keys_only_file_gains_tokens_and_snapshots(tmp_path: Path) -> None:
     assert store.load_snapshot(handle, "key:" + key.id, 1.0) == b"x"
     store.close()
     SqliteStore(tmp_path / "db").close()  # opening again changes nothing
+
+
+# What 0.2 wrote: keys, tokens and snapshots, but no caps and no usage.
+KEYS_TOKENS_SNAPSHOTS_SCHEMA = OLD_SCHEMA + """
+CREATE TABLE tokens (id TEXT PRIMARY KEY, name_sha256 TEXT NOT NULL UNIQUE,
+    key_id TEXT NOT NULL, created_at REAL NOT NULL, expire_time REAL NOT NULL,
+    new_session_expire_time REAL NOT NULL, uses INTEGER NOT NULL,
+    used INTEGER NOT NULL DEFAULT 0, setup_constraints TEXT, field_mask TEXT,
+    revoked INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE snapshots (handle_sha256 TEXT PRIMARY KEY, owner TEXT NOT NULL,
+    saved_at REAL NOT NULL, expires_at REAL NOT NULL, data BLOB NOT NULL);
+"""
+
+
+@pytest.mark.parametrize("schema", [OLD_SCHEMA, KEYS_TOKENS_SNAPSHOTS_SCHEMA])
+def test_an_older_file_gains_caps_and_usage(tmp_path: Path, schema: str) -> None:
+    old = sqlite3.connect(tmp_path / "db")
+    old.executescript(schema)
+    old.execute(
+        "INSERT INTO api_keys (id, name, secret_sha256, created_at) VALUES (?, ?, ?, ?)",
+        ("abcd1234", "from 0.2", digest("ol_old-secret"), 1.0),
+    )
+    old.commit()
+    old.close()
+    store = SqliteStore(tmp_path / "db")
+    key = store.verify_key("ol_old-secret")
+    assert key is not None and key.caps == KeyCaps()
+    caps = KeyCaps(max_session_seconds=60.0, max_tokens=100, period=Period.DAY)
+    changed = store.set_key_caps(key.id, caps)
+    assert changed is not None and changed.caps == caps
+    window = usage_window(Period.DAY, 0.0)
+    assert store.add_usage(key.id, window, tokens=3).tokens == 3
+    store.close()
+    again = SqliteStore(tmp_path / "db")  # opening again changes nothing
+    assert again.verify_key("ol_old-secret") == changed
+    assert again.get_usage(key.id, window).tokens == 3
+    again.close()
+
+
+def test_two_processes_opening_an_old_file_at_once(tmp_path: Path) -> None:
+    old = sqlite3.connect(tmp_path / "db")
+    old.executescript(OLD_SCHEMA)
+    old.close()
+    opener = "import sys; from openlive.store.sqlite import SqliteStore; SqliteStore(sys.argv[1])"
+    procs = [subprocess.Popen([sys.executable, "-c", opener, str(tmp_path / "db")],
+                              stderr=subprocess.PIPE) for _ in range(4)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err.decode()
+    columns = {r[1] for r in sqlite3.connect(tmp_path / "db").execute(
+        "PRAGMA table_info(api_keys)")}
+    assert {"max_session_seconds", "max_tokens", "cap_period"} <= columns
 
 
 def test_wal_and_busy_timeout(tmp_path: Path) -> None:

@@ -111,8 +111,10 @@ class SessionDriver:
         engines: Engines,
         clock: Callable[[], float] = time.monotonic,
         snapshots: SnapshotBinding | None = None,
+        on_send: Callable[[ServerMessage], None] | None = None,
     ) -> None:
         self._snapshots = snapshots
+        self._on_send = on_send  # sees each message sent (the quota meter counts usage)
         self._handle: str | None = None  # the latest handle given to the client
         self._save_lock = asyncio.Lock()  # snapshots are saved in order
         self._session = session
@@ -195,6 +197,8 @@ class SessionDriver:
             match action:
                 case Send(message=message):
                     self._outbox.put_nowait(encode_server_message(message))
+                    if self._on_send is not None:
+                        self._on_send(message)
                     audio = _audio_of(message)
                     if audio and self._audio is not None:
                         self._audio.echo.sent(audio, self._clock())
@@ -386,6 +390,11 @@ class SessionDriver:
     def go_away(self, grace: float) -> None:
         """The server is shutting down: the session tells its client (``goAway``)."""
         self._feed(ShutdownRequested(grace))
+
+    def abort(self, error: ProtocolError) -> None:
+        """End the session now with ``error``'s close code and reason (a cap is used up)."""
+        if not self._closed:
+            self._execute(self._session.abort(error))
 
     # -- generation ---------------------------------------------------------------------
 

@@ -32,7 +32,8 @@ from openlive.protocol.endpoint import (
 )
 from openlive.runtime.driver import SessionDriver, SnapshotBinding
 from openlive.runtime.engines import Engines
-from openlive.server.auth import Authenticator
+from openlive.server.auth import Authenticator, Principal
+from openlive.server.quota import SYNC_SECONDS, Meter
 from openlive.server.tokens import AUTH_TOKENS_PATH, create_token
 from openlive.session.lifetime import ConnectionLimits
 from openlive.session.machine import Session
@@ -53,6 +54,7 @@ class Services:
     store: Store | None = None  # None when authentication is disabled
     limits: ConnectionLimits = field(default_factory=ConnectionLimits)
     resumption_ttl: float = 7200.0  # seconds a resumption handle stays valid
+    quota_sync: float = SYNC_SECONDS  # seconds between a session's usage writes
 
 
 class WebSocketTransport:
@@ -175,14 +177,15 @@ class OpenLiveApp:
         credentials = extract_credentials(
             dict(websocket.query_params), {k.lower(): v for k, v in websocket.headers.items()}
         )
+        session_id = secrets.token_hex(8)
         try:
             principal = await self.services.auth.authenticate(credentials)
+            meter = await self._meter(principal, session_id)
         except ProtocolError as err:
             log.warning("refused a Live connection: %s", err.reason)
             metrics.SESSIONS_CLOSED.labels(code=str(int(err.close_code))).inc()
             await refuse_after_setup(websocket, err)
             return
-        session_id = secrets.token_hex(8)
         log.info(
             "session %s: opened by key %s on %s/%s",
             session_id,
@@ -205,14 +208,30 @@ class OpenLiveApp:
         if store is not None:
             snapshots = SnapshotBinding(store, principal.owner, self.services.resumption_ttl)
         driver = SessionDriver(session, WebSocketTransport(websocket), self.services.engines,
-                               snapshots=snapshots)
+                               snapshots=snapshots,
+                               on_send=meter.observe if meter is not None else None)
+        metering: AbstractAsyncContextManager[None] = (
+            meter.metering(driver) if meter is not None else contextlib.nullcontext())
         self._drivers.add(driver)
         try:
-            await driver.run()
+            async with metering:
+                await driver.run()
         finally:
             self._drivers.discard(driver)
             metrics.SESSIONS_ACTIVE.dec()
             log.info("session %s: ended", session_id)
+
+    async def _meter(self, principal: Principal, session_id: str) -> Meter | None:
+        """The quota meter of a new session; raises QuotaExceeded for a key over a cap.
+
+        Without a store (authentication disabled) nothing is metered.
+        """
+        store = self.services.store
+        if store is None:
+            return None
+        return await Meter.admit(store, principal.key_id, session_id=session_id,
+                                 go_away_before=self.services.limits.go_away_before,
+                                 sync=self.services.quota_sync)
 
 
 async def refuse_after_setup(websocket: WebSocket, err: ProtocolError) -> None:

@@ -1,4 +1,5 @@
-"""The store interface: API keys, ephemeral tokens and resumption snapshots.
+"""The store interface: API keys (with their caps), ephemeral tokens, resumption
+snapshots and usage counters.
 
 Two backends implement :class:`Store`: :mod:`openlive.store.sqlite` (one file, the
 default) and :mod:`openlive.store.redis` (several openlive nodes sharing one Redis);
@@ -12,6 +13,11 @@ Time: every time is a float of epoch seconds. The store never reads the clock fo
 decision; the caller passes ``now``, so tests are deterministic. (Key creation stamps
 ``created_at`` with the wall clock, as before; Redis also expires its entries on its own
 clock, a while after they have expired by ``now``.)
+
+Usage: each key's session seconds and tokens are counted per :class:`UsageWindow` (a UTC
+day, a UTC month, or all time, as the key's :class:`KeyCaps` say). The caller names the
+window (:func:`usage_window`); the store only adds to the counter atomically, across
+every process sharing it, and returns the totals.
 
 Errors: a credential the client presented and that cannot be used raises a leaf of
 :class:`TokenRejected` or :class:`HandleRejected`. Both are
@@ -39,12 +45,40 @@ import hashlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from openlive.errors import PolicyViolation
 
 KEY_PREFIX = "ol_"
 TOKEN_PREFIX = "auth_tokens/"
+
+
+class Period(StrEnum):
+    """When a key's usage counters start again from zero."""
+
+    DAY = "day"  # at 00:00 UTC every day
+    MONTH = "month"  # at 00:00 UTC on the 1st of every month
+    TOTAL = "total"  # never
+
+
+@dataclass(frozen=True, slots=True)
+class KeyCaps:
+    """Spending bounds of one API key; None means no cap.
+
+    They bound every Live session opened with the key or with an ephemeral token it
+    created, all nodes together, within one :class:`Period`.
+    """
+
+    max_session_seconds: float | None = None  # connected seconds of its sessions
+    max_tokens: int | None = None  # prompt + response tokens reported in usageMetadata
+    period: Period = Period.TOTAL
+
+    def __post_init__(self) -> None:
+        for name in ("max_session_seconds", "max_tokens"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be positive or None (no cap), not {value}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +89,37 @@ class ApiKey:
     name: str
     created_at: float
     revoked: bool = False
+    caps: KeyCaps = KeyCaps()
+
+
+@dataclass(frozen=True, slots=True)
+class UsageWindow:
+    """The stretch of time one usage counter covers (see :func:`usage_window`)."""
+
+    label: str  # "2025-06-01" (a day), "2025-06" (a month) or "total"
+    ends_at: float | None  # epoch seconds when the next window starts; None: never
+
+
+@dataclass(frozen=True, slots=True)
+class KeyUsage:
+    """What the sessions of one key used in one window, all nodes together."""
+
+    window: str  # the UsageWindow's label
+    session_seconds: float = 0.0
+    tokens: int = 0
+
+
+def usage_window(period: Period, now: float) -> UsageWindow:
+    """The window of ``period`` that contains ``now`` (UTC calendar days and months)."""
+    if period is Period.TOTAL:
+        return UsageWindow("total", None)
+    day = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if period is Period.DAY:
+        return UsageWindow(day.strftime("%Y-%m-%d"), day.timestamp() + 86400.0)
+    month = day.replace(day=1)
+    carry, index = divmod(month.month, 12)  # December (12) carries into January (0 + 1)
+    after = month.replace(year=month.year + carry, month=index + 1)
+    return UsageWindow(month.strftime("%Y-%m"), after.timestamp())
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,8 +245,20 @@ def token_problem(token: Token, now: float, *, new_session: bool) -> TokenReject
 class KeyStore(Protocol):
     """API keys. Every method is blocking: call from a worker thread in async code."""
 
-    def create_key(self, name: str) -> tuple[ApiKey, str]:
-        """Create a key; return it and its secret (shown once, never stored)."""
+    def create_key(self, name: str, caps: KeyCaps | None = None) -> tuple[ApiKey, str]:
+        """Create a key (with ``caps``, if given); return it and its secret (shown once,
+        never stored)."""
+        ...
+
+    def get_key(self, key_id: str) -> ApiKey | None:
+        """The key with this id (revoked ones too), or None."""
+        ...
+
+    def set_key_caps(self, key_id: str, caps: KeyCaps) -> ApiKey | None:
+        """Replace the key's caps; return the updated key, or None if there is no such key.
+
+        Running sessions pick the new caps up at their next sync with the store.
+        """
         ...
 
     def verify_key(self, secret: str) -> ApiKey | None:
@@ -293,11 +370,31 @@ class SnapshotStore(Protocol):
         ...
 
 
-class Store(KeyStore, TokenStore, SnapshotStore, Protocol):
+class UsageStore(Protocol):
+    """Usage counters per key and :class:`UsageWindow`. Blocking; safe from many threads."""
+
+    def add_usage(
+        self, key_id: str, window: UsageWindow, *, session_seconds: float = 0.0,
+        tokens: int = 0,
+    ) -> KeyUsage:
+        """Add to the key's counters in ``window``, atomically; return the new totals.
+
+        Call as usage happens (per turn for tokens, now and then for seconds) so that
+        every node sharing the store sees it; adding nothing just reads the totals.
+        """
+        ...
+
+    def get_usage(self, key_id: str, window: UsageWindow) -> KeyUsage:
+        """The key's totals in ``window`` (zeros if nothing was recorded)."""
+        ...
+
+
+class Store(KeyStore, TokenStore, SnapshotStore, UsageStore, Protocol):
     """Everything the server keeps: what :func:`~openlive.store.factory.open_store` returns."""
 
     def purge_expired(self, now: float) -> int:
-        """Delete tokens and snapshots expired before ``now``; return how many.
+        """Delete tokens, snapshots and usage windows that ended before ``now``; return how
+        many.
 
         Call now and then (hourly is plenty) with ``now`` a grace period in the past, so
         clients get "expired" rather than "unknown" for a while. Redis expires entries

@@ -3,16 +3,23 @@
 Layout, under a configurable prefix (``openlive:``)::
 
     key:<sha256 of secret>       hash  id name created_at revoked
+                                       [max_session_seconds max_tokens] period
     keys                         hash  key id -> sha256 of its secret
+    usage:<key id>:<window>      hash  session_seconds tokens
     token:<sha256 of name>       hash  the Token's fields (JSON for constraints and mask)
     tokens                       hash  token id -> sha256 of its name (tidied lazily)
     snapshot:<sha256 of handle>  hash  owner saved_at expires_at data
 
+Keys made before caps existed lack the cap fields and so have none. Usage counters are
+added to with HINCRBYFLOAT/HINCRBY in one MULTI, which returns the new totals; a day's
+or a month's counter expires ``grace_seconds`` after its window ends.
+
 Decisions that read and then write (consuming a token use, overwriting a snapshot only
-for its owner) are Lua scripts, which Redis runs one at a time: of any number of nodes
-consuming a 1-use token at once, exactly one gets through. Tokens and snapshots carry a
-Redis TTL that ends ``grace_seconds`` after their expiry by ``now``, so clients get
-"expired" rather than "unknown" for a while and Redis then frees the memory itself.
+for its owner, changing a key's caps only if it exists) are Lua scripts, which Redis runs
+one at a time: of any number of nodes consuming a 1-use token at once, exactly one gets
+through. Tokens and snapshots carry a Redis TTL that ends ``grace_seconds`` after their
+expiry by ``now``, so clients get "expired" rather than "unknown" for a while and Redis
+then frees the memory itself.
 
 Snapshots survive an openlive restart; surviving a *Redis* restart needs Redis
 persistence (``appendonly yes``), which is the operator's choice.
@@ -41,9 +48,13 @@ from openlive.store.base import (
     ApiKey,
     ExpiredHandle,
     ForeignHandle,
+    KeyCaps,
+    KeyUsage,
+    Period,
     Token,
     UnknownHandle,
     UnknownToken,
+    UsageWindow,
     digest,
     new_id,
     new_secret,
@@ -81,6 +92,19 @@ redis.call('EXPIRE', KEYS[1], ARGV[5])
 return 1
 """
 
+# KEYS[1] a key hash; ARGV max_session_seconds, max_tokens ('' = no cap), period.
+# Changes it only if it exists (never leaves a stub behind); 0 if it does not.
+_SET_CAPS = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local names = {'max_session_seconds', 'max_tokens'}
+for i = 1, 2 do
+  if ARGV[i] == '' then redis.call('HDEL', KEYS[1], names[i])
+  else redis.call('HSET', KEYS[1], names[i], ARGV[i]) end
+end
+redis.call('HSET', KEYS[1], 'period', ARGV[3])
+return 1
+"""
+
 # KEYS[1] a hash; sets revoked=1 only if it still exists (never leaves a stub behind).
 _REVOKE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
@@ -111,6 +135,7 @@ class RedisStore:
         self._consume = self._redis.register_script(_CONSUME)
         self._save = self._redis.register_script(_SAVE)
         self._revoke = self._redis.register_script(_REVOKE)
+        self._set_caps = self._redis.register_script(_SET_CAPS)
 
     def _k(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
@@ -120,15 +145,18 @@ class RedisStore:
 
     # API keys
 
-    def create_key(self, name: str) -> tuple[ApiKey, str]:
+    def create_key(self, name: str, caps: KeyCaps | None = None) -> tuple[ApiKey, str]:
         secret = new_secret()
-        key = ApiKey(id=secrets.token_hex(4), name=name, created_at=time.time())
+        key = ApiKey(id=secrets.token_hex(4), name=name, created_at=time.time(),
+                     caps=caps or KeyCaps())
         sha = digest(secret)
+        fields: dict[FieldT, EncodableT] = {
+            "id": key.id, "name": key.name, "created_at": repr(key.created_at),
+            "revoked": "0", "period": key.caps.period.value,
+        }
+        fields.update({k: v for k, v in _cap_args(key.caps).items() if v != ""})
         with _errors(), self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(self._k("key", sha), mapping={
-                "id": key.id, "name": key.name, "created_at": repr(key.created_at),
-                "revoked": "0",
-            })
+            pipe.hset(self._k("key", sha), mapping=fields)
             pipe.hset(self._k("keys"), key.id, sha)
             pipe.execute()
         return key, secret
@@ -138,6 +166,22 @@ class RedisStore:
             fields = self._redis.hgetall(self._k("key", digest(secret)))
         key = _key(fields) if fields else None
         return key if key is not None and not key.revoked else None
+
+    def get_key(self, key_id: str) -> ApiKey | None:
+        with _errors():
+            sha = self._redis.hget(self._k("keys"), key_id)
+            fields = self._redis.hgetall(self._k("key", _text(sha))) if sha else None
+        return _key(fields) if fields else None
+
+    def set_key_caps(self, key_id: str, caps: KeyCaps) -> ApiKey | None:
+        with _errors():
+            sha = self._redis.hget(self._k("keys"), key_id)
+            if sha is None:
+                return None
+            args = [*_cap_args(caps).values(), caps.period.value]
+            if not self._set_caps(keys=[self._k("key", _text(sha))], args=args):
+                return None
+        return self.get_key(key_id)
 
     def list_keys(self) -> list[ApiKey]:
         with _errors():
@@ -261,8 +305,30 @@ class RedisStore:
         with _errors():
             return bool(self._redis.delete(self._k("snapshot", digest(handle))))
 
+    # Usage counters
+
+    def add_usage(
+        self, key_id: str, window: UsageWindow, *, session_seconds: float = 0.0,
+        tokens: int = 0,
+    ) -> KeyUsage:
+        name = self._k("usage", key_id, window.label)
+        with _errors(), self._redis.pipeline(transaction=True) as pipe:
+            pipe.hincrbyfloat(name, "session_seconds", float(session_seconds))
+            pipe.hincrby(name, "tokens", int(tokens))
+            if window.ends_at is not None:
+                pipe.expireat(name, math.ceil(window.ends_at + self.grace_seconds))
+            seconds, total, *_ = pipe.execute()
+        return KeyUsage(window.label, float(seconds), int(total))
+
+    def get_usage(self, key_id: str, window: UsageWindow) -> KeyUsage:
+        with _errors():
+            seconds, total = self._redis.hmget(
+                self._k("usage", key_id, window.label), ["session_seconds", "tokens"])
+        return KeyUsage(window.label, float(seconds or 0.0), int(total or 0))
+
     def purge_expired(self, now: float) -> int:
-        """Redis expires tokens and snapshots itself; this only tidies the token index."""
+        """Redis expires tokens, snapshots and usage itself; this only tidies the token
+        index."""
         self.list_tokens()
         return 0
 
@@ -291,8 +357,21 @@ def _text(value: bytes | str) -> str:
 
 def _key(fields: Mapping[Any, Any]) -> ApiKey:
     f = {_text(k): _text(v) for k, v in fields.items()}
+    seconds, tokens = f.get("max_session_seconds"), f.get("max_tokens")
+    caps = KeyCaps(
+        max_session_seconds=None if seconds is None else float(seconds),
+        max_tokens=None if tokens is None else int(tokens),
+        period=Period(f.get("period", Period.TOTAL.value)),
+    )
     return ApiKey(id=f["id"], name=f["name"], created_at=float(f["created_at"]),
-                  revoked=f["revoked"] == "1")
+                  revoked=f["revoked"] == "1", caps=caps)
+
+
+def _cap_args(caps: KeyCaps) -> dict[str, str]:
+    """The cap fields of a key hash as text; "" for no cap."""
+    seconds, tokens = caps.max_session_seconds, caps.max_tokens
+    return {"max_session_seconds": "" if seconds is None else repr(float(seconds)),
+            "max_tokens": "" if tokens is None else str(tokens)}
 
 
 def _token_fields(token: Token) -> dict[FieldT, EncodableT]:

@@ -6,7 +6,8 @@ keys``) and a running server use the same file at once. Calls that read and then
 which take the file's write lock up front: two such calls, from this object or from
 another process, run one after the other (a waiting one retries for ``busy_timeout``).
 
-A file made by an older openlive (API keys only) gains the new tables when opened.
+A file made by an older openlive gains what it lacks when opened: the token, snapshot
+and usage tables, and the cap columns of ``api_keys`` (keys it holds have no caps).
 """
 
 from __future__ import annotations
@@ -28,9 +29,13 @@ from openlive.store.base import (
     ApiKey,
     ExpiredHandle,
     ForeignHandle,
+    KeyCaps,
+    KeyUsage,
+    Period,
     Token,
     UnknownHandle,
     UnknownToken,
+    UsageWindow,
     digest,
     new_id,
     new_secret,
@@ -70,7 +75,23 @@ CREATE TABLE IF NOT EXISTS snapshots (
     data BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS snapshots_by_expiry ON snapshots (expires_at);
+CREATE TABLE IF NOT EXISTS key_usage (
+    key_id TEXT NOT NULL,
+    window_label TEXT NOT NULL,
+    ends_at REAL,
+    session_seconds REAL NOT NULL DEFAULT 0,
+    tokens INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (key_id, window_label)
+);
 """
+
+# Added to api_keys after 0.1, by ALTER TABLE on old and new files alike (one path).
+_CAP_COLUMNS = {
+    "max_session_seconds": "REAL",
+    "max_tokens": "INTEGER",
+    "cap_period": "TEXT NOT NULL DEFAULT 'total'",
+}
+_KEY_COLUMNS = "id, name, created_at, revoked, max_session_seconds, max_tokens, cap_period"
 
 _TOKEN_COLUMNS = (
     "id, key_id, created_at, expire_time, new_session_expire_time, uses, used, "
@@ -91,8 +112,18 @@ class SqliteStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             self._db.executescript(_SCHEMA)
+            self._add_cap_columns()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the store at {path}: {exc}") from exc
+
+    def _add_cap_columns(self) -> None:
+        # Under the write lock, so that two processes opening an old file at once do
+        # not both add a column (the second would fail on a duplicate).
+        with self._transaction() as db:
+            have = {row[1] for row in db.execute("PRAGMA table_info(api_keys)")}
+            for column, decl in _CAP_COLUMNS.items():
+                if column not in have:
+                    db.execute(f"ALTER TABLE api_keys ADD COLUMN {column} {decl}")
 
     def _query(self, sql: str, args: tuple[object, ...] = ()) -> list[Any]:
         try:
@@ -129,26 +160,39 @@ class SqliteStore:
 
     # API keys
 
-    def create_key(self, name: str) -> tuple[ApiKey, str]:
+    def create_key(self, name: str, caps: KeyCaps | None = None) -> tuple[ApiKey, str]:
         secret = new_secret()
-        key = ApiKey(id=secrets.token_hex(4), name=name, created_at=time.time())
+        key = ApiKey(id=secrets.token_hex(4), name=name, created_at=time.time(),
+                     caps=caps or KeyCaps())
         self._change(
-            "INSERT INTO api_keys (id, name, secret_sha256, created_at) VALUES (?, ?, ?, ?)",
-            (key.id, key.name, digest(secret), key.created_at),
+            f"INSERT INTO api_keys (secret_sha256, {_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (digest(secret), key.id, key.name, key.created_at, 0, *_caps_row(key.caps)),
         )
         return key, secret
 
     def verify_key(self, secret: str) -> ApiKey | None:
         rows = self._query(
-            "SELECT id, name, created_at, revoked FROM api_keys "
-            "WHERE secret_sha256 = ? AND revoked = 0",
+            f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE secret_sha256 = ? AND revoked = 0",
             (digest(secret),),
         )
         return _key(rows[0]) if rows else None
 
+    def get_key(self, key_id: str) -> ApiKey | None:
+        rows = self._query(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE id = ?", (key_id,))
+        return _key(rows[0]) if rows else None
+
     def list_keys(self) -> list[ApiKey]:
-        rows = self._query("SELECT id, name, created_at, revoked FROM api_keys ORDER BY created_at")
+        rows = self._query(f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at")
         return [_key(r) for r in rows]
+
+    def set_key_caps(self, key_id: str, caps: KeyCaps) -> ApiKey | None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE api_keys SET max_session_seconds = ?, max_tokens = ?, cap_period = ? "
+                "WHERE id = ?", (*_caps_row(caps), key_id))
+            rows = db.execute(
+                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE id = ?", (key_id,)).fetchall()
+        return _key(rows[0]) if rows else None
 
     def revoke_key(self, key_id: str) -> bool:
         """Revoke by id, and every token the key created; False if there is no such key."""
@@ -267,11 +311,40 @@ class SqliteStore:
             "DELETE FROM snapshots WHERE handle_sha256 = ?", (digest(handle),)
         ) > 0
 
+    # Usage counters
+
+    def add_usage(
+        self, key_id: str, window: UsageWindow, *, session_seconds: float = 0.0,
+        tokens: int = 0,
+    ) -> KeyUsage:
+        # One statement: SQLite runs it under the write lock, so concurrent adds from any
+        # process all count, and RETURNING gives the totals this add produced.
+        rows = self._query(
+            "INSERT INTO key_usage (key_id, window_label, ends_at, session_seconds, tokens) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (key_id, window_label) DO UPDATE SET "
+            "session_seconds = session_seconds + excluded.session_seconds, "
+            "tokens = tokens + excluded.tokens "
+            "RETURNING session_seconds, tokens",
+            (key_id, window.label, window.ends_at, float(session_seconds), int(tokens)),
+        )
+        seconds, total = rows[0]
+        return KeyUsage(window.label, float(seconds), int(total))
+
+    def get_usage(self, key_id: str, window: UsageWindow) -> KeyUsage:
+        rows = self._query(
+            "SELECT session_seconds, tokens FROM key_usage WHERE key_id = ? AND window_label = ?",
+            (key_id, window.label),
+        )
+        if not rows:
+            return KeyUsage(window.label)
+        return KeyUsage(window.label, float(rows[0][0]), int(rows[0][1]))
+
     def purge_expired(self, now: float) -> int:
         with self._transaction() as db:
             tokens = db.execute("DELETE FROM tokens WHERE expire_time < ?", (now,)).rowcount
             snaps = db.execute("DELETE FROM snapshots WHERE expires_at < ?", (now,)).rowcount
-        return int(tokens + snaps)
+            usage = db.execute("DELETE FROM key_usage WHERE ends_at < ?", (now,)).rowcount
+        return int(tokens + snaps + usage)
 
     def close(self) -> None:
         with self._lock:
@@ -279,9 +352,19 @@ class SqliteStore:
 
 
 def _key(row: Sequence[Any]) -> ApiKey:
-    key_id, name, created_at, revoked = row
+    key_id, name, created_at, revoked, max_seconds, max_tokens, period = row
+    caps = KeyCaps(
+        max_session_seconds=None if max_seconds is None else float(max_seconds),
+        max_tokens=None if max_tokens is None else int(max_tokens),
+        period=Period(period),
+    )
     return ApiKey(id=str(key_id), name=str(name), created_at=float(created_at),
-                  revoked=bool(revoked))
+                  revoked=bool(revoked), caps=caps)
+
+
+def _caps_row(caps: KeyCaps) -> tuple[object, ...]:
+    """``caps`` as the values of max_session_seconds, max_tokens, cap_period."""
+    return caps.max_session_seconds, caps.max_tokens, caps.period.value
 
 
 def _token_row(token: Token) -> tuple[object, ...]:

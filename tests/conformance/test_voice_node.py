@@ -49,8 +49,10 @@ def node_exe() -> str:
     return node
 
 
-def run_client(server: Server, job: dict[str, Any], transport: str = "http") -> dict[str, Any]:
-    """Run ``node_live.mjs`` with ``job``, configured only through the environment."""
+def run_client(server: Server, job: dict[str, Any], transport: str = "http",
+               script: str = "node_live.mjs", timeout: float = CLIENT_TIMEOUT) -> dict[str, Any]:
+    """Run ``script`` (a client in ``clients/``) with ``job``, configured only through the
+    environment."""
     node = node_exe()
     env = {
         k: v
@@ -67,7 +69,7 @@ def run_client(server: Server, job: dict[str, Any], transport: str = "http") -> 
     )
     if transport == "https":
         env["NODE_EXTRA_CA_CERTS"] = str(server.ca)
-    cmd = [node, str(CLIENTS / "node_live.mjs"), json.dumps(job)]
+    cmd = [node, str(CLIENTS / script), json.dumps(job)]
     try:
         proc = subprocess.run(
             cmd,
@@ -75,13 +77,13 @@ def run_client(server: Server, job: dict[str, Any], transport: str = "http") -> 
             cwd=HERE,
             capture_output=True,
             text=True,
-            timeout=CLIENT_TIMEOUT,
+            timeout=timeout,
             stdin=subprocess.DEVNULL,
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
         err = exc.stderr.decode() if isinstance(exc.stderr, bytes) else (exc.stderr or "")
-        pytest.fail(f"node client hung, killed after {CLIENT_TIMEOUT:.0f}s\n{err[-3000:]}")
+        pytest.fail(f"node client hung, killed after {timeout:.0f}s\n{err[-3000:]}")
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     assert proc.returncode == 0 and lines, (
         f"client exited {proc.returncode}:\nstdout: {proc.stdout}\nstderr: {proc.stderr[-3000:]}"

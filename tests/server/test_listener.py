@@ -145,6 +145,21 @@ async def test_websocket_echo_and_close_reason(
     assert ws.close_reason == "policy says no"
 
 
+async def test_secrets_in_the_query_stay_out_of_the_log(
+    port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """uvicorn logs each accepted WebSocket with its query, where the JS SDK puts the key."""
+    caplog.set_level(logging.INFO)
+    query = "key=ol_SeCrEtKeY&alt=sse&access_token=auth_tokens/SeCrEtToKeN"
+    async with connect(f"ws://127.0.0.1:{port}/ws?{query}", proxy=None) as ws:
+        await ws.send("hi")
+        assert await ws.recv() == "hi"
+
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "/ws?key=…&alt=sse&access_token=…" in logged
+    assert "SeCrEt" not in logged
+
+
 async def test_peer_closing_before_sending_is_harmless(
     port: int, caplog: pytest.LogCaptureFixture
 ) -> None:

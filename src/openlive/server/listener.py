@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import signal
 import socket
 import ssl
@@ -40,6 +41,25 @@ WS_MAX_SIZE = 16 * 1024 * 1024  # largest incoming WebSocket message: clients se
 TLS_HANDSHAKE = 0x16  # content type of a TLS handshake record, the first byte of a ClientHello
 
 logger = logging.getLogger(__name__)
+_SECRET_QUERY = re.compile(r"([?&](?:key|access_token)=)[^&\s\"]*")
+
+
+class RedactSecrets(logging.Filter):
+    """Blanks ``?key=`` / ``?access_token=`` values in log lines.
+
+    ``access_log=False`` does not cover WebSockets: uvicorn's WebSocket protocol logs each
+    accepted handshake on ``uvicorn.error`` with the full query string, where the JS SDK
+    puts the API key or the ephemeral token.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_SECRET_QUERY.sub(r"\1…", a) if isinstance(a, str) else a
+                                for a in record.args)
+        return True
+
+
+_REDACT = RedactSecrets()
 
 
 class Listener:
@@ -61,6 +81,7 @@ class Listener:
         self.host = host
         self._port = port  # as asked; start() replaces 0 with the port the OS picked
         self._ssl_context = ssl_context
+        logging.getLogger("uvicorn.error").addFilter(_REDACT)  # the same object: added once
         self._config = uvicorn.Config(
             app,
             host=host,

@@ -5,8 +5,7 @@
 //     [NODE_EXTRA_CA_CERTS=ca.pem] node node_client.mjs SCENARIO [SCENARIO ...] [--model MODEL]
 //
 // The SDK is resolved from tests/conformance/node/node_modules (scripts/sdk-envs.sh installs
-// it there; NODE_PATH does not apply to ES modules, so the path is resolved explicitly below,
-// or from OPENLIVE_GENAI_NODE_DIR). It is configured exactly the way users redirect it:
+// it there), or from OPENLIVE_GENAI_NODE_DIR, by node_common.mjs. It is configured exactly the way users redirect it:
 // `new GoogleGenAI({})` picks up GOOGLE_GEMINI_BASE_URL, GEMINI_API_KEY / GOOGLE_API_KEY and
 // GOOGLE_GENAI_API_VERSION; http:// gives a plain ws:// socket, https:// a wss:// socket that
 // trusts NODE_EXTRA_CA_CERTS. Only the public API is used, except in malformed_frame /
@@ -17,37 +16,10 @@
 // scenario ended in an (expected) error. Several scenarios run concurrently, one line each in
 // the order given. Exit status 2 means the program was called wrongly.
 
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { connectLive, genai, printAndExit, reportErrors, sdk } from './node_common.mjs';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const SDK_DIR = process.env.OPENLIVE_GENAI_NODE_DIR || join(HERE, '..', 'node');
-
-// Find the installed package (its package.json is not in "exports") and its Node ESM entry.
-function locateSdk() {
-  const require = createRequire(join(SDK_DIR, 'package.json'));
-  let dir = dirname(require.resolve('@google/genai'));
-  for (;;) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
-      if (pkg.name === '@google/genai') {
-        const exp = pkg.exports?.['.'];
-        const entry = exp?.node?.import ?? exp?.import ?? pkg.module ?? pkg.main;
-        return { version: pkg.version, entry: join(dir, entry) };
-      }
-    } catch {
-      // no package.json at this level
-    }
-    const up = dirname(dir);
-    if (up === dir) throw new Error(`@google/genai not found from ${SDK_DIR}`);
-    dir = up;
-  }
-}
-const sdk = locateSdk();
 const sdkVersion = sdk.version;
-const { GoogleGenAI, Modality } = await import(pathToFileURL(sdk.entry).href);
+const { GoogleGenAI, Modality } = genai;
 
 const DEFAULT_MODEL = 'gemini-live-2.5-flash-preview';
 const UNKNOWN_MODEL = 'no-such-model-for-conformance';
@@ -63,47 +35,6 @@ const SCENARIOS = [
   'realtime_text',
   'system_instruction',
 ];
-
-// Messages from the onmessage callback, consumed turn by turn (the JS SDK has no receive()).
-class Inbox {
-  constructor() {
-    this.messages = [];
-    this.waiters = [];
-    this.closed = null; // {code, reason} once onclose fired
-    this.errors = [];
-  }
-  push(msg) {
-    this.messages.push(msg);
-    this.wake();
-  }
-  close(event) {
-    this.closed = { code: event?.code ?? null, reason: event?.reason?.toString() ?? '' };
-    this.wake();
-  }
-  wake() {
-    for (const w of this.waiters.splice(0)) w();
-  }
-  async next(what) {
-    const deadline = Date.now() + WAIT_MS;
-    while (this.messages.length === 0) {
-      if (this.closed) {
-        const err = new Error(`connection closed (code ${this.closed.code}): ${this.closed.reason}`);
-        err.closeEvent = this.closed;
-        throw err;
-      }
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out after ${WAIT_MS} ms waiting for ${what}`);
-      await new Promise((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
-    return this.messages.shift();
-  }
-}
 
 function usageOf(u) {
   if (!u) return null;
@@ -159,24 +90,13 @@ const model = (text) => ({ role: 'model', parts: [{ text }] });
 
 async function scenario(name, modelId, result, phase) {
   const ai = new GoogleGenAI({}); // everything comes from the environment, as for users
-  const inbox = new Inbox();
-  result._inbox = inbox;
   const config = { responseModalities: [Modality.TEXT] };
   if (name === 'system_instruction') config.systemInstruction = SYSTEM_INSTRUCTION;
   if (name === 'unknown_model') modelId = UNKNOWN_MODEL;
   result.model = modelId;
 
   phase.name = 'connect';
-  const session = await ai.live.connect({
-    model: modelId,
-    config,
-    callbacks: {
-      onmessage: (msg) => inbox.push(msg),
-      onerror: (e) => inbox.errors.push(String(e?.message ?? e)),
-      onclose: (e) => inbox.close(e),
-    },
-  });
-  result.setup_complete = true;
+  const { session, inbox } = await connectLive(ai, { model: modelId, config }, result, WAIT_MS);
   try {
     if (['text_turn', 'bad_key', 'unknown_model', 'system_instruction'].includes(name)) {
       phase.name = 'send';
@@ -219,29 +139,6 @@ async function scenario(name, modelId, result, phase) {
   }
 }
 
-function errorOf(err, phase, inbox) {
-  // The JS SDK reports a close as the onclose CloseEvent (code, reason); connect() rejects with
-  // "Live connection closed before setup completed (code N): reason" when it comes first.
-  const closed = inbox?.closed ?? err?.closeEvent ?? null;
-  let code = closed?.code ?? null;
-  let reason = closed?.reason ?? null;
-  if (code === null) {
-    const m = /\(code (\d+)\): (.*)$/s.exec(String(err?.message ?? ''));
-    if (m) {
-      code = Number(m[1]);
-      reason = m[2];
-    }
-  }
-  return {
-    type: err?.constructor?.name ?? typeof err,
-    message: String(err?.message ?? err),
-    phase,
-    code,
-    reason,
-    onerror: inbox?.errors ?? [],
-  };
-}
-
 function newResult(name, modelId) {
   return {
     sdk: 'node',
@@ -255,19 +152,10 @@ function newResult(name, modelId) {
   };
 }
 
-async function run(name, modelId) {
+function run(name, modelId) {
   const result = newResult(name, modelId);
   const phase = { name: 'connect' };
-  try {
-    await scenario(name, modelId, result, phase);
-  } catch (err) {
-    process.stderr.write(`[${name}] ${err?.stack ?? err}\n`);
-    // Let a close event that races the rejection land first.
-    await new Promise((r) => setTimeout(r, 50));
-    result.error = errorOf(err, phase.name, result._inbox);
-  }
-  delete result._inbox;
-  return result;
+  return reportErrors(name, result, phase, () => scenario(name, modelId, result, phase));
 }
 
 async function main() {
@@ -285,9 +173,7 @@ async function main() {
     process.exit(2);
   }
   // Several scenarios run concurrently (one client and session each); one line each, in order.
-  const results = await Promise.all(names.map((n) => run(n, modelId)));
-  const out = results.map((r) => JSON.stringify(r) + '\n').join('');
-  process.stdout.write(out, () => process.exit(0));
+  printAndExit(await Promise.all(names.map((n) => run(n, modelId))));
 }
 
 await main();

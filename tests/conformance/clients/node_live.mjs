@@ -3,7 +3,7 @@
 // The Node counterpart of py_live.py. Configured only by the environment users set:
 // GOOGLE_GEMINI_BASE_URL (http:// gives a plain ws:// socket, https:// a wss:// socket),
 // GEMINI_API_KEY and, for https, NODE_EXTRA_CA_CERTS. The SDK is resolved from
-// tests/conformance/node/node_modules (or OPENLIVE_GENAI_NODE_DIR), as in node_client.mjs.
+// tests/conformance/node/node_modules (or OPENLIVE_GENAI_NODE_DIR) by node_common.mjs.
 //
 // Usage: node node_live.mjs JOB_JSON, where the job is one of
 //
@@ -23,85 +23,18 @@
 // holds {type, message, phase, code, reason}). Exit status 2: called wrongly.
 
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const SDK_DIR = process.env.OPENLIVE_GENAI_NODE_DIR || join(HERE, '..', 'node');
+import { connectLive, printAndExit, readJob, reportErrors } from './node_common.mjs';
+import { genai, sdk, sleep } from './node_common.mjs';
 
-// Find the installed package (its package.json is not in "exports") and its Node ESM entry.
-function locateSdk() {
-  const require = createRequire(join(SDK_DIR, 'package.json'));
-  let dir = dirname(require.resolve('@google/genai'));
-  for (;;) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
-      if (pkg.name === '@google/genai') {
-        const exp = pkg.exports?.['.'];
-        const entry = exp?.node?.import ?? exp?.import ?? pkg.module ?? pkg.main;
-        return { version: pkg.version, entry: join(dir, entry) };
-      }
-    } catch {
-      // no package.json at this level
-    }
-    const up = dirname(dir);
-    if (up === dir) throw new Error(`@google/genai not found from ${SDK_DIR}`);
-    dir = up;
-  }
-}
-const sdk = locateSdk();
-const { GoogleGenAI, Modality } = await import(pathToFileURL(sdk.entry).href);
+const { GoogleGenAI, Modality } = genai;
 
 const MODEL = 'gemini-2.5-flash-native-audio-preview-12-2025';
 const CHUNK_SECONDS = 0.1;
 const TRAILING_SILENCE_S = 2.0;
 const WAIT_MS = Number(process.env.CONFORMANCE_CLIENT_WAIT_MS || 120000); // per turn
 const MODES = ['text', 'voice', 'manual', 'barge_in'];
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
-
-// Messages from the onmessage callback, consumed in order (the JS SDK has no receive()).
-class Inbox {
-  constructor() {
-    this.messages = [];
-    this.waiters = [];
-    this.closed = null; // {code, reason} once onclose fired
-    this.errors = [];
-  }
-  push(msg) {
-    this.messages.push(msg);
-    this.wake();
-  }
-  close(event) {
-    this.closed = { code: event?.code ?? null, reason: event?.reason?.toString() ?? '' };
-    this.wake();
-  }
-  wake() {
-    for (const w of this.waiters.splice(0)) w();
-  }
-  async next(what) {
-    const deadline = Date.now() + WAIT_MS;
-    while (this.messages.length === 0) {
-      if (this.closed) {
-        const err = new Error(`connection closed (code ${this.closed.code}): ${this.closed.reason}`);
-        err.closeEvent = this.closed;
-        throw err;
-      }
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out after ${WAIT_MS} ms waiting for ${what}`);
-      await new Promise((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
-    return this.messages.shift();
-  }
-}
 
 // A microphone: sends 100 ms chunks in real time (on an absolute schedule, so that a slow
 // event loop does not stretch the audio) until stopped or the connection closes.
@@ -189,22 +122,10 @@ function report(record, out) {
   };
 }
 
-async function connect(result, config, phase) {
+function connect(result, config, phase) {
   const ai = new GoogleGenAI({}); // everything comes from the environment, as for users
-  const inbox = new Inbox();
-  result._inbox = inbox;
   phase.name = 'connect';
-  const session = await ai.live.connect({
-    model: MODEL,
-    config,
-    callbacks: {
-      onmessage: (msg) => inbox.push(msg),
-      onerror: (e) => inbox.errors.push(String(e?.message ?? e)),
-      onclose: (e) => inbox.close(e),
-    },
-  });
-  result.setup_complete = true;
-  return { session, inbox };
+  return connectLive(ai, { model: MODEL, config }, result, WAIT_MS);
 }
 
 function voiceConfig(extra) {
@@ -307,40 +228,8 @@ async function bargeIn(job, result, phase) {
   }
 }
 
-function errorOf(err, phase, inbox) {
-  // The JS SDK reports a close as the onclose CloseEvent (code, reason); connect() rejects with
-  // "Live connection closed before setup completed (code N): reason" when it comes first.
-  const closed = inbox?.closed ?? err?.closeEvent ?? null;
-  let code = closed?.code ?? null;
-  let reason = closed?.reason ?? null;
-  if (code === null) {
-    const m = /\(code (\d+)\): (.*)$/s.exec(String(err?.message ?? ''));
-    if (m) {
-      code = Number(m[1]);
-      reason = m[2];
-    }
-  }
-  return {
-    type: err?.constructor?.name ?? typeof err,
-    message: String(err?.message ?? err),
-    phase,
-    code,
-    reason,
-    onerror: inbox?.errors ?? [],
-  };
-}
-
 async function main() {
-  let job;
-  try {
-    job = JSON.parse(process.argv[2] ?? '');
-  } catch {
-    job = null;
-  }
-  if (!job || !MODES.includes(job.mode)) {
-    process.stderr.write(`usage: node node_live.mjs '{"mode": "${MODES.join('|')}", ...}'\n`);
-    process.exit(2);
-  }
+  const job = readJob('node_live.mjs', MODES);
   const result = {
     sdk: 'node',
     sdk_version: sdk.version,
@@ -351,18 +240,13 @@ async function main() {
     error: null,
   };
   const phase = { name: 'connect' };
-  try {
+  await reportErrors(job.mode, result, phase, async () => {
     if (job.mode === 'text') await text(job, result, phase);
     else if (job.mode === 'voice') await voice(job, result, phase, false);
     else if (job.mode === 'manual') await voice(job, result, phase, true);
     else await bargeIn(job, result, phase);
-  } catch (err) {
-    process.stderr.write(`[${job.mode}] ${err?.stack ?? err}\n`);
-    await sleep(50); // let a close event that races the rejection land first
-    result.error = errorOf(err, phase.name, result._inbox);
-  }
-  delete result._inbox;
-  process.stdout.write(JSON.stringify(result) + '\n', () => process.exit(0));
+  });
+  printAndExit([result]);
 }
 
 await main();

@@ -167,6 +167,19 @@ data_dir_option = click.option(
               help="Speech synthesizer: piper, kokoro, auto (both), or module:factory.")
 @click.option("--voice/--no-voice", default=True, show_default=True, envvar="OPENLIVE_VOICE",
               help="Load the voice engines (VAD, recognizer, synthesizer) for AUDIO sessions.")
+@click.option("--vad-batching/--no-vad-batching", default=True, show_default=True,
+              envvar="OPENLIVE_VAD_BATCHING",
+              help="Score every session's VAD frames on one worker thread, batched across "
+                   "sessions; --no-vad-batching scores each frame on the event loop (the "
+                   "baseline bench/voice_latency.py --capacity-only compares with).")
+@click.option("--max-sessions", default=0, show_default=True, type=int,
+              envvar="OPENLIVE_MAX_SESSIONS",
+              help="Concurrent Live sessions this node serves; more are refused with 1011 "
+              "RESOURCE_EXHAUSTED. 0 = no fixed cap.")
+@click.option("--shed-lag-ms", default=150.0, show_default=True, type=float,
+              envvar="OPENLIVE_SHED_LAG_MS",
+              help="Refuse new sessions (1011) while the event loop runs this many ms late "
+              "on average over a second, so open sessions keep their latency. 0 = never.")
 @click.option(
     "--server-tool",
     "server_tools",

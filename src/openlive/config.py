@@ -27,6 +27,7 @@ class Settings:
     llm_threads: int | None = None  # None: all cores, or one fewer when voice is on
     model_aliases: tuple[str, ...] = ()
     voice: bool = True
+    vad_batching: bool = True  # False: each VAD frame scored on the event loop (baseline)
     asr: str = "whisper"
     tts: str = "piper"
     log_level: str = "info"
@@ -38,6 +39,8 @@ class Settings:
     resumption_ttl: float = 7200.0  # seconds a session handle stays valid (as the Live API)
     store: str | None = None  # redis://… or a SQLite path; None: <data_dir>/openlive.db
     server_tools: tuple[str, ...] = ()  # module:factory of built-in tools run server-side
+    max_sessions: int = 0  # concurrent Live sessions; 0 = no fixed cap
+    shed_lag_ms: float = 150.0  # refuse new sessions past this event-loop lag; 0 = never
 
     def __post_init__(self) -> None:
         if (self.tls_cert is None) != (self.tls_key is None):

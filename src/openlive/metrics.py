@@ -23,3 +23,8 @@ VOICE_STAGE_SECONDS = Histogram(
     ["stage"],
     buckets=(0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0),
 )
+EVENT_LOOP_LAG = Histogram(
+    "openlive_event_loop_lag_seconds",
+    "How late the event loop ran a 100 ms timer (load shedding watches the mean)",
+    buckets=(0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0),
+)

@@ -32,6 +32,7 @@ from openlive.protocol.endpoint import (
 )
 from openlive.runtime.driver import SessionDriver, SnapshotBinding
 from openlive.runtime.engines import Engines
+from openlive.server.admission import Admission
 from openlive.server.auth import Authenticator, Principal
 from openlive.server.quota import SYNC_SECONDS, Meter
 from openlive.server.tokens import AUTH_TOKENS_PATH, create_token
@@ -55,6 +56,7 @@ class Services:
     limits: ConnectionLimits = field(default_factory=ConnectionLimits)
     resumption_ttl: float = 7200.0  # seconds a resumption handle stays valid
     quota_sync: float = SYNC_SECONDS  # seconds between a session's usage writes
+    admission: Admission = field(default_factory=Admission)  # load shedding (off by default)
 
 
 class WebSocketTransport:
@@ -113,6 +115,10 @@ class OpenLiveApp:
             await asyncio.sleep(0.05)
 
     async def _run_lifespan(self, receive: Receive, send: Send) -> None:
+        async with self.services.admission.monitor.running():
+            await self._serve_lifespan(receive, send)
+
+    async def _serve_lifespan(self, receive: Receive, send: Send) -> None:
         await receive()  # lifespan.startup
         if self._lifespan is None:
             await send({"type": "lifespan.startup.complete"})
@@ -134,7 +140,11 @@ class OpenLiveApp:
     async def _http(self, request: Request) -> Response:
         path = normalize_path(request.url.path)
         if path in ("/health", "/healthz") and request.method == "GET":
-            return JSONResponse({"status": "ok", "version": __version__})
+            # what a load balancer needs to spread sessions over nodes
+            return JSONResponse({
+                "status": "ok", "version": __version__, "sessions": len(self._drivers),
+                "event_loop_lag_ms": round(self.services.admission.monitor.lag * 1000, 1),
+            })
         if path == "/metrics" and request.method == "GET":
             return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
         if AUTH_TOKENS_PATH.search(path) and request.method == "POST":
@@ -179,6 +189,8 @@ class OpenLiveApp:
         )
         session_id = secrets.token_hex(8)
         try:
+            # before authenticating: a refused client must not use up a token's use
+            self.services.admission.check(len(self._drivers))
             principal = await self.services.auth.authenticate(credentials)
             meter = await self._meter(principal, session_id)
         except ProtocolError as err:

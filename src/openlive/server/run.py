@@ -14,6 +14,7 @@ from openlive.engines.llm.factory import create_language_model
 from openlive.engines.tools.factory import load_server_tools
 from openlive.errors import OpenLiveError
 from openlive.runtime.engines import Engines
+from openlive.server.admission import Admission
 from openlive.server.app import OpenLiveApp, Services
 from openlive.server.auth import Authenticator
 from openlive.server.listener import serve
@@ -24,20 +25,26 @@ from openlive.store.factory import open_store
 log = logging.getLogger("openlive")
 
 
-async def load_voice_engines(engines: Engines, *, asr: str, tts: str) -> None:
+async def load_voice_engines(engines: Engines, *, asr: str, tts: str,
+                             vad_batching: bool = True) -> None:
     """Load VAD, recognizer, synthesizer and end-of-turn model (off the event loop).
 
     Each is optional: a missing package or model disables what needs it, with a log line
-    that says how to install it, and TEXT sessions keep working.
+    that says how to install it, and TEXT sessions keep working. With ``vad_batching``
+    the VAD scores every session's frames on one worker thread, in batches; without, each
+    frame on the event loop as it arrives.
     """
     try:
         from openlive.engines.asr.factory import create_speech_recognizer
         from openlive.engines.tts.factory import create_speech_synthesizer
         from openlive.engines.vad.silero import SharedSileroModel
+        from openlive.runtime.vad_batcher import InlineVad, VadBatcher
 
-        engines.vad = await asyncio.to_thread(SharedSileroModel)
+        model = await asyncio.to_thread(SharedSileroModel)
         engines.asr = await asyncio.to_thread(create_speech_recognizer, asr)
         engines.tts = await asyncio.to_thread(create_speech_synthesizer, tts)
+        # last: the batcher starts a thread, which nothing would stop if a load failed
+        engines.vad = VadBatcher(model) if vad_batching else InlineVad(model)
     except (ImportError, OpenLiveError) as err:
         log.warning("voice disabled (audio in/out refused with 1008): %s; "
                     "install the default stack with `make install`", err)
@@ -94,7 +101,8 @@ async def run_server(settings: Settings) -> None:
     for name in engines.server_tools:
         log.info("server-side tool: %s", name)
     if settings.voice:
-        await load_voice_engines(engines, asr=settings.asr, tts=settings.tts)
+        await load_voice_engines(engines, asr=settings.asr, tts=settings.tts,
+                                 vad_batching=settings.vad_batching)
     catalog = ModelCatalog().with_aliases({a: DEFAULT_BACKEND for a in settings.model_aliases})
     services = Services(
         catalog=catalog,
@@ -108,6 +116,8 @@ async def run_server(settings: Settings) -> None:
             video_session=settings.video_session_limit or None,
         ),
         resumption_ttl=settings.resumption_ttl,
+        admission=Admission(max_sessions=settings.max_sessions,
+                            shed_lag=settings.shed_lag_ms / 1000),
     )
     app = OpenLiveApp(services)
 

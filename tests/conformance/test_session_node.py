@@ -115,9 +115,6 @@ def test_tokens_need_a_valid_api_key(tokens: dict[str, Any]) -> None:
     assert "API key not valid" in err["message"], err
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: expireTime is checked only when a session "
-                   "opens; a session keeps answering after it (spec §9: messages after it "
-                   "rejected)")
 def test_session_ends_at_the_token_expire_time(tokens: dict[str, Any]) -> None:
     part = tokens["open_past_expiry"]
     assert part["setup_complete"], part  # opened in time
@@ -156,9 +153,6 @@ def test_unknown_handle_is_refused(openlive_server: Server) -> None:
     refused(result["second"], "handle", "unknown")
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: resuming with an ephemeral token consumes "
-                   "a use (the server authenticates before it reads the setup's handle); "
-                   "spec §5.4: resuming does not consume a use")
 def test_resuming_with_a_token_does_not_use_it_up(openlive_server: Server) -> None:
     """A 2-use token: a session, its resumption, then a second new session."""
     result = run(openlive_server, {"mode": "token_resume"})

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
@@ -24,6 +25,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from openlive import __version__, metrics
 from openlive.catalog import ModelCatalog
 from openlive.errors import CloseCode, InvalidArgument, PolicyViolation, ProtocolError
+from openlive.protocol.client import Setup
+from openlive.protocol.codec import decode_client_message
 from openlive.protocol.endpoint import (
     LiveEndpoint,
     extract_credentials,
@@ -38,7 +41,7 @@ from openlive.server.quota import SYNC_SECONDS, Meter
 from openlive.server.tokens import AUTH_TOKENS_PATH, create_token
 from openlive.session.lifetime import ConnectionLimits
 from openlive.session.machine import Session
-from openlive.store.base import Store
+from openlive.store.base import Store, TokenExpired
 
 log = logging.getLogger("openlive.server")
 
@@ -64,8 +67,18 @@ class WebSocketTransport:
 
     def __init__(self, websocket: WebSocket) -> None:
         self._ws = websocket
+        self._peeked: str | bytes | None = None
+
+    async def peek(self, timeout: float) -> str | bytes | None:
+        """The first frame, without consuming it (None if none came in ``timeout``)."""
+        with contextlib.suppress(TimeoutError):
+            self._peeked = await asyncio.wait_for(self.receive(), timeout)
+        return self._peeked
 
     async def receive(self) -> str | bytes | None:
+        if self._peeked is not None:
+            frame, self._peeked = self._peeked, None
+            return frame
         message = await self._ws.receive()
         if message["type"] == "websocket.disconnect":
             return None
@@ -188,15 +201,22 @@ class OpenLiveApp:
             dict(websocket.query_params), {k.lower(): v for k, v in websocket.headers.items()}
         )
         session_id = secrets.token_hex(8)
+        transport = WebSocketTransport(websocket)
+        # Read the setup before deciding: whether it resumes decides whether a token use
+        # is taken, and the SDKs expect a refusal after they have sent it (a close that
+        # overtakes their send surfaces as a transport error instead of our reason).
+        first = await transport.peek(SETUP_WAIT_SECONDS)
         try:
             # before authenticating: a refused client must not use up a token's use
             self.services.admission.check(len(self._drivers))
-            principal = await self.services.auth.authenticate(credentials)
+            principal = await self.services.auth.authenticate(credentials,
+                                                              resuming=_resumes(first))
             meter = await self._meter(principal, session_id)
         except ProtocolError as err:
             log.warning("refused a Live connection: %s", err.reason)
             metrics.SESSIONS_CLOSED.labels(code=str(int(err.close_code))).inc()
-            await refuse_after_setup(websocket, err)
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                await websocket.close(err.close_code, err.reason)
             return
         log.info(
             "session %s: opened by key %s on %s/%s",
@@ -219,16 +239,19 @@ class OpenLiveApp:
         snapshots = None
         if store is not None:
             snapshots = SnapshotBinding(store, principal.owner, self.services.resumption_ttl)
-        driver = SessionDriver(session, WebSocketTransport(websocket), self.services.engines,
+        driver = SessionDriver(session, transport, self.services.engines,
                                snapshots=snapshots,
                                on_send=meter.observe if meter is not None else None)
         metering: AbstractAsyncContextManager[None] = (
             meter.metering(driver) if meter is not None else contextlib.nullcontext())
         self._drivers.add(driver)
+        expiry = _end_at_token_expiry(principal, driver)
         try:
             async with metering:
                 await driver.run()
         finally:
+            if expiry is not None:
+                expiry.cancel()
             self._drivers.discard(driver)
             metrics.SESSIONS_ACTIVE.dec()
             log.info("session %s: ended", session_id)
@@ -246,16 +269,26 @@ class OpenLiveApp:
                                  sync=self.services.quota_sync)
 
 
-async def refuse_after_setup(websocket: WebSocket, err: ProtocolError) -> None:
-    """Close with ``err`` once the client's setup frame has arrived.
+def _resumes(frame: str | bytes | None) -> bool:
+    """Whether a first frame is a setup that names a resumption handle."""
+    if frame is None:
+        return False
+    try:
+        message = decode_client_message(frame)
+    except ProtocolError:
+        return False  # the driver reads it again and closes with the reason
+    resumption = message.session_resumption if isinstance(message, Setup) else None
+    return resumption is not None and bool(resumption.handle)
 
-    The SDKs send setup and then read the reply; a close that overtakes their send
-    surfaces as a raw transport error instead of the SDK's APIError with our reason.
-    """
-    with contextlib.suppress(TimeoutError, WebSocketDisconnect):
-        await asyncio.wait_for(websocket.receive(), SETUP_WAIT_SECONDS)
-    with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-        await websocket.close(err.close_code, err.reason)
+
+def _end_at_token_expiry(principal: Principal,
+                         driver: SessionDriver) -> asyncio.TimerHandle | None:
+    """A token's ``expireTime`` ends its sessions: no message is accepted after it."""
+    if principal.expires_at is None:
+        return None
+    delay = max(0.0, principal.expires_at - time.time())
+    return asyncio.get_running_loop().call_later(
+        delay, driver.abort, TokenExpired(principal.expires_at))
 
 
 def google_error(code: int, status: str, message: str) -> JSONResponse:

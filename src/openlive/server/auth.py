@@ -19,6 +19,7 @@ class Principal:
     owner: str  # "key:<id>" or "token:<id>"
     key_id: str  # the API key behind it (a token's creator)
     constraints: SetupConstraints | None = None  # setup fields a token locks
+    expires_at: float | None = None  # epoch seconds: a token's expireTime ends its sessions
 
 
 ANONYMOUS = Principal(owner="anonymous", key_id="anonymous")
@@ -30,20 +31,22 @@ class Authenticator:
     def __init__(self, store: Store | None) -> None:
         self._store = store  # None: authentication disabled by the operator
 
-    async def authenticate(self, credentials: Credentials) -> Principal:
+    async def authenticate(self, credentials: Credentials, resuming: bool = False) -> Principal:
         """The principal behind ``credentials``; raise PolicyViolation (1008) otherwise.
 
-        A token use is consumed here, atomically: call once per new session.
+        A token use is consumed here, atomically: call once per new session. A session
+        that resumes (its setup names a handle) uses no token use, as on the Live API.
         """
         if self._store is None:
             return ANONYMOUS
         if credentials.token is not None:
-            token = await asyncio.to_thread(
-                self._store.consume_token_use, credentials.token, time.time())
+            check = self._store.check_token if resuming else self._store.consume_token_use
+            token = await asyncio.to_thread(check, credentials.token, time.time())
             constraints = None
             if token.setup_constraints is not None:
                 constraints = SetupConstraints(token.setup_constraints, token.field_mask)
-            return Principal(f"token:{token.id}", token.key_id, constraints)
+            return Principal(f"token:{token.id}", token.key_id, constraints,
+                             expires_at=token.expire_time)
         return await self.authenticate_key(credentials.api_key)
 
     async def authenticate_key(self, api_key: str | None) -> Principal:

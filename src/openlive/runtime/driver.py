@@ -10,6 +10,7 @@ explicitly, and a ``Close`` ends everything.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -139,6 +140,7 @@ class SessionDriver:
         reader = asyncio.create_task(self._read_loop(), name="openlive-reader")
         try:
             await asyncio.wait({writer, reader}, return_when=asyncio.FIRST_COMPLETED)
+            await self._report_crash(reader, writer)
         finally:
             self._closed = True
             for timer in self._timers.values():
@@ -151,6 +153,21 @@ class SessionDriver:
             await asyncio.gather(*tasks, return_exceptions=True)
             self._generations.clear()
             self._speech.clear()
+
+    async def _report_crash(self, reader: asyncio.Task[None], writer: asyncio.Task[None]) -> None:
+        """A bug must not end a session in silence (the client would see 1006): log it
+        and close with 1011."""
+        sid = self._session.session_id
+        if writer.done() and not writer.cancelled() and writer.exception() is not None:
+            # usually the client vanished mid-send; nothing more can reach it
+            log.warning("session %s: sending failed: %r", sid, writer.exception())
+        if not reader.done() or reader.cancelled() or reader.exception() is None:
+            return
+        log.error("session %s: crashed", sid, exc_info=reader.exception())
+        metrics.SESSIONS_CLOSED.labels(code=str(int(CloseCode.INTERNAL_ERROR))).inc()
+        with contextlib.suppress(Exception):
+            await self._transport.close(int(CloseCode.INTERNAL_ERROR),
+                                        "Internal error encountered.")
 
     # -- input --------------------------------------------------------------------------
 

@@ -154,6 +154,28 @@ def new_token_name() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
+def new_token(
+    key_id: str,
+    *,
+    now: float,
+    expire_time: float,
+    new_session_expire_time: float,
+    uses: int,
+    setup_constraints: dict[str, Any] | None,
+    field_mask: list[str] | None,
+) -> tuple[Token, str]:
+    """A fresh token (nothing used yet) and its secret name, for a store to keep."""
+    if uses < 0:
+        raise ValueError(f"uses must be 0 (unlimited) or more, not {uses}")
+    token = Token(
+        id=new_id(), key_id=key_id, created_at=now, expire_time=expire_time,
+        new_session_expire_time=new_session_expire_time, uses=uses, used=0,
+        setup_constraints=setup_constraints,
+        field_mask=None if field_mask is None else tuple(field_mask),
+    )
+    return token, new_token_name()
+
+
 def new_handle() -> str:
     """A fresh, unguessable resumption handle for ``sessionResumptionUpdate.newHandle``."""
     return secrets.token_urlsafe(32)

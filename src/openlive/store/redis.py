@@ -56,9 +56,8 @@ from openlive.store.base import (
     UnknownToken,
     UsageWindow,
     digest,
-    new_id,
     new_secret,
-    new_token_name,
+    new_token,
     token_problem,
 )
 
@@ -212,15 +211,9 @@ class RedisStore:
         setup_constraints: dict[str, Any] | None,
         field_mask: list[str] | None,
     ) -> tuple[Token, str]:
-        if uses < 0:
-            raise ValueError(f"uses must be 0 (unlimited) or more, not {uses}")
-        name = new_token_name()
-        token = Token(
-            id=new_id(), key_id=key_id, created_at=now, expire_time=expire_time,
-            new_session_expire_time=new_session_expire_time, uses=uses, used=0,
-            setup_constraints=setup_constraints,
-            field_mask=None if field_mask is None else tuple(field_mask),
-        )
+        token, name = new_token(key_id, now=now, expire_time=expire_time,
+                                new_session_expire_time=new_session_expire_time, uses=uses,
+                                setup_constraints=setup_constraints, field_mask=field_mask)
         fields = _token_fields(token)
         sha = digest(name)
         with _errors(), self._redis.pipeline(transaction=True) as pipe:

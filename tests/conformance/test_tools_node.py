@@ -7,11 +7,13 @@ cancellation of a pending call when the user moves on.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conformance.conftest import Server
+from tests.conformance.speech import sounds_like, spoken
 from tests.conformance.test_voice_node import answered, run_client
 
 pytestmark = [pytest.mark.conformance]
@@ -70,3 +72,15 @@ def test_moving_on_cancels_the_pending_call(openlive_server: Server) -> None:
     assert first["cancelled"] == [first["calls"][0]["id"]], out
     assert first["flags"] == ["interrupted", "turnComplete"], out
     assert second["text"] == "[messages=4] never mind", out
+
+
+def test_speaking_over_a_pending_call_cancels_it(openlive_server: Server, tmp_path: Path) -> None:
+    """Barge-in by voice (a live microphone) while the model waits for its function."""
+    question = "What is the capital of France?"
+    out = tools(openlive_server, {"mode": "cancel", "rate": 24000,
+                                  "pcm": str(spoken(tmp_path, question, 24000))})
+    first, second = out["first"], out["second"]
+    assert first["cancelled"] == [first["calls"][0]["id"]], out
+    assert "interrupted" in first["flags"], out
+    assert second["flags"][-2:] == ["generationComplete", "turnComplete"], out
+    assert second["audio_bytes"] > 0 and sounds_like(question, first["heard"] + second["heard"])

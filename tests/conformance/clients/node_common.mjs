@@ -6,6 +6,7 @@
 // one private access some scenarios need).
 
 import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -165,4 +166,40 @@ export function readJob(program, modes) {
 export function printAndExit(results) {
   const out = results.map((r) => JSON.stringify(r) + '\n').join('');
   process.stdout.write(out, () => process.exit(0));
+}
+
+/** Seconds of audio per realtimeInput message, as a browser microphone sends them. */
+export const MIC_CHUNK_SECONDS = 0.1;
+
+// A microphone: sends 100 ms chunks in real time (on an absolute schedule, so that a slow
+// event loop does not stretch the audio) until stopped or the connection closes.
+export class Microphone {
+  constructor(session, inbox, rate, mimeType) {
+    this.session = session;
+    this.inbox = inbox;
+    this.rate = rate;
+    this.mimeType = mimeType;
+    this.step = Math.round(rate * MIC_CHUNK_SECONDS) * 2;
+    this.stopped = false;
+    this.next = performance.now();
+    this.sentChunks = 0;
+  }
+  get live() {
+    return !this.stopped && !this.inbox.closed;
+  }
+  async play(pcm) {
+    for (let i = 0; i < pcm.length && this.live; i += this.step) {
+      const chunk = pcm.subarray(i, i + this.step);
+      this.session.sendRealtimeInput({
+        audio: { data: Buffer.from(chunk).toString('base64'), mimeType: this.mimeType },
+      });
+      this.sentChunks += 1;
+      this.next = Math.max(this.next, performance.now() - 1000 * MIC_CHUNK_SECONDS);
+      this.next += 1000 * MIC_CHUNK_SECONDS * (chunk.length / this.step);
+      await sleep(this.next - performance.now());
+    }
+  }
+  silence(seconds) {
+    return Buffer.alloc(Math.round(this.rate * seconds) * 2);
+  }
 }

@@ -25,7 +25,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
-import { connectLive, printAndExit, readJob, reportErrors } from './node_common.mjs';
+import { connectLive, Microphone, printAndExit, readJob, reportErrors } from './node_common.mjs';
 import { genai, sdk, sleep } from './node_common.mjs';
 
 const { GoogleGenAI, Modality } = genai;
@@ -35,39 +35,6 @@ const CHUNK_SECONDS = 0.1;
 const TRAILING_SILENCE_S = 2.0;
 const WAIT_MS = Number(process.env.CONFORMANCE_CLIENT_WAIT_MS || 120000); // per turn
 const MODES = ['text', 'voice', 'manual', 'barge_in'];
-
-// A microphone: sends 100 ms chunks in real time (on an absolute schedule, so that a slow
-// event loop does not stretch the audio) until stopped or the connection closes.
-class Microphone {
-  constructor(session, inbox, rate, mimeType) {
-    this.session = session;
-    this.inbox = inbox;
-    this.rate = rate;
-    this.mimeType = mimeType;
-    this.step = Math.round(rate * CHUNK_SECONDS) * 2;
-    this.stopped = false;
-    this.next = performance.now();
-    this.sentChunks = 0;
-  }
-  get live() {
-    return !this.stopped && !this.inbox.closed;
-  }
-  async play(pcm) {
-    for (let i = 0; i < pcm.length && this.live; i += this.step) {
-      const chunk = pcm.subarray(i, i + this.step);
-      this.session.sendRealtimeInput({
-        audio: { data: Buffer.from(chunk).toString('base64'), mimeType: this.mimeType },
-      });
-      this.sentChunks += 1;
-      this.next = Math.max(this.next, performance.now() - 1000 * CHUNK_SECONDS);
-      this.next += 1000 * CHUNK_SECONDS * (chunk.length / this.step);
-      await sleep(this.next - performance.now());
-    }
-  }
-  silence(seconds) {
-    return Buffer.alloc(Math.round(this.rate * seconds) * 2);
-  }
-}
 
 // A failed send must not become an unhandled rejection: report it, the receiver sees the close.
 const senderFailed = (result) => (err) => {

@@ -11,12 +11,15 @@
 // * {"mode": "nonblocking", "scheduling": "WHEN_IDLE"|"INTERRUPT"|"SILENT"} — the model starts
 //   a NON_BLOCKING call; its result is sent later with that scheduling (INTERRUPT in the middle
 //   of a slow reply); reports every turn that followed.
-// * {"mode": "cancel"} — the model calls a blocking function the program never answers; the
-//   user types something else; reports the toolCallCancellation ids and the next turn.
+// * {"mode": "cancel", "pcm": path?, "rate": int?} — the model calls a blocking function the
+//   program never answers; the user types something else, or with `pcm` speaks it (an AUDIO
+//   session with a live microphone); reports the toolCallCancellation ids and the next turn.
 //
 // Prints ONE JSON line and exits 0, also when the session ended in an error (`error`).
 
-import { connectLive, printAndExit, readJob, reportErrors } from './node_common.mjs';
+import { readFileSync } from 'node:fs';
+
+import { connectLive, Microphone, printAndExit, readJob, reportErrors } from './node_common.mjs';
 import { genai, sdk, sleep } from './node_common.mjs';
 
 const { Behavior, FunctionResponseScheduling, GoogleGenAI, Modality, Type } = genai;
@@ -41,7 +44,8 @@ const LIGHTS = {
 };
 
 function newRecord() {
-  return { calls: [], cancelled: [], text: '', audio_bytes: 0, transcript: '', flags: [] };
+  return { calls: [], cancelled: [], text: '', audio_bytes: 0, transcript: '', heard: '',
+    flags: [] };
 }
 
 // One turn (up to turnComplete) into `record`; `onCall(calls)` answers each toolCall.
@@ -59,6 +63,7 @@ async function collect(inbox, record, onCall) {
     const content = msg.serverContent;
     if (!content) continue;
     if (content.outputTranscription?.text) record.transcript += content.outputTranscription.text;
+    if (content.inputTranscription?.text) record.heard += content.inputTranscription.text;
     for (const flag of ['interrupted', 'generationComplete', 'turnComplete']) {
       if (content[flag]) record.flags.push(flag);
     }
@@ -145,11 +150,14 @@ async function nonblocking(job, result, phase) {
 }
 
 async function cancel(job, result, phase) {
+  const spoken = Boolean(job.pcm);
   const config = {
-    responseModalities: [Modality.TEXT],
+    responseModalities: [spoken ? Modality.AUDIO : Modality.TEXT],
     tools: [{ functionDeclarations: [WEATHER] }],
   };
+  if (spoken) config.inputAudioTranscription = {};
   const { session, inbox } = await connect(result, config, phase);
+  const mic = spoken ? new Microphone(session, inbox, job.rate, `audio/pcm;rate=${job.rate}`) : null;
   try {
     say(session, 'call: get_weather {"city": "Paris"}');
     const first = newRecord();
@@ -161,11 +169,25 @@ async function cancel(job, result, phase) {
         break;
       }
     }
-    say(session, 'never mind'); // the program never answers: the user moves on
+    // the program never answers: the user moves on
+    let talker = null;
+    if (mic) {
+      const speech = Buffer.concat([readFileSync(job.pcm), mic.silence(2.0)]);
+      talker = mic.play(speech).then(async () => {
+        while (mic.live) await mic.play(mic.silence(0.1));
+      });
+    } else {
+      say(session, 'never mind');
+    }
     phase.name = 'receive the cancellation';
     result.first = await collect(inbox, first);
     result.second = await collect(inbox, newRecord());
+    if (mic) {
+      mic.stopped = true;
+      await talker;
+    }
   } finally {
+    if (mic) mic.stopped = true;
     if (!inbox.closed) session.close();
   }
 }

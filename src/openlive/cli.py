@@ -130,6 +130,10 @@ data_dir_option = click.option(
     envvar="OPENLIVE_LLM_CONTEXT",
     help="Context window (tokens) for llamacpp.",
 )
+@click.option("--llm-vision/--no-llm-vision", default=False, show_default=True,
+              envvar="OPENLIVE_LLM_VISION",
+              help="The --llm openai model takes images: accept video frames and image parts "
+              "(without it they are refused with a clear 1008).")
 @click.option("--llm-threads", type=int, envvar="OPENLIVE_LLM_THREADS",
               help="Decode threads for llamacpp [default: all cores, one fewer with voice].")
 @click.option(

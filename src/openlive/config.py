@@ -25,6 +25,7 @@ class Settings:
     llm_api_key: str | None = None
     llm_context: int = 4096
     llm_threads: int | None = None  # None: all cores, or one fewer when voice is on
+    llm_vision: bool = False  # the OpenAI-compatible model takes images (video frames)
     model_aliases: tuple[str, ...] = ()
     voice: bool = True
     vad_batching: bool = True  # False: each VAD frame scored on the event loop (baseline)
@@ -60,6 +61,7 @@ class Settings:
                 "base_url": self.llm_url,
                 "model": self.llm_model or "default",
                 "api_key": self.llm_api_key,
+                "vision": self.llm_vision,
             }
         return {}
 

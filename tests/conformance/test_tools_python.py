@@ -7,34 +7,21 @@ answers function results with ``<name> returned <result>``, so every check is ex
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conformance.conftest import CLIENTS, PY_SDK_VERSIONS, SDK_ENVS, Server
+from tests.conformance.conftest import PY_SDK_VERSIONS, Server
 from tests.conformance.speech import sounds_like, spoken
+from tests.conformance.test_voice_and_realmodel import run_client
 
 pytestmark = [pytest.mark.conformance]
 
 
 def run_tools_client(server: Server, job: dict[str, Any], sdk: str = PY_SDK_VERSIONS[0],
                      timeout: float = 180) -> dict[str, Any]:
-    exe = SDK_ENVS / f"google-genai-{sdk}" / "bin" / "python"
-    if not exe.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{exe} missing: scripts/sdk-envs.sh did not run")
-        pytest.skip(f"{exe} missing: run scripts/sdk-envs.sh")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GOOGLE_", "GEMINI_"))}
-    env.update(GOOGLE_GEMINI_BASE_URL=server.base_url("http"), GEMINI_API_KEY=server.key,
-               SSL_CERT_FILE=str(server.ca))
-    proc = subprocess.run([str(exe), str(CLIENTS / "py_tools.py"), json.dumps(job)], env=env,
-                          capture_output=True, text=True, timeout=timeout, check=False)
-    assert proc.returncode == 0, f"client failed:\n{proc.stderr[-3000:]}"
-    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return run_client(server, job, timeout, sdk, script="py_tools.py")
 
 
 PARIS = 'Let me check. call: get_weather {"city": "Paris"}'

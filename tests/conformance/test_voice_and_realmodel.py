@@ -33,8 +33,9 @@ SDK = PY_SDK_VERSIONS[0]
 QUESTION = "What is the capital of France?"
 
 
-def sdk_python() -> Path:
-    exe = SDK_ENVS / f"google-genai-{SDK}" / "bin" / "python"
+def sdk_python(sdk: str = SDK) -> Path:
+    """The Python of the google-genai ``sdk`` virtualenv (fails in CI when missing)."""
+    exe = SDK_ENVS / f"google-genai-{sdk}" / "bin" / "python"
     if not exe.exists():
         if os.environ.get("CI"):
             pytest.fail(f"{exe} missing: scripts/sdk-envs.sh did not run")
@@ -42,11 +43,14 @@ def sdk_python() -> Path:
     return exe
 
 
-def run_client(server: Server, job: dict[str, Any], timeout: float = 180) -> dict[str, Any]:
+def run_client(server: Server, job: dict[str, Any], timeout: float = 180, sdk: str = SDK,
+               script: str = "py_live.py") -> dict[str, Any]:
+    """Run a Python client program (``clients/<script>``) with ``job``, configured only
+    through the environment, as users configure the SDK; its last JSON line."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GOOGLE_", "GEMINI_"))}
     env.update(GOOGLE_GEMINI_BASE_URL=server.base_url("http"), GEMINI_API_KEY=server.key,
                SSL_CERT_FILE=str(server.ca))
-    proc = subprocess.run([str(sdk_python()), str(CLIENTS / "py_live.py"), json.dumps(job)],
+    proc = subprocess.run([str(sdk_python(sdk)), str(CLIENTS / script), json.dumps(job)],
                           env=env, capture_output=True, text=True, timeout=timeout,
                           check=False)
     assert proc.returncode == 0, f"client failed:\n{proc.stderr[-3000:]}"

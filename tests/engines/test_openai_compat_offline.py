@@ -17,6 +17,7 @@ from openlive.engines.llm.base import (
     ChatMessage,
     Finished,
     GenerationRequest,
+    Image,
     LlmEvent,
     SamplingParams,
     TextDelta,
@@ -199,3 +200,27 @@ async def test_connection_dropped_mid_reply_is_retryable() -> None:
     with pytest.raises(EngineError, match="request to .* failed: RemoteProtocolError") as caught:
         await collect(model_with(handler))
     assert caught.value.retryable
+
+
+async def test_images_go_as_openai_image_parts_to_a_vision_model() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        body = sse(chunk("A cat."), chunk(finish="stop"),
+                   {"choices": [], "usage": {"prompt_tokens": 90, "completion_tokens": 2}},
+                   "[DONE]")
+        return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+
+    model = model_with(handler, vision=True)
+    assert model.capabilities.vision
+    shown = ChatMessage("user", "What is this?", images=(Image("image/jpeg", b"\xff\xd8", "low"),))
+    events = [e async for e in model.stream(GenerationRequest((shown,)))]
+    assert events[0] == TextDelta("A cat.")
+    [message] = json.loads(seen[0].content)["messages"]
+    assert message == {"role": "user", "content": [
+        {"type": "text", "text": "What is this?"},
+        {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9g=",
+                                            "detail": "low"}}]}
+    assert not model_with(handler).capabilities.vision  # only when the operator says so
+    await model.aclose()

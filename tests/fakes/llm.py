@@ -4,7 +4,9 @@ Reply: ``"[messages=N] <text of the last user message>"`` where N counts every m
 in the request (system included), streamed one word per :class:`TextDelta`. Token
 counts are whitespace words, so tests can check the exact usage numbers. A user
 message that starts with ``slow:`` makes each word take ``SLOW_WORD_SECONDS`` so that
-tests can interrupt a generation midway; ``fail:`` makes the engine raise.
+tests can interrupt a generation midway; ``fail:`` makes the engine raise. Images on
+the last user message are described first (``[messages=2 images=1] [image/jpeg 1234
+bytes auto] <text>``, where ``images`` counts every image in the request).
 
 Function calls, when the request declares tools: ``Checking. call: get_weather {"city":
 "Paris"} | call: get_time {}`` streams ``Checking.`` and then asks for the two calls
@@ -51,10 +53,19 @@ def reply_for(request: GenerationRequest) -> str:
     if results:
         told = "; ".join(f"{m.name} returned {m.content}" for m in results)
         return f"[messages={len(request.messages)}] {told}"
-    last_user = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
+    last = next((m for m in reversed(request.messages) if m.role == "user"), None)
+    last_user = last.content if last is not None else ""
+    if last is not None and last.images:  # what it was shown, so tests can check it
+        seen = " ".join(f"[{i.mime_type} {len(i.data)} bytes {i.detail}]" for i in last.images)
+        last_user = f"{seen} {last_user}".strip()
     if request.tools and CALL in last_user:
         return last_user.split(CALL, 1)[0].strip()
-    return f"[messages={len(request.messages)}] {last_user}".strip()
+    return f"[{_counts(request.messages)}] {last_user}".strip()
+
+
+def _counts(messages: Sequence[ChatMessage]) -> str:
+    images = sum(len(m.images) for m in messages)
+    return f"messages={len(messages)}" + (f" images={images}" if images else "")
 
 
 def calls_for(request: GenerationRequest) -> ToolCallsRequested | MalformedToolCall | None:
@@ -91,7 +102,8 @@ class EchoModel:
 
     def __init__(self, delay: float = 0.0, context_window: int = 4096) -> None:
         self.delay = delay
-        self._capabilities = LlmCapabilities(context_window=context_window, tools=True)
+        self._capabilities = LlmCapabilities(context_window=context_window, tools=True,
+                                             vision=True)
         self.requests: list[GenerationRequest] = []
 
     @property

@@ -41,6 +41,7 @@ class Engines:
             end_of_turn_model=self.end_of_turn is not None,
             context_window=min(m.capabilities.context_window for m in self.llms.values()),
             server_tools={name: tool.functions for name, tool in self.server_tools.items()},
+            vision=all(m.capabilities.vision for m in self.llms.values()),
         )
 
     async def aclose(self) -> None:

@@ -18,6 +18,7 @@ from openlive.protocol.client import Setup, SpeechConfig
 from openlive.protocol.types import Content
 from openlive.session.activity import ActivityConfig
 from openlive.session.compression import SlidingWindow
+from openlive.session.seeing import DETAIL
 from openlive.session.tools import Toolbox
 
 Modality = Literal["TEXT", "AUDIO"]
@@ -32,6 +33,7 @@ class ServerCapabilities:
     end_of_turn_model: bool = False  # the semantic end-of-turn model is loaded
     resumption: bool = False  # a store keeps resumption snapshots
     context_window: int = 4096  # of the language model, in tokens
+    vision: bool = False  # the language model takes images (video frames, image parts)
     # built-in tools the operator runs server-side: wire name -> the functions it offers
     server_tools: Mapping[str, tuple[ToolSpec, ...]] = field(default_factory=dict)
 
@@ -55,6 +57,7 @@ class SessionConfig:
     # realtimeInputConfig.turnCoverage: does a turn include the audio between turns?
     turn_includes_all_input: bool = False
     tools: Toolbox = field(default_factory=Toolbox)
+    image_detail: str = "auto"  # generationConfig.mediaResolution, as a detail level
 
     @classmethod
     def from_setup(
@@ -97,6 +100,7 @@ class SessionConfig:
                 realtime.automatic_activity_detection if realtime else None
             ),
             tools=Toolbox.from_wire(setup.tools, capabilities.server_tools),
+            image_detail=DETAIL.get(gen.media_resolution or "", "auto") if gen else "auto",
         )
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import orjson
 
 from openlive.engines.llm.base import ChatMessage, Role
 from openlive.errors import PolicyViolation
 from openlive.protocol.types import Content, Part
+from openlive.session.seeing import image_from_blob, is_image
 
 _ROLES: dict[str, Role] = {"user": "user", "model": "assistant"}
 
@@ -29,17 +32,31 @@ def part_text(part: Part) -> str:
         mime = (part.inline_data or part.file_data).mime_type  # type: ignore[union-attr]
         raise PolicyViolation(
             f"{mime} input needs a multimodal language model; the configured one takes text only."
-        )
+        )  # images reach here only without one: content_message takes them otherwise
     return ""
 
 
-def content_message(content: Content) -> ChatMessage | None:
-    """A ``Content`` as one chat message, or None when it carries no text."""
+def content_message(content: Content, image_detail: str | None = None) -> ChatMessage | None:
+    """A ``Content`` as one chat message, or None when it carries nothing.
+
+    Image parts become the message's images when the model can see (``image_detail`` is
+    then the detail level to ask for); otherwise they are refused with 1008.
+    """
     role = _ROLES.get((content.role or "user").lower())
     if role is None:
         raise PolicyViolation(f"Unknown role '{content.role}': use 'user' or 'model'.")
-    text = "".join(part_text(p) for p in content.parts)
-    return ChatMessage(role=role, content=text) if text else None
+    images = tuple(
+        image_from_blob(p.inline_data, image_detail)
+        for p in content.parts
+        if image_detail is not None and p.inline_data is not None and is_image(p.inline_data)
+    )
+    text = "".join(
+        part_text(p) for p in content.parts
+        if not (images and p.inline_data is not None and is_image(p.inline_data))
+    )
+    if not text and not images:
+        return None
+    return ChatMessage(role=role, content=text, images=images)
 
 
 class History:
@@ -53,11 +70,21 @@ class History:
         self._messages: list[ChatMessage] = []
 
     def append(self, message: ChatMessage) -> None:
+        if message.images:
+            self._forget_images()  # a vision model is shown the newest picture only
         last = self._messages[-1] if self._messages else None
         if last is not None and _plain(last) and _plain(message) and last.role == message.role:
             self._messages.pop()
             message = ChatMessage(role=message.role, content=f"{last.content}\n{message.content}")
         self._messages.append(message)
+
+    def _forget_images(self) -> None:
+        """Older pictures cost image tokens on every turn: keep a note of them instead."""
+        for index, message in enumerate(self._messages):
+            if message.images:
+                note = f"[{len(message.images)} image(s) shown earlier]"
+                content = f"{message.content} {note}".strip()
+                self._messages[index] = replace(message, content=content, images=())
 
     def messages(self, system_instruction: str | None) -> tuple[ChatMessage, ...]:
         """The context for the model: the system instruction first, then every turn."""
@@ -77,4 +104,4 @@ class History:
 
 
 def _plain(message: ChatMessage) -> bool:
-    return message.role != "tool" and not message.tool_calls
+    return message.role != "tool" and not message.tool_calls and not message.images

@@ -26,7 +26,7 @@ calls of its open round with ``toolCallCancellation``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from openlive.catalog import ModelCatalog
 from openlive.engines.llm.base import ChatMessage, GenerationRequest
@@ -116,6 +116,7 @@ from openlive.session.listening import (
     UserTurnEnded,
 )
 from openlive.session.resumption import Snapshot
+from openlive.session.seeing import Sight, is_image, refuse_without_vision
 from openlive.session.speaking import Reply, Voicing
 from openlive.session.state import State, Trigger, transition
 from openlive.session.tools import (
@@ -159,7 +160,8 @@ class Session:
     ) -> None:
         self._limits = limits or ConnectionLimits()
         self._lifetime = Lifetime(self._limits)
-        self._audio_limit_at: float | None = None  # when an audio session must end
+        self._media_limit: tuple[float, float, str] | None = None  # (at, seconds, kind)
+        self._sight: Sight | None = None  # the newest video frame (vision models only)
         self._resumable = False  # the client asked for sessionResumption updates
         self._context_tokens = 0  # context size after the last turn, by the model's count
         self._pending_setup: SessionConfig | None = None  # waiting for its snapshot
@@ -335,6 +337,7 @@ class Session:
                       restored_instruction: str | None = None) -> list[Action]:
         self.config = config
         self._toolbox = config.tools
+        self._sight = Sight(config.image_detail)
         # a resumed session keeps its instruction unless the new setup gives one
         self._system_instruction = config.system_instruction or restored_instruction
         self._collecting_initial_history = config.initial_history_in_client_content
@@ -353,7 +356,7 @@ class Session:
         # The proto: "a message here will interrupt any current model generation".
         actions = self._interrupt() if message.turns else []
         for content in message.turns:
-            chat = content_message(content)
+            chat = content_message(content, self._image_detail())
             if chat is not None:
                 self._add_input(chat)
         if not message.turn_complete:
@@ -370,13 +373,14 @@ class Session:
             if message.text:
                 self._add_input(ChatMessage("user", message.text))
             return actions + self._user_turn_complete()
-        if message.video is not None:
-            raise PolicyViolation(
-                "Video input needs a vision-capable language model; none is configured."
-            )
-        audio = message.audio or (message.media_chunks[0] if message.media_chunks else None)
+        chunk = message.media_chunks[0] if message.media_chunks else None
+        frame = message.video or (chunk if chunk is not None and is_image(chunk) else None)
+        if frame is not None:
+            self._eyes().on_frame(frame)
+            return self._start_media_limit(now, video=True)
+        audio = message.audio or chunk
         if audio is not None:
-            return self._ears().on_audio(audio) + self._start_audio_limit(now)
+            return self._ears().on_audio(audio) + self._start_media_limit(now, video=False)
         if message.activity_start is not None:
             return self._listen(*self._ears().on_activity_start(), now)
         if message.activity_end is not None:
@@ -404,6 +408,17 @@ class Session:
         return []
 
     # -- listening ------------------------------------------------------------------------
+
+    def _eyes(self) -> Sight:
+        refuse_without_vision(self._capabilities.vision)
+        assert self._sight is not None  # made at setup
+        return self._sight
+
+    def _image_detail(self) -> str | None:
+        """The detail level for images, or None when the model cannot see."""
+        if not self._capabilities.vision or self.config is None:
+            return None
+        return self.config.image_detail
 
     def _ears(self) -> Listening:
         if self._listening is None:
@@ -583,6 +598,10 @@ class Session:
         return self._reply is not None or self._round is not None
 
     def _add_input(self, message: ChatMessage) -> None:
+        if message.role == "user" and self._sight is not None:
+            frame = self._sight.take()  # what the camera showed as the user spoke
+            if frame:
+                message = replace(message, images=message.images + frame)
         if self._busy():
             self._held_input.append(message)
         else:
@@ -612,21 +631,24 @@ class Session:
             return actions
         return actions + self._reply.release(now) + self._maybe_complete(now)
 
-    def _start_audio_limit(self, now: float) -> list[Action]:
-        """The first audio starts the audio-session clock (when compression is off)."""
-        limit = self._limits.audio_session
-        if self._audio_limit_at is not None or limit is None or self.config is None:
+    def _start_media_limit(self, now: float, video: bool) -> list[Action]:
+        """The first audio starts the audio-session clock, the first video frame the
+        (shorter) audio-and-video one; the earlier deadline holds. Off with compression."""
+        limit = self._limits.video_session if video else self._limits.audio_session
+        kind = "audio and video" if video else "audio"
+        if limit is None or self.config is None or self.config.compression is not None:
             return []
-        if self.config.compression is not None:
+        current = self._media_limit
+        if current is not None and (current[2] == kind or current[0] <= now + limit):
             return []
-        self._audio_limit_at = now + limit
-        return [WakeAt(self._audio_limit_at, key="session-limit")]
+        self._media_limit = (now + limit, limit, kind)
+        return [WakeAt(now + limit, key="session-limit")]
 
     def _check_lifetime(self, now: float) -> list[Action]:
-        if self._audio_limit_at is not None and now >= self._audio_limit_at:
-            minutes = (self._limits.audio_session or 0) / 60
+        if self._media_limit is not None and now >= self._media_limit[0]:
+            _, seconds, kind = self._media_limit
             return self._close(CloseCode.NORMAL,
-                               SESSION_LIMIT.format(minutes=minutes, kind="audio"))
+                               SESSION_LIMIT.format(minutes=seconds / 60, kind=kind))
         actions, over = self._lifetime.check(now)
         if over:
             return actions + self._close(CloseCode.NORMAL, CONNECTION_ENDED)

@@ -5,19 +5,22 @@ every point where it can be restored (after setup, after each completed turn, an
 a turn waits for function responses); the driver stores it under a fresh unguessable
 handle, bound to whoever opened the session, and the session then sends
 ``sessionResumptionUpdate`` with that handle. A new connection whose setup names the
-handle gets the history, the system instruction and the function calls still open back
+handle gets the history (with the newest picture shown, if any), the system instruction
+and the function calls still open back
 before ``setupComplete``; a turn that was waiting for responses waits on the new
 connection. Pure: bytes in, bytes out.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from openlive.engines.llm.base import ChatMessage, ToolCall
+from openlive.engines.llm.base import ChatMessage, Image, ToolCall
 from openlive.errors import InvalidArgument
 from openlive.session.tools import OpenCall, ToolRound
 
@@ -72,7 +75,8 @@ class Snapshot:
             finished = tuple(str(i) for i in raw.get("finished_calls", ()))
             return cls(str(raw["model"]), raw.get("system"), history, round_, open_calls,
                        finished)
-        except (orjson.JSONDecodeError, ValueError, KeyError, TypeError, AttributeError):
+        except (orjson.JSONDecodeError, ValueError, KeyError, TypeError, AttributeError,
+                binascii.Error):
             raise InvalidArgument("The session handle refers to an unreadable snapshot.") from None
 
 
@@ -95,6 +99,9 @@ def _message(message: ChatMessage) -> dict[str, Any]:
         out["tool_call_id"] = message.tool_call_id
     if message.name is not None:
         out["name"] = message.name
+    if message.images:  # at most the newest picture: History forgets older ones
+        out["images"] = [{"mime": i.mime_type, "data": base64.b64encode(i.data).decode(),
+                          "detail": i.detail} for i in message.images]
     return out
 
 
@@ -102,6 +109,9 @@ def _read_message(raw: Any) -> ChatMessage:
     role = raw["role"]
     if role not in ("system", "user", "assistant", "tool"):
         raise ValueError("role")
+    images = tuple(Image(str(i["mime"]), base64.b64decode(i["data"]), str(i["detail"]))
+                   for i in raw.get("images", ()))
     return ChatMessage(role, str(raw["content"]),
                        tool_calls=tuple(_read_call(c) for c in raw.get("tool_calls", ())),
-                       tool_call_id=raw.get("tool_call_id"), name=raw.get("name"))
+                       tool_call_id=raw.get("tool_call_id"), name=raw.get("name"),
+                       images=images)

@@ -245,11 +245,43 @@ async def failover(client, job):
     return out
 
 
+async def see(client, job):
+    """Video frames, then a question; then resume with the handle and ask again."""
+    config = {"response_modalities": ["TEXT"], "session_resumption": {}}
+    frames = [bytes.fromhex("ffd8ffe0") + bytes([i]) * 500 for i in range(3)]
+    out = {"handles": []}
+
+    async def ask(session, text):
+        await session.send_realtime_input(text=text)
+        reply = ""
+        async for message in session.receive():
+            reply += message.text or ""
+            update = message.session_resumption_update
+            if update and update.new_handle:
+                out["handles"].append(update.new_handle)
+        async for message in session.receive():  # the handle saved after the turn
+            update = message.session_resumption_update
+            if update and update.new_handle:
+                out["handles"].append(update.new_handle)
+                break
+        return reply
+
+    async with client.aio.live.connect(model=MODEL, config=config) as session:
+        for data in frames:  # a camera at a few frames a second
+            await session.send_realtime_input(video={"data": data, "mime_type": "image/jpeg"})
+            await asyncio.sleep(0.2)
+        out["first"] = await ask(session, "What do you see?")
+    resumed = {**config, "session_resumption": {"handle": out["handles"][-1]}}
+    async with client.aio.live.connect(model=MODEL, config=resumed) as session:
+        out["second"] = await ask(session, "Is it still there?")
+    return out
+
+
 async def main():
     job = json.loads(sys.argv[1])
     client = genai.Client()
     run = {"text": text, "voice": voice, "barge_in": barge_in, "go_away": go_away,
-           "resume": resume, "chat": chat, "failover": failover}[job["mode"]]
+           "resume": resume, "chat": chat, "failover": failover, "see": see}[job["mode"]]
     print(json.dumps(await run(client, job)))
 
 

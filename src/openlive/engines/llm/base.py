@@ -51,6 +51,19 @@ class ToolCall:
 
 
 @dataclass(frozen=True, slots=True)
+class Image:
+    """A picture the user showed (a video frame or an image part), for a vision model.
+
+    ``detail`` is the resolution the client asked for (``mediaResolution``): ``"low"``,
+    ``"high"`` or ``"auto"``, as OpenAI-compatible servers take it.
+    """
+
+    mime_type: str  # image/jpeg, image/png or image/webp
+    data: bytes = field(repr=False)
+    detail: str = "auto"
+
+
+@dataclass(frozen=True, slots=True)
 class ChatMessage:
     """One message of the conversation as the model sees it.
 
@@ -65,6 +78,7 @@ class ChatMessage:
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     name: str | None = None
+    images: tuple[Image, ...] = ()  # only sent to a backend whose capabilities say vision
 
 
 @dataclass(frozen=True, slots=True)

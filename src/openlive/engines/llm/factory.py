@@ -7,7 +7,7 @@ llama-cpp-python. Nothing registers itself: the names are listed here.
   bundled Qwen2.5-Coder-0.5B assembled from its weights packages), ``model_sha256``
   (verify ``model_path``), ``n_ctx``, ``n_threads``, ``cache_dir``, ``chat_template``.
 * ``"openai"``: an OpenAI-compatible server. Options: ``base_url``, ``model``,
-  ``api_key``, ``context_window``, ``timeout``.
+  ``api_key``, ``context_window``, ``timeout``, ``vision`` (the model takes images).
 * ``"package.module:attr"``: your own backend; ``attr`` is called with the options and
   must return a :class:`~openlive.engines.llm.base.LanguageModel`.
 
@@ -27,7 +27,9 @@ KNOWN_BACKENDS = ("llamacpp", "openai")
 _LLAMACPP_OPTIONS = frozenset(
     {"model_path", "model_sha256", "n_ctx", "n_threads", "cache_dir", "chat_template"}
 )
-_OPENAI_OPTIONS = frozenset({"base_url", "model", "api_key", "context_window", "timeout"})
+_OPENAI_OPTIONS = frozenset(
+    {"base_url", "model", "api_key", "context_window", "timeout", "vision"}
+)
 _PROTOCOL_MEMBERS = ("capabilities", "stream", "count_tokens", "aclose")
 
 

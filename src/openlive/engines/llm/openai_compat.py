@@ -36,6 +36,7 @@ raises :class:`EngineError`.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -87,6 +88,7 @@ class OpenAICompatModel:
         context_window: int = DEFAULT_CONTEXT_WINDOW,
         timeout: float = 120.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        vision: bool = False,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._root_url = self._base_url.removesuffix("/v1")  # where llama-server's extras live
@@ -95,7 +97,10 @@ class OpenAICompatModel:
         self._client = httpx.AsyncClient(
             headers=headers, timeout=httpx.Timeout(timeout, connect=10.0), transport=transport
         )
-        self._capabilities = LlmCapabilities(context_window=context_window, tools=True)
+        # Whether the served model takes images cannot be asked over the API: the operator
+        # says so (--llm-vision), and sessions may then send video frames and images.
+        self._capabilities = LlmCapabilities(context_window=context_window, tools=True,
+                                             vision=vision)
         self._count_method: _CountMethod | None = None  # found on first count
 
     @property
@@ -251,6 +256,13 @@ def openai_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
 
 def _openai_message(message: ChatMessage) -> dict[str, Any]:
     rendered: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.images:
+        # OpenAI's multimodal form: text and image parts, images as data URLs
+        parts: list[dict[str, Any]] = [{"type": "text", "text": message.content}]
+        parts += [{"type": "image_url", "image_url": {
+            "url": f"data:{image.mime_type};base64,{base64.b64encode(image.data).decode()}",
+            "detail": image.detail}} for image in message.images]
+        rendered["content"] = parts
     if message.tool_calls:
         rendered["content"] = message.content or None
         rendered["tool_calls"] = [

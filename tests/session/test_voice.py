@@ -369,3 +369,25 @@ def test_speech_that_resumes_after_a_dip_is_judged_again() -> None:
     actions = speak(c, 0.2, 0.064, 0.0)  # a dip (or a frame taken for echo): resumed
     actions += speak(c, 0.264, 0.8, 0.95)  # the user goes on talking
     assert CancelGeneration(gid) in actions  # interrupted after all
+
+
+def test_a_pause_transcript_is_sent_as_an_interim_input_transcription() -> None:
+    c = voice(inputAudioTranscription={})
+    speak(c, 0.0, 1.0, 0.9)
+    [spec] = of(Transcribe, speak(c, 1.0, 0.25, 0.01))
+    out = sent(c.feed(TranscriptReady(spec.turn_id, " what time ", end=spec.end)))
+    assert out == [{"serverContent": {"interimInputTranscription": {"text": "what time"}}}]
+    # the user goes on: the final transcript is the whole turn, once, as inputTranscription
+    speak(c, 1.25, 1.0, 0.9)
+    [spec2] = of(Transcribe, speak(c, 2.25, 0.25, 0.01))
+    c.feed(TranscriptReady(spec2.turn_id, "what time is it", end=spec2.end))
+    final = sent(c.feed(EndOfTurnScored(spec2.turn_id, 0.95)))
+    assert {"serverContent": {"inputTranscription": {"text": "what time is it",
+                                                     "finished": True}}} in final
+
+
+def test_no_interim_transcription_unless_asked() -> None:
+    c = voice()
+    speak(c, 0.0, 1.0, 0.9)
+    [spec] = of(Transcribe, speak(c, 1.0, 0.25, 0.01))
+    assert sent(c.feed(TranscriptReady(spec.turn_id, "what time", end=spec.end))) == []

@@ -26,6 +26,7 @@ class ServerContent(WireModel):
     interrupted: bool | None = None
     input_transcription: Transcription | None = None
     output_transcription: Transcription | None = None
+    interim_input_transcription: Transcription | None = None  # SDK 2.x+: revisable partials
     waiting_for_input: bool | None = None
     turn_complete_reason: str | None = None
     grounding_metadata: Struct | None = None

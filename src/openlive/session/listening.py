@@ -52,7 +52,15 @@ class TurnTranscribed:
     text: str
 
 
-Signal = UserTurnStarted | UserTurnEnded | TurnTranscribed
+@dataclass(frozen=True, slots=True)
+class TurnHeardSoFar:
+    """What the user has said so far in the turn in progress (a pause's transcript)."""
+
+    turn_id: int
+    text: str
+
+
+Signal = UserTurnStarted | UserTurnEnded | TurnTranscribed | TurnHeardSoFar
 
 
 @dataclass(slots=True)
@@ -160,7 +168,10 @@ class Listening:
                 if transcript.final:
                     self._forget(turn_id)
                     return [TurnTranscribed(turn_id, text)]
-        return []  # speculative (kept until the turn ends) or stale
+                if turn_id == self._next_turn_id and self._turn_from is not None and text.strip():
+                    # speculative, for the turn still in progress: a partial result
+                    return [TurnHeardSoFar(turn_id, text.strip())]
+        return []  # speculative for a turn that has ended (kept until it is used), or stale
 
     def _forget(self, turn_id: int) -> None:
         self._transcripts = [t for t in self._transcripts if t.turn_id > turn_id]

@@ -112,6 +112,7 @@ from openlive.session.lifetime import (
 from openlive.session.listening import (
     Listening,
     Signal,
+    TurnHeardSoFar,
     TurnTranscribed,
     UserTurnEnded,
 )
@@ -434,6 +435,13 @@ class Session:
                 continue
             if isinstance(signal, TurnTranscribed):
                 actions += self._on_user_words(signal.text, now)
+                continue
+            if isinstance(signal, TurnHeardSoFar):
+                if self.config is not None and self.config.input_transcription:
+                    # revisable, unlike inputTranscription, whose pieces clients append
+                    interim = Transcription(text=signal.text)
+                    actions.append(Send(ServerMessage(server_content=ServerContent(
+                        interim_input_transcription=interim))))
                 continue
             if not self._interrupts():
                 continue

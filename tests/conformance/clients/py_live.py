@@ -20,18 +20,9 @@ import sys
 import time
 
 from google import genai
+from py_common import CHUNK_SECONDS, read_pcm, stream_audio
 
 MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
-CHUNK_SECONDS = 0.1
-
-
-async def stream_audio(session, pcm: bytes, rate: int, silence: float) -> None:
-    step = int(rate * CHUNK_SECONDS) * 2
-    data = pcm + b"\0\0" * int(rate * silence)
-    for i in range(0, len(data), step):
-        await session.send_realtime_input(
-            audio={"data": data[i:i + step], "mime_type": f"audio/pcm;rate={rate}"})
-        await asyncio.sleep(CHUNK_SECONDS)
 
 
 async def text(client, job):
@@ -77,11 +68,6 @@ def new_record():
 def mark_ready(path):
     with open(path, "w") as f:
         f.write("connected")
-
-
-def read_pcm(path):
-    with open(path, "rb") as f:
-        return f.read()
 
 
 def report(record, out):
@@ -159,6 +145,23 @@ async def go_away(client, job):
     return seen
 
 
+async def reply_and_handles(session, handles):
+    """One turn's text; the resumption handles seen go to ``handles``."""
+    reply = ""
+    async for message in session.receive():
+        reply += message.text or ""
+        update = message.session_resumption_update
+        if update and update.new_handle:
+            handles.append(update.new_handle)
+    # the update after turnComplete belongs to the next receive() turn
+    async for message in session.receive():
+        update = message.session_resumption_update
+        if update and update.new_handle:
+            handles.append(update.new_handle)
+            break
+    return reply
+
+
 async def resume(client, job):
     """A turn with resumption on, a new connection with the last handle, another turn."""
     out = {"handles": []}
@@ -167,19 +170,7 @@ async def resume(client, job):
         async with client.aio.live.connect(model=MODEL, config=config) as session:
             await session.send_client_content(
                 turns={"role": "user", "parts": [{"text": text}]})
-            reply = ""
-            async for message in session.receive():
-                reply += message.text or ""
-                update = message.session_resumption_update
-                if update and update.new_handle:
-                    out["handles"].append(update.new_handle)
-            # the update after turnComplete belongs to the next receive() turn
-            async for message in session.receive():
-                update = message.session_resumption_update
-                if update and update.new_handle:
-                    out["handles"].append(update.new_handle)
-                    break
-            return reply
+            return await reply_and_handles(session, out["handles"])
 
     base = {"response_modalities": ["TEXT"]}
     out["first"] = await one_turn({**base, "session_resumption": {}}, "My name is Ada.")
@@ -253,18 +244,7 @@ async def see(client, job):
 
     async def ask(session, text):
         await session.send_realtime_input(text=text)
-        reply = ""
-        async for message in session.receive():
-            reply += message.text or ""
-            update = message.session_resumption_update
-            if update and update.new_handle:
-                out["handles"].append(update.new_handle)
-        async for message in session.receive():  # the handle saved after the turn
-            update = message.session_resumption_update
-            if update and update.new_handle:
-                out["handles"].append(update.new_handle)
-                break
-        return reply
+        return await reply_and_handles(session, out["handles"])
 
     async with client.aio.live.connect(model=MODEL, config=config) as session:
         for data in frames:  # a camera at a few frames a second

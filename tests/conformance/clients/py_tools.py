@@ -22,9 +22,9 @@ import sys
 
 from google import genai
 from google.genai import types
+from py_common import read_pcm, stream_audio
 
 MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
-CHUNK_SECONDS = 0.1
 
 WEATHER = types.FunctionDeclaration(
     name="get_weather",
@@ -134,20 +134,6 @@ async def nonblocking(client, job):
             await say(session, "and now?")
         out["turns"].append(await asyncio.wait_for(collect(session, new_record()), 60))
     return out
-
-
-def read_pcm(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
-async def stream_audio(session, pcm, rate, silence):
-    step = int(rate * CHUNK_SECONDS) * 2
-    data = pcm + b"\0\0" * int(rate * silence)
-    for i in range(0, len(data), step):
-        await session.send_realtime_input(
-            audio={"data": data[i:i + step], "mime_type": f"audio/pcm;rate={rate}"})
-        await asyncio.sleep(CHUNK_SECONDS)
 
 
 async def cancel(client, job):

@@ -26,6 +26,7 @@ from openlive.engines.asr.factory import create_speech_recognizer
 from openlive.engines.vad.silero import SharedSileroModel
 from openlive.protocol.codec import decode_client_message, to_wire
 from openlive.runtime.audio_input import AudioInput
+from openlive.runtime.vad_batcher import InlineVad
 from openlive.session.actions import Synthesize, Transcribe
 from openlive.session.config import ServerCapabilities
 from openlive.session.events import (
@@ -96,7 +97,16 @@ async def trial(name: str, noise: np.ndarray, answer24k: np.ndarray,
     gid = starts[0].generation_id
     pieces = [a for a in feed(__import__("openlive.session.events", fromlist=["x"])
                               .GenerationDelta(gid, ANSWER)) if isinstance(a, Synthesize)]
-    audio_in = AudioInput(vad)
+    scored: list[tuple[float, float, float]] = []
+
+    def on_scored(at: float, probability: float, echo: float) -> None:
+        scored.append((at, probability, echo))
+
+    def on_failure(error: Exception) -> None:
+        raise error
+
+    # inline: each push has reported its frames' scores before it returns
+    audio_in = AudioInput(InlineVad(vad), on_scored, on_failure)
     answer = answer24k.astype("<i2").tobytes()
     chunk_out = 4800  # 100 ms of answer per step
     step = int(0.1 * RATE)
@@ -114,7 +124,9 @@ async def trial(name: str, noise: np.ndarray, answer24k: np.ndarray,
             for part in wire.get("serverContent", {}).get("modelTurn", {}).get("parts", []):
                 if "inlineData" in part:
                     audio_in.echo.sent(out_chunk, now)
-        for at, p, echo in audio_in.push(mic[i:i + step * 2], RATE, now):
+        audio_in.push(mic[i:i + step * 2], RATE, now)
+        batch, scored[:] = list(scored), []
+        for at, p, echo in batch:
             for a in feed(SpeechScored(at, p, echo)):
                 if isinstance(a, Transcribe):
                     pending.append(a)

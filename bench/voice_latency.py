@@ -39,11 +39,16 @@ One run, on the machine it runs on:
 Before each measured phase it waits (``--quiet-wait``, bounded) for other processes to
 quiet down, and reports the CPU they used during it.
 
+``--capacity-only`` runs phase 7 alone, on two fresh servers per round: one that scores
+the VAD on the event loop (``--no-vad-batching``, the old path) and one that batches it
+on a worker thread (the default), alternating which goes first.
+
 Prints markdown tables; ``--write-docs`` also puts them into docs/benchmarks.md.
 
     .venv/bin/python bench/voice_latency.py --quick            # about 2 minutes
     .venv/bin/python bench/voice_latency.py --write-docs       # full run, ≤ 10 minutes
     .venv/bin/python bench/voice_latency.py --fake-llm         # pipeline without LLM time
+    .venv/bin/python bench/voice_latency.py --capacity-only    # VAD on the loop vs batched
 """
 
 from __future__ import annotations
@@ -1044,6 +1049,36 @@ def cores_text(cores: dict[str, float] | None) -> str:
             f"other processes {cores['other']:.2f} cores")
 
 
+CAPACITY_HEADER = ("| listening sessions | /health p50 | p95 | p99 | server CPU | benchmark CPU | "
+                   "other processes CPU | client send lateness p95 | server RSS | "
+                   "sessions closed |")
+
+
+def capacity_method(args: argparse.Namespace) -> str:
+    return ("sessions streaming noise in real time in 100 ms chunks; `GET /health` from "
+            f"another process every ~50 ms for {args.capacity_seconds:.0f} s")
+
+
+def capacity_row(lv: dict[str, Any], first: str | None = None) -> str:
+    """One level's table row; ``first`` replaces the session count in the first cell."""
+    late = lv["send_late_p95"]
+    return (f"| {first or lv['sessions']} | {lv['p50']:.1f} ms | {lv['p95']:.1f} ms | "
+            f"{lv['p99']:.1f} ms | {lv['server_cpu']:.2f} | {lv['client_cpu']:.2f} | "
+            f"{lv['other_cpu']:.2f} | "
+            f"{'–' if math.isnan(late) else f'{late * 1000:.0f} ms'} | "
+            f"{mib(lv['rss'])} | {lv['closed']} |")
+
+
+def largest_passing(levels: list[dict[str, Any]]) -> int:
+    """The largest K such that it and every smaller level met the lag target."""
+    best = 0
+    for lv in levels:
+        if lv["sessions"] and lv["p95"] > LAG_TARGET_MS:
+            break
+        best = lv["sessions"]
+    return best
+
+
 def report(results: dict[str, Any], args: argparse.Namespace) -> str:
     out: list[str] = []
     add = out.append
@@ -1196,24 +1231,12 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
 
     levels: list[dict[str, Any]] = results["capacity"]
     if levels:
-        best = 0
-        for lv in levels:  # the largest K such that it and every smaller level passed
-            if lv["sessions"] and lv["p95"] > LAG_TARGET_MS:
-                break
-            best = lv["sessions"]
-        add(f"### Listening capacity (sessions streaming noise in real time in 100 ms chunks; "
-            f"`GET /health` from another process every ~50 ms for {args.capacity_seconds:.0f} s)")
+        best = largest_passing(levels)
+        add(f"### Listening capacity ({capacity_method(args)})")
         add("")
-        add("| listening sessions | /health p50 | p95 | p99 | server CPU | benchmark CPU | "
-            "other processes CPU | client send lateness p95 | server RSS | sessions closed |")
+        add(CAPACITY_HEADER)
         add("|---|---|---|---|---|---|---|---|---|---|")
-        for lv in levels:
-            late = lv["send_late_p95"]
-            add(f"| {lv['sessions']} | {lv['p50']:.1f} ms | {lv['p95']:.1f} ms | "
-                f"{lv['p99']:.1f} ms | {lv['server_cpu']:.2f} | {lv['client_cpu']:.2f} | "
-                f"{lv['other_cpu']:.2f} | "
-                f"{'–' if math.isnan(late) else f'{late * 1000:.0f} ms'} | "
-                f"{mib(lv['rss'])} | {lv['closed']} |")
+        out.extend(capacity_row(lv) for lv in levels)
         add("")
         for lv in levels:
             if lv.get("note"):
@@ -1267,21 +1290,110 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
     return "\n".join(out)
 
 
-def write_docs(section: str, path: Path) -> None:
-    """Replace the '## Voice latency' section of docs/benchmarks.md (create the file)."""
+VOICE_TITLE = "Voice latency"
+CAPACITY_TITLE = "Listening capacity: VAD on the event loop vs batched"
+
+
+def write_docs(section: str, path: Path, title: str = VOICE_TITLE) -> None:
+    """Replace the '## <title>' section of docs/benchmarks.md (create the file; a new
+    section goes before '## Text latency')."""
     text = path.read_text() if path.exists() else (
         "# Benchmarks\n\nEach benchmark compares with a baseline measured in the same run, on "
         "the machine it runs on (here: 2 cores, shared with other jobs).\n")
-    body = ("## Voice latency\n\n`bench/voice_latency.py` (`--help` lists the options; "
-            "`--quick` takes about 2 minutes).\n\n" + section.strip() + "\n")
-    pattern = re.compile(r"^## Voice latency\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
+    how = ("`bench/voice_latency.py` (`--help` lists the options; `--quick` takes about 2 "
+           "minutes)." if title == VOICE_TITLE else
+           "`bench/voice_latency.py --capacity-only` (about 2 minutes per server and round; "
+           "`--help` lists the options).")
+    body = f"## {title}\n\n{how}\n\n" + section.strip() + "\n"
+    pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
     if pattern.search(text):
         text = pattern.sub(lambda _m: body + "\n", text)
+    elif "\n## Text latency" in text:
+        text = text.replace("\n## Text latency", "\n" + body + "\n## Text latency", 1)
     else:
         text = text.rstrip() + "\n\n" + body
     if "## Text latency" not in text:
         text = text.rstrip() + "\n\n## Text latency\n\n(see bench/text_latency.py)\n"
     path.write_text(text.rstrip() + "\n")
+
+
+# --- capacity only: the VAD on the event loop vs batched ---------------------------------------
+
+# (name in the report, the server's flags); the first is the baseline
+VAD_MODES = (("event loop", ["--no-vad-batching"]), ("batched", ["--vad-batching"]))
+
+
+async def capacity_only(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    """Only the listening-capacity ramp, on a fresh server per VAD mode, alternating the
+    order each round (ABBA…) so that drift in the machine's load hits both alike."""
+    for round_no in range(1, args.capacity_rounds + 1):
+        modes = VAD_MODES if round_no % 2 else VAD_MODES[::-1]
+        for name, flags in modes:
+            with tempfile.TemporaryDirectory(prefix="openlive-bench-") as tmp:
+                print(f"round {round_no}, VAD {name}: starting openlive serve {' '.join(flags)} …",
+                      file=sys.stderr)
+                extra = ["--llm-threads", str(args.llm_threads)] if args.llm_threads else []
+                server = Server(Path(tmp), FAKE_LLM if args.fake_llm else None,
+                                [*extra, *flags])
+                try:
+                    await asyncio.sleep(1.0)
+                    await await_quiet(args.quiet_wait, server.pid)
+                    levels = await capacity(Bench(args, server), args.capacity,
+                                            args.capacity_seconds)
+                    results["capacity_runs"].append({
+                        "round": round_no, "vad": name, "levels": [vars(lv) for lv in levels],
+                        "peak": proc_status(server.pid).get("VmHWM"),
+                        "warnings": [line for line in server.log_text().splitlines()
+                                     if " WARNING " in line or " ERROR " in line][-10:]})
+                finally:
+                    server.stop()
+                    if args.keep_log:
+                        shutil.copy(server.log_path,
+                                    f"{args.keep_log}.{round_no}.{name.replace(' ', '-')}")
+
+
+def capacity_report(results: dict[str, Any], args: argparse.Namespace) -> str:
+    runs: list[dict[str, Any]] = results["capacity_runs"]
+    out: list[str] = []
+    add = out.append
+    llm = "fake echo LLM (tests.fakes.llm)" if args.fake_llm else "llama.cpp Qwen2.5-0.5B"
+    add(f"Run {results['when']} at commit {results['commit']}, {results['machine']}; load "
+        f"average {results['load_start']} at start, {results['load_end']} at end.  ")
+    add(f"Servers: `openlive serve` with Silero VAD, Whisper, Piper, Smart Turn and {llm}, "
+        "once with `--no-vad-batching` (each 32 ms frame scored on the event loop as it "
+        "arrives: the old path) and once with `--vad-batching` (the default: one worker "
+        "thread scores the frames of all sessions in batched calls), a fresh server for "
+        f"each, alternating which goes first; rounds: {args.capacity_rounds}.  ")
+    add(f"Load: {capacity_method(args)}; levels "
+        f"{', '.join(str(k) for k in args.capacity)}, each ramp stopping at the first level "
+        f"over {LAG_TARGET_MS:.0f} ms.  ")
+    add(f"Command: `{results['command']}` ({results['elapsed']:.0f} s)")
+    add("")
+    add("| VAD | " + " | ".join(f"round {r}" for r in range(1, args.capacity_rounds + 1))
+        + " |")
+    add("|---|" + "---|" * args.capacity_rounds)
+    for name, _ in VAD_MODES:
+        cells = [str(largest_passing(run["levels"])) for run in runs if run["vad"] == name]
+        add(f"| {name} | " + " | ".join(f"**{c}**" for c in cells) + " |")
+    add("")
+    add(f"Largest number of listening sessions with /health p95 ≤ {LAG_TARGET_MS:.0f} ms at "
+        "that level and every smaller one. Every level measured, in the order run (CPU in "
+        "cores of 2):")
+    add("")
+    add("| round, VAD: listening sessions"
+        + CAPACITY_HEADER.removeprefix("| listening sessions"))
+    add("|---|---|---|---|---|---|---|---|---|---|")
+    for run in runs:
+        out.extend(capacity_row(lv, f"{run['round']}, {run['vad']}: {lv['sessions']}")
+                   for lv in run["levels"])
+    add("")
+    for run in runs:
+        for lv in run["levels"]:
+            if lv.get("note"):
+                add(f"Round {run['round']}, {run['vad']}: ramp stopped at {lv['sessions']} "
+                    f"sessions: {lv['note']}.")
+                add("")
+    return "\n".join(out)
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -1430,6 +1542,12 @@ def main() -> None:
                              "stops at the first level past the 20 ms target")
     parser.add_argument("--capacity-seconds", type=float, default=None,
                         help="probe window per level (default 8; quick 3)")
+    parser.add_argument("--capacity-only", action="store_true",
+                        help="only the listening-capacity ramp, on a fresh server per VAD "
+                             "mode: --no-vad-batching (the baseline) and --vad-batching, "
+                             "alternating (default levels 25,50,75,100,125,150,200)")
+    parser.add_argument("--capacity-rounds", type=int, default=2,
+                        help="with --capacity-only: rounds of the two servers (default 2)")
     parser.add_argument("--lower-bound-reps", type=int, default=None,
                         help="passes over the utterances in-process (default 2; quick 1)")
     parser.add_argument("--lower-bound-budget", type=float, default=None,
@@ -1465,7 +1583,8 @@ def main() -> None:
     args.cutoff_trials = (args.cutoff_trials if args.cutoff_trials is not None
                           else 2 if quick else 10)
     levels = args.capacity if args.capacity is not None else (
-        "25" if quick else "10,25,50,100,150")
+        "25,50,75,100,125,150,200" if args.capacity_only else "25" if quick
+        else "10,25,50,100,150")
     args.capacity = [int(x) for x in levels.split(",") if int(x) > 0]
     args.capacity_seconds = args.capacity_seconds or (3.0 if quick else 8.0)
     args.lower_bound_reps = args.lower_bound_reps or (1 if quick else 2)
@@ -1489,7 +1608,21 @@ def main() -> None:
         "command": " ".join(["python", "bench/voice_latency.py", *sys.argv[1:]]),
         "memory": {}, "cpu": {}, "phases": {}, "turns": [], "turn_lines": {}, "stray_lines": 0,
         "histogram": {}, "barge_in": [], "cutoffs": [], "capacity": [], "lower_bound": [],
+        "capacity_runs": [],
     }
+    if args.capacity_only:
+        asyncio.run(capacity_only(args, results))
+        results["load_end"] = load_average()
+        results["elapsed"] = time.perf_counter() - started
+        text = capacity_report(results, args)
+        print()
+        print(text)
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=1, default=str))
+        if args.write_docs:
+            write_docs(text, ROOT / "docs" / "benchmarks.md", CAPACITY_TITLE)
+            print("wrote docs/benchmarks.md", file=sys.stderr)
+        return
     asyncio.run(served(args, questions, pauses, results))
     if not args.no_lower_bound:
         print("lower bound, in-process (server stopped) …", file=sys.stderr)

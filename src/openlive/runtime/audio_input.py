@@ -3,48 +3,102 @@
 Times are seconds of 16 kHz audio since the stream began. Audio older than what a turn
 can still need is dropped, so a session that listens for an hour holds seconds, not
 an hour, of PCM.
+
+The VAD scores frames on its own thread (:class:`~openlive.runtime.vad_batcher.VadBatcher`),
+so a frame's score, and with it the frame's echo check, comes back a little after
+:meth:`AudioInput.push` returns; :meth:`AudioInput.settled` waits for them.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from openlive.audio.resample import input_resampler
-from openlive.engines.vad.silero import FRAME_SECONDS, FrameSplitter, SharedSileroModel
+from openlive.engines.vad.silero import FRAME_SECONDS, FrameSplitter
 from openlive.runtime.echo import EchoGuard
+from openlive.runtime.vad_batcher import VadScorer
 
 BYTES_PER_SECOND = 16_000 * 2
 KEEP_SECONDS = 60.0  # the longest turn audio kept for the recognizer
 ECHO_CHECK_FROM = 0.3  # speech probability from which a frame is checked for echo
 
 
-class AudioInput:
-    """Resampler, audio store and VAD stream of one session."""
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """A frame waiting for its score, with what its echo check needs."""
 
-    def __init__(self, vad: SharedSileroModel) -> None:
+    pcm: bytes
+    at: float  # audio time of its end
+    wall: float  # wall time its last sample arrived (if the chunk came in real time)
+    arrived: float  # wall time of the chunk that held it
+
+
+class AudioInput:
+    """Resampler, audio store and VAD stream of one session.
+
+    Each frame's ``(end time, speech probability, echo score)`` goes to ``on_scored``,
+    in order, on the event loop; ``on_failure`` hears once if the VAD fails. Call
+    :meth:`close` when the session ends.
+    """
+
+    def __init__(self, vad: VadScorer, on_scored: Callable[[float, float, float], None],
+                 on_failure: Callable[[Exception], None]) -> None:
         self._resampler = input_resampler()
         self._splitter = FrameSplitter()
-        self._vad = vad.stream()
+        self._on_scored = on_scored
+        self._on_failure = on_failure
+        self._waiting: deque[_Frame] = deque()  # submitted to the VAD, not scored yet
+        self._settled = asyncio.Event()
+        self._settled.set()
+        self._vad = vad.open(self._scored, self._failed)
         self._buffer = bytearray()
         self._buffer_start = 0  # byte offset (in the whole stream) of _buffer[0]
         self.echo = EchoGuard()
 
-    def push(self, pcm: bytes, rate: int, now: float) -> list[tuple[float, float, float]]:
-        """Take a chunk at ``rate`` Hz that arrived at wall time ``now``; return
-        (frame end time, speech probability, echo score) per frame."""
+    def push(self, pcm: bytes, rate: int, now: float) -> None:
+        """Take a chunk at ``rate`` Hz that arrived at wall time ``now``; its frames go
+        to the VAD (with an inline VAD, their scores are reported before this returns)."""
         audio = self._resampler.process(pcm, rate)
         self._buffer += audio
         before = self._splitter.frames_emitted
         frames = self._splitter.push(audio)
-        scores = []
         for i, frame in enumerate(frames):
-            probability = self._vad.score(frame)
-            echo = 0.0
-            if probability >= ECHO_CHECK_FROM:  # only speech can be echo of speech
-                echo = self.echo.heard(frame, now - (len(frames) - 1 - i) * FRAME_SECONDS)
-            else:
-                self.echo.heard(frame, now)
-            scores.append(((before + i + 1) * FRAME_SECONDS, probability, echo))
+            self._waiting.append(_Frame(frame, (before + i + 1) * FRAME_SECONDS,
+                                        now - (len(frames) - 1 - i) * FRAME_SECONDS, now))
         self._trim(KEEP_SECONDS)
-        return scores
+        if frames:
+            self._settled.clear()
+            self._vad.submit(frames)
+
+    async def settled(self) -> None:
+        """Return once every frame pushed so far has been reported (or the VAD failed)."""
+        if not self._settled.is_set():
+            await self._settled.wait()
+
+    def close(self) -> None:
+        """The session ended: no more scores are reported."""
+        self._vad.close()
+        self._waiting.clear()
+        self._settled.set()
+
+    def _scored(self, probability: float) -> None:
+        frame = self._waiting.popleft()
+        if not self._waiting:
+            self._settled.set()
+        echo = 0.0
+        if probability >= ECHO_CHECK_FROM:  # only speech can be echo of speech
+            echo = self.echo.heard(frame.pcm, frame.wall)
+        else:
+            self.echo.heard(frame.pcm, frame.arrived)
+        self._on_scored(frame.at, probability, echo)
+
+    def _failed(self, error: Exception) -> None:
+        self._waiting.clear()
+        self._settled.set()
+        self._on_failure(error)
 
     @property
     def seconds(self) -> float:

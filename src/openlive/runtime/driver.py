@@ -143,6 +143,8 @@ class SessionDriver:
             await self._report_crash(reader, writer)
         finally:
             self._closed = True
+            if self._audio is not None:
+                self._audio.close()  # frees the VAD stream; late scores are dropped
             for timer in self._timers.values():
                 timer.cancel()
             tasks = [reader, writer, *self._generations.values(), *self._helpers,
@@ -159,8 +161,9 @@ class SessionDriver:
         and close with 1011."""
         sid = self._session.session_id
         if writer.done() and not writer.cancelled() and writer.exception() is not None:
-            # usually the client vanished mid-send; nothing more can reach it
-            log.warning("session %s: sending failed: %r", sid, writer.exception())
+            # the client vanished mid-send (or the server is stopping): nothing more can
+            # reach it, and it is no fault of ours
+            log.info("session %s: sending failed: %r", sid, writer.exception())
         if not reader.done() or reader.cancelled() or reader.exception() is None:
             return
         log.error("session %s: crashed", sid, exc_info=reader.exception())
@@ -182,6 +185,10 @@ class SessionDriver:
             except ProtocolError as err:
                 self._execute(self._session.abort(err))
                 continue
+            if self._audio is not None:
+                # The VAD scores on its own thread; the session must still see every
+                # score of the audio before a message (audioStreamEnd flushes on them).
+                await self._audio.settled()
             self._feed(ClientMessageReceived(message))
         # A Close is queued; the writer ends the session.
         await asyncio.Event().wait()
@@ -286,12 +293,26 @@ class SessionDriver:
     def _ingest(self, action: IngestAudio) -> None:
         if self._audio is None:
             assert self._engines.vad is not None  # the session only ingests when it can
-            self._audio = AudioInput(self._engines.vad)
+            self._audio = AudioInput(self._engines.vad, self._scored, self._vad_failed)
         now = self._clock()
-        scores = self._audio.push(action.pcm, action.rate, now)
+        self._audio.push(action.pcm, action.rate, now)
         self._audio_clock.arrived(self._audio.seconds, now)
-        for at, probability, echo in scores:
+
+    def _scored(self, at: float, probability: float, echo: float) -> None:
+        try:
             self._feed(SpeechScored(at, probability, echo))
+        except Exception:
+            # Fed from a loop callback, not the reader: a bug here must still end the
+            # session with 1011 and a traceback, as a crash of the reader does.
+            log.exception("session %s: crashed", self._session.session_id)
+            self._execute([Close(CloseCode.INTERNAL_ERROR, "Internal error encountered.")])
+
+    def _vad_failed(self, error: Exception) -> None:
+        log.error("session %s: voice activity detection failed: %s",
+                  self._session.session_id, error)
+        if not self._closed:
+            self._execute(self._session.abort(
+                InternalError("Internal error: voice activity detection failed.")))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)

@@ -13,7 +13,7 @@ from openlive.engines.tts.base import SpeechSynthesizer
 from openlive.session.config import ServerCapabilities
 
 if TYPE_CHECKING:
-    from openlive.engines.vad.silero import SharedSileroModel
+    from openlive.runtime.vad_batcher import VadScorer
 
 
 class EndOfTurnModel(Protocol):
@@ -27,7 +27,7 @@ class Engines:
     """Language models by backend name, and the optional voice engines."""
 
     llms: Mapping[str, LanguageModel]
-    vad: SharedSileroModel | None = None
+    vad: VadScorer | None = None  # the shared Silero model, as sessions use it
     asr: SpeechRecognizer | None = None
     tts: SpeechSynthesizer | None = None
     end_of_turn: EndOfTurnModel | None = None
@@ -45,6 +45,8 @@ class Engines:
         )
 
     async def aclose(self) -> None:
+        if self.vad is not None:
+            self.vad.close()
         for engine in (*self.llms.values(), self.asr, self.tts, *self.server_tools.values()):
             if engine is not None:
                 await engine.aclose()

@@ -16,7 +16,8 @@ Both implement :class:`~openlive.engines.vad.base.VoiceActivityDetector`: 512-sa
 (32 ms) frames of 16 kHz 16-bit PCM in, a speech probability out. Measured CPU time per
 frame on the 2-core box: 0.23–0.35 ms for either (noisy machine; the published figure
 is 0.12 ms). Cheap enough for the event loop, but 100 listening sessions spend about
-0.7 s of CPU per second on it, so a scaling runtime should batch.
+0.7 s of CPU per second on it, so the runtime batches it on a worker thread
+(:mod:`openlive.runtime.vad_batcher`).
 
 Use :class:`FrameSplitter` to cut the arbitrary-length chunks a client sends (after
 resampling to 16 kHz) into exact frames.

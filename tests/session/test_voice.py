@@ -391,3 +391,48 @@ def test_no_interim_transcription_unless_asked() -> None:
     speak(c, 0.0, 1.0, 0.9)
     [spec] = of(Transcribe, speak(c, 1.0, 0.25, 0.01))
     assert sent(c.feed(TranscriptReady(spec.turn_id, "what time", end=spec.end))) == []
+
+
+def test_smart_turn_is_overruled_when_the_words_stop_mid_sentence() -> None:
+    c = voice()
+    speak(c, 0.0, 1.0, 0.9)
+    actions = speak(c, 1.0, 0.25, 0.01)
+    [score], [spec] = of(ScoreEndOfTurn, actions), of(Transcribe, actions)
+    c.feed(TranscriptReady(spec.turn_id, "I would like a pizza and", end=spec.end))
+    assert starts(c.feed(EndOfTurnScored(score.turn_id, 0.97))) == []  # not over
+    speak(c, 1.25, 0.6, 0.9)  # "... a large salad please"
+    actions = speak(c, 1.85, 0.25, 0.01)
+    [score2], [spec2] = of(ScoreEndOfTurn, actions), of(Transcribe, actions)
+    c.feed(TranscriptReady(spec2.turn_id, "I would like a pizza and a salad", end=spec2.end))
+    [start] = starts(c.feed(EndOfTurnScored(score2.turn_id, 0.97)))
+    assert start.request.messages[-1].content == "I would like a pizza and a salad"
+
+
+def test_a_done_verdict_waits_for_the_words_of_its_pause() -> None:
+    c = voice()
+    speak(c, 0.0, 1.0, 0.9)
+    actions = speak(c, 1.0, 0.25, 0.01)
+    [score], [spec] = of(ScoreEndOfTurn, actions), of(Transcribe, actions)
+    assert starts(c.feed(EndOfTurnScored(score.turn_id, 0.97))) == []  # words not back yet
+    [start] = starts(c.feed(TranscriptReady(spec.turn_id, "what time is it", end=spec.end)))
+    assert start.request.messages[-1].content == "what time is it"
+
+
+def test_a_done_verdict_is_dropped_when_the_user_talks_again() -> None:
+    c = voice()
+    speak(c, 0.0, 1.0, 0.9)
+    actions = speak(c, 1.0, 0.25, 0.01)
+    [score], [spec] = of(ScoreEndOfTurn, actions), of(Transcribe, actions)
+    speak(c, 1.25, 0.3, 0.9)  # talking again before the verdict
+    assert starts(c.feed(EndOfTurnScored(score.turn_id, 0.97))) == []
+    assert starts(c.feed(TranscriptReady(spec.turn_id, "what time", end=spec.end))) == []
+
+
+def test_sounds_unfinished() -> None:
+    from openlive.session.listening import sounds_unfinished
+
+    for text in ("I would like a pizza and", "Book a table for the", "Well,", "to go to",
+                 "um"):
+        assert sounds_unfinished(text), text
+    for text in ("What time is it?", "Where are you from", "I think so", "", "Thank you."):
+        assert not sounds_unfinished(text), text

@@ -471,8 +471,8 @@ class Session:
         return []
 
     def _on_transcript(self, event: TranscriptReady, now: float) -> list[Action]:
-        signals = self._ears().on_transcript(event.turn_id, event.end, event.text)
-        return self._listen([], signals, now)
+        actions, signals = self._ears().on_transcript(event.turn_id, event.end, event.text)
+        return self._listen(actions, signals, now)
 
     def _on_user_words(self, text: str, now: float) -> list[Action]:
         """The final transcript of a user turn: answer it, unless it is not for us."""

@@ -10,6 +10,7 @@ reaches.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import shutil
 import subprocess
@@ -26,7 +27,8 @@ def spoken(tmp_path: Path, text: str, rate: int = 16000) -> Path:
     """``text`` spoken by espeak-ng as raw 16-bit mono PCM at ``rate``."""
     if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
         pytest.fail("espeak-ng and sox are needed (scripts/test.sh installs them)")
-    wav, raw = tmp_path / "speech.wav", tmp_path / f"speech-{rate}.raw"
+    name = hashlib.sha1(text.encode()).hexdigest()[:10]  # one file per text and rate
+    wav, raw = tmp_path / f"speech-{name}.wav", tmp_path / f"speech-{name}-{rate}.raw"
     subprocess.run(["espeak-ng", "-w", str(wav), text], check=True)
     subprocess.run(
         ["sox", str(wav), "-r", str(rate), "-c", "1", "-b", "16", "-e", "signed", str(raw)],

@@ -31,6 +31,7 @@ from tests.conformance.speech import sounds_like, spoken, transcribe_24k, words
 pytestmark = [pytest.mark.conformance]
 SDK = PY_SDK_VERSIONS[0]
 QUESTION = "What is the capital of France?"
+OTHER_QUESTION = "How far away is the moon from here?"
 
 
 def sdk_python(sdk: str = SDK) -> Path:
@@ -94,7 +95,9 @@ def test_manual_activity_marks_the_turn(openlive_server: Server, tmp_path: Path)
 def test_barge_in_interrupts_and_the_next_turn_is_answered(openlive_server: Server,
                                                            tmp_path: Path) -> None:
     pcm = spoken(tmp_path, "Tell me everything you know about the history of France.")
-    result = run_client(openlive_server, {"mode": "barge_in", "rate": 16000, "pcm": str(pcm)})
+    over = spoken(tmp_path, OTHER_QUESTION)  # a new question over the answer
+    result = run_client(openlive_server, {"mode": "barge_in", "rate": 16000, "pcm": str(pcm),
+                                          "pcm2": str(over)})
     first, second = result["first"], result["second"]
     assert "interrupted" in first["flags"] and "generation_complete" not in first["flags"]
     assert second["flags"][-2:] == ["generation_complete", "turn_complete"], result

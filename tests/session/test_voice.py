@@ -11,6 +11,7 @@ from openlive.session.actions import (
     EndSynthesis,
     IngestAudio,
     ScoreEndOfTurn,
+    Send,
     Synthesize,
     Transcribe,
     WakeAt,
@@ -54,6 +55,12 @@ def speak(c: Conversation, start: float, seconds: float, p: float) -> list:
 
 def of(kind: type, actions: list) -> list:
     return [a for a in actions if isinstance(a, kind)]
+
+
+def hear(c: Conversation, actions: list, words: str) -> list:
+    """Answer the barge-in check among ``actions`` with ``words``; the new actions."""
+    [check] = [t for t in of(Transcribe, actions) if t.turn_id < 0]
+    return c.feed(TranscriptReady(check.turn_id, words, end=check.end))
 
 
 def test_audio_is_validated_and_ingested_at_its_rate() -> None:
@@ -164,6 +171,7 @@ def test_barge_in_stops_audio_and_truncates_history_to_what_was_heard() -> None:
     c.feed(SpeechSynthesized(gid, first.piece_id, b"\x00\x00" * 24000))
     c.feed(SpeechSynthesized(gid, second.piece_id, b"\x00\x00" * 24000))  # queued, not sent
     actions = speak(c, 0.0, 0.5, 0.95)  # the user talks over the answer
+    actions = hear(c, actions, "wait, tell me about the queen")  # words: an interruption
     assert CancelGeneration(gid) in actions and CancelSynthesis(gid) in actions
     assert {"serverContent": {"interrupted": True}} in sent(actions)
     assert c.session.history.messages(None)[-1].content == first.text
@@ -296,7 +304,7 @@ def test_never_stalls_over_many_interrupted_turns() -> None:
         [piece, *_] = of(Synthesize, c.delta(gid, "Well, let me think about that. "))
         c.now += 1.0
         c.feed(SpeechSynthesized(gid, piece.piece_id, b"\x00\x00" * 4800))
-        actions = speak(c, t, 0.6, 0.95)  # barge in
+        actions = hear(c, speak(c, t, 0.6, 0.95), "no wait")  # barge in
         assert CancelGeneration(gid) in actions, i
         [tr] = of(Transcribe, speak(c, t + 0.6, 0.4, 0.0))
         t += 1.0
@@ -368,6 +376,7 @@ def test_speech_that_resumes_after_a_dip_is_judged_again() -> None:
     speak(c, 0.0, 0.2, 0.95)  # onset: paused
     actions = speak(c, 0.2, 0.064, 0.0)  # a dip (or a frame taken for echo): resumed
     actions += speak(c, 0.264, 0.8, 0.95)  # the user goes on talking
+    actions = hear(c, actions, "actually I have a question")
     assert CancelGeneration(gid) in actions  # interrupted after all
 
 
@@ -436,3 +445,28 @@ def test_sounds_unfinished() -> None:
         assert sounds_unfinished(text), text
     for text in ("What time is it?", "Where are you from", "I think so", "", "Thank you."):
         assert not sounds_unfinished(text), text
+
+
+def test_long_speech_over_the_reply_is_heard_before_it_interrupts() -> None:
+    c = vad_voice()
+    gid = start_speaking(c)
+    actions = speak(c, 0.0, 0.5, 0.95)
+    assert CancelGeneration(gid) not in actions  # paused, and being heard
+    [check] = [t for t in of(Transcribe, actions) if t.turn_id < 0]
+    assert check.start == 0.0 and check.end >= 0.4  # the speech so far, with pre-roll
+    assert CancelGeneration(gid) in hear(c, actions, "tell me about Berlin instead")
+
+
+def test_a_backchannel_or_an_echo_lets_the_reply_go_on() -> None:
+    for words in ("mm-hm", "", "Once upon a time"):  # the last: the model's own voice
+        c = vad_voice()
+        gid = start_speaking(c)
+        actions = speak(c, 0.0, 0.5, 0.95)
+        out = hear(c, actions, words)
+        assert CancelGeneration(gid) not in out, words
+        assert of(Send, out) or of(WakeAt, out), words  # the paused audio flows again
+        assert {"serverContent": {"interrupted": True}} not in sent(out), words
+        # the rest of that speech is not judged again
+        later = speak(c, 0.5, 0.6, 0.95)
+        assert not [t for t in of(Transcribe, later) if t.turn_id < 0], words
+        assert CancelGeneration(gid) not in later, words

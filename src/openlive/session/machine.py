@@ -69,6 +69,7 @@ from openlive.session.actions import (
     SaveSnapshot,
     Send,
     StartGeneration,
+    Transcribe,
     WakeAt,
 )
 from openlive.session.activity import State as ActivityState
@@ -133,6 +134,8 @@ from openlive.session.tools import (
 
 #: Rounds of calls one turn may make; after that the model must answer in words.
 MAX_TOOL_ROUNDS = 5
+#: Audio before a barge-in's onset given to the recognizer (the VAD commits late).
+BARGE_PREROLL = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +192,7 @@ class Session:
         self._turn_reason: str | None = None  # turnCompleteReason of the current turn
         self._result_pending = False  # a WHEN_IDLE function result waits to be told
         self._said_in_turn = False  # an earlier generation of this turn said words
+        self._next_check = -1  # barge-in checks are transcriptions with negative ids
         # Messages that arrive while the model is busy wait, so that a turn's output and
         # its function calls stay together in the history: the client's input
         # (NO_INTERRUPTION) and results of NON_BLOCKING calls.
@@ -458,19 +462,45 @@ class Session:
             self._barge = None
             return []
         speaking = self._ears().detector.state is ActivityState.SPEAKING
+        if barge.dismissed:
+            # the rest of speech already judged harmless is not judged again
+            barge.dismissed = speaking
+            return []
+        if barge.checking is not None:
+            return []  # waiting for the recognizer's verdict
         if barge.resumed and speaking:
             # the user went on after a dip (or a frame taken for echo): judge afresh
             barge.resumed, barge.onset = False, at
             reply.pause(now)
             return []
         if barge.confirmed(at, speaking):
-            return self._interrupt()
+            # long enough to matter: let the recognizer say what it is (is it words?)
+            assert self.config is not None
+            barge.checking = self._next_check
+            self._next_check -= 1
+            start = max(0.0, barge.onset - BARGE_PREROLL)
+            return [Transcribe(barge.checking, start, at, self.config.language)]
         if not speaking and not barge.resumed:
             barge.resumed = True  # short: a cough or a backchannel, unless words say not
             return reply.resume(now)
         return []
 
+    def _on_barge_words(self, event: TranscriptReady, now: float) -> list[Action]:
+        """The recognizer's verdict on speech over the reply: words interrupt; noise,
+        a backchannel or the model's own voice coming back let the reply go on."""
+        barge, reply = self._barge, self._reply
+        if barge is None or reply is None or barge.checking != event.turn_id:
+            return []  # the reply ended meanwhile, or an older check
+        barge.checking = None
+        text = event.text.strip()
+        if not text or is_backchannel(text) or is_echo_of(text, reply.spoken_text()):
+            barge.dismissed = barge.resumed = True
+            return reply.resume(now)
+        return self._interrupt()
+
     def _on_transcript(self, event: TranscriptReady, now: float) -> list[Action]:
+        if event.turn_id < 0:  # a barge-in check, not a user turn
+            return self._on_barge_words(event, now)
         actions, signals = self._ears().on_transcript(event.turn_id, event.end, event.text)
         return self._listen(actions, signals, now)
 
@@ -483,11 +513,13 @@ class Session:
             actions.append(Send(ServerMessage(server_content=ServerContent(
                 input_transcription=Transcription(text=text, finished=True)))))
         reply = self._reply
-        if self._barge is not None and reply is not None and (
+        # While the model speaks, "mm-hm" or its own voice coming back keeps the floor,
+        # whether or not the speech was loud or long enough to pause the reply.
+        if reply is not None and text and (
             is_backchannel(text) or is_echo_of(text, reply.spoken_text())
         ):
             self._barge = None
-            return actions + reply.resume(now)  # "mm-hm", or its own voice: keep the floor
+            return actions + reply.resume(now)
         self._barge = None
         if not text:
             # noise or silence: no turn to answer, but a function result may be waiting

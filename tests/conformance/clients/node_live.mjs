@@ -166,6 +166,7 @@ async function bargeIn(job, result, phase) {
     ...(job.config ?? {}),
   });
   const pcm = readFileSync(job.pcm);
+  const over = job.pcm2 ? readFileSync(job.pcm2) : pcm; // what the user says over it
   const { session, inbox } = await connect(result, config, phase);
   const mic = new Microphone(session, inbox, job.rate, `audio/pcm;rate=${job.rate}`);
   try {
@@ -176,7 +177,7 @@ async function bargeIn(job, result, phase) {
       await mic.play(pcm);
       while (first.first_audio === null && mic.live) await mic.play(quiet);
       result.barge_in_at = first.first_audio;
-      await mic.play(pcm); // talk over the answer
+      await mic.play(over); // talk over the answer
       while (mic.live) await mic.play(quiet);
     })().catch(senderFailed(result));
     phase.name = 'receive first turn';

@@ -105,6 +105,7 @@ async def barge_in(client, job):
               "realtime_input_config": {"automatic_activity_detection": {
                   "silence_duration_ms": 500}}}
     pcm = read_pcm(job["pcm"])
+    over = read_pcm(job["pcm2"]) if job.get("pcm2") else pcm  # what the user says over it
     async with client.aio.live.connect(model=MODEL, config=config) as session:
         first = new_record()
         silence = b"\0\0" * int(job["rate"] * CHUNK_SECONDS)
@@ -114,7 +115,7 @@ async def barge_in(client, job):
             await stream_audio(session, pcm, job["rate"], 0.0)
             while first["first_audio"] is None:
                 await stream_audio(session, silence, job["rate"], 0.0)
-            await stream_audio(session, pcm, job["rate"], 0.0)  # talk over the answer
+            await stream_audio(session, over, job["rate"], 0.0)  # talk over the answer
             while True:
                 await stream_audio(session, silence, job["rate"], 0.0)
 

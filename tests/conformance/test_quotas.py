@@ -99,3 +99,26 @@ def test_a_session_time_cap_sends_go_away_then_closes(server: Server) -> None:
     assert_refused(result["via_token"], reason)
     minutes = key_line(server, key_id)[3]
     assert minutes.startswith("session 0.") and minutes.endswith(" of 0.05 min"), minutes
+
+
+def test_a_token_cap_ends_and_refuses_a_node_sdk_session(server: Server) -> None:
+    """The same cap through @google/genai: the turn that crosses it finishes, then 1008."""
+    from dataclasses import replace
+
+    from tests.conformance.test_voice_node import run_client as run_node
+
+    created = keys(server, "create", "--name", "node-app", "--max-tokens", "12")
+    node_key = created.stdout.strip().splitlines()[-1].strip()
+    [key_id] = [ln.split("\t")[0] for ln in keys(server, "list").stdout.splitlines()
+                if "\tnode-app\t" in ln]
+    as_node_app = replace(server, key=node_key)
+    job = {"mode": "chat", "turns": ["hello there", "second turn", "third turn"]}
+    first = run_node(as_node_app, job, script="node_session.mjs", timeout=60)
+    assert first["replies"] == ["[messages=1] hello there", "[messages=3] second turn"], first
+    reason = f"API key {key_id} has used its 12 tokens"
+    ended = first["session"]["error"]
+    assert ended["code"] == 1008 and reason in ended["reason"], first
+    again = run_node(as_node_app, job, script="node_session.mjs", timeout=60)
+    refused = again["session"]["error"]
+    assert refused["code"] == 1008 and refused["phase"] == "connect", again
+    assert reason in refused["reason"], again

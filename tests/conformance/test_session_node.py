@@ -182,3 +182,20 @@ def test_go_away_then_resume_with_the_handle(tmp_path_factory: pytest.TempPathFa
     assert go_away["after_s"] < closed["after_s"] < 7, result
     answered(result["second"], "[messages=3] What is my name?")
     assert elapsed < 15, elapsed
+
+
+# -- context window compression --------------------------------------------------------------
+
+
+def test_context_window_compression_drops_old_turns(openlive_server: Server) -> None:
+    """The same conversation with and without a small sliding window (the fake model
+    reports how many messages it was given)."""
+    turns = [f"turn number {i} with a few more words" for i in range(6)]
+    plain = run(openlive_server, {"mode": "chat", "turns": turns})["replies"]
+    window = {"contextWindowCompression": {"triggerTokens": "40",
+                                           "slidingWindow": {"targetTokens": "20"}}}
+    compressed = run(openlive_server, {"mode": "chat", "turns": turns,
+                                       "config": window})["replies"]
+    assert plain[-1] == f"[messages=11] {turns[-1]}", plain  # 5 exchanges + the question
+    count = int(compressed[-1].split("]")[0].split("=")[1])
+    assert count < 11 and compressed[-1].endswith(turns[-1]), compressed

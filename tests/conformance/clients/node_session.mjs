@@ -38,7 +38,7 @@ const { GoogleGenAI, Modality } = genai;
 const MODEL = 'gemini-live-2.5-flash-preview';
 const UNKNOWN_MODEL = 'no-such-model-for-conformance';
 const WAIT_MS = Number(process.env.CONFORMANCE_CLIENT_WAIT_MS || 15000);
-const MODES = ['tokens', 'resume', 'token_resume', 'go_away'];
+const MODES = ['tokens', 'resume', 'token_resume', 'go_away', 'chat'];
 const LOCKED_INSTRUCTION = 'Be brief.'; // 2 words: the prompt token count shows which won
 const CLIENT_INSTRUCTION = 'You are a pirate who talks a very long time.'; // 9 words
 const SHORT_LIFE_MS = 2000;
@@ -219,12 +219,27 @@ async function goAway() {
   return out;
 }
 
+// Several turns in one session with the job's config (camelCase); the replies in order.
+async function chat(job) {
+  const ai = new GoogleGenAI({});
+  const out = { replies: [] };
+  const talk = async (session, inbox, part) => {
+    for (const turn of job.turns) {
+      session.sendClientContent({ turns: [user(turn)], turnComplete: true });
+      await receiveTurn(inbox, part);
+      out.replies.push(part.text);
+    }
+  };
+  out.session = await oneTurn(ai, { ...text, ...(job.config ?? {}) }, null, { after: talk });
+  return out;
+}
+
 async function main() {
   const job = readJob('node_session.mjs', MODES);
   const result = { sdk: 'node', sdk_version: sdk.version, mode: job.mode, error: null };
   const phase = { name: job.mode };
   await reportErrors(job.mode, result, phase, async () => {
-    const run = { tokens, resume, token_resume: tokenResume, go_away: goAway }[job.mode];
+    const run = { tokens, resume, token_resume: tokenResume, go_away: goAway, chat }[job.mode];
     Object.assign(result, await run(job));
   });
   printAndExit([result]);

@@ -25,3 +25,13 @@ def test_frames_reach_the_model_and_survive_resumption(openlive_server: Server,
                             "What do you see?"), out
     # after resuming, the picture is still in the context the model gets
     assert out["second"] == "[messages=3 images=1] Is it still there?", out
+
+
+def test_frames_through_the_node_sdk_survive_resumption(openlive_server: Server) -> None:
+    from tests.conformance.test_voice_node import run_client as run_node
+
+    out = run_node(openlive_server, {"mode": "see"}, script="node_session.mjs", timeout=60)
+    assert out["error"] is None, out
+    assert out["first"]["text"] == ("[messages=1 images=1] [image/jpeg 504 bytes auto] "
+                                    "What do you see?"), out
+    assert out["second"]["text"] == "[messages=3 images=1] Is it still there?", out

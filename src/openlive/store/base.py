@@ -264,6 +264,16 @@ def token_problem(token: Token, now: float, *, new_session: bool) -> TokenReject
     return None
 
 
+def handle_problem(stored_owner: str, expires_at: float, owner: str,
+                   now: float) -> HandleRejected | None:
+    """Why a stored snapshot cannot be resumed by ``owner`` at ``now``, or None."""
+    if stored_owner != owner:
+        return ForeignHandle()
+    if now >= expires_at:
+        return ExpiredHandle(expires_at)
+    return None
+
+
 class KeyStore(Protocol):
     """API keys. Every method is blocking: call from a worker thread in async code."""
 

@@ -46,7 +46,6 @@ from openlive.errors import StoreError
 from openlive.store.base import (
     TOKEN_PREFIX,
     ApiKey,
-    ExpiredHandle,
     ForeignHandle,
     KeyCaps,
     KeyUsage,
@@ -56,6 +55,7 @@ from openlive.store.base import (
     UnknownToken,
     UsageWindow,
     digest,
+    handle_problem,
     new_secret,
     new_token,
     token_problem,
@@ -288,10 +288,9 @@ class RedisStore:
             )
         if stored_owner is None or expires_at is None or data is None:
             raise UnknownHandle()
-        if _text(stored_owner) != owner:
-            raise ForeignHandle()
-        if now >= float(expires_at):
-            raise ExpiredHandle(float(expires_at))
+        problem = handle_problem(_text(stored_owner), float(expires_at), owner, now)
+        if problem is not None:
+            raise problem
         return data if isinstance(data, bytes) else data.encode("utf-8")
 
     def delete_snapshot(self, handle: str) -> bool:

@@ -27,7 +27,6 @@ from openlive.errors import StoreError
 from openlive.store.base import (
     TOKEN_PREFIX,
     ApiKey,
-    ExpiredHandle,
     ForeignHandle,
     KeyCaps,
     KeyUsage,
@@ -37,6 +36,7 @@ from openlive.store.base import (
     UnknownToken,
     UsageWindow,
     digest,
+    handle_problem,
     new_secret,
     new_token,
     token_problem,
@@ -293,10 +293,8 @@ class SqliteStore:
         if not rows:
             raise UnknownHandle()
         stored_owner, expires_at, data = rows[0]
-        if stored_owner != owner:
-            raise ForeignHandle()
-        if now >= expires_at:
-            raise ExpiredHandle(float(expires_at))
+        if (problem := handle_problem(stored_owner, float(expires_at), owner, now)) is not None:
+            raise problem
         return bytes(data)
 
     def delete_snapshot(self, handle: str) -> bool:

@@ -20,13 +20,18 @@ NO_VISION = "Video and image input need a vision-capable language model; none is
 DETAIL = {"MEDIA_RESOLUTION_LOW": "low", "MEDIA_RESOLUTION_HIGH": "high"}
 
 
+def _media_type(blob: Blob) -> str:
+    """``image/jpeg`` of ``image/jpeg; quality=80``, lower-cased."""
+    return (blob.mime_type or "").split(";")[0].strip().lower()
+
+
 def is_image(blob: Blob) -> bool:
-    return (blob.mime_type or "").split(";")[0].strip().lower().startswith("image/")
+    return _media_type(blob).startswith("image/")
 
 
 def image_from_blob(blob: Blob, detail: str = "auto") -> Image:
     """A frame or image part as an :class:`Image`; 1007 for a type models cannot read."""
-    mime = (blob.mime_type or "").split(";")[0].strip().lower()
+    mime = _media_type(blob)
     if mime not in IMAGE_TYPES:
         raise InvalidArgument(
             f"{blob.mime_type or 'a blob without mimeType'} is not supported as an image: "

@@ -176,6 +176,12 @@ data_dir_option = click.option(
               help="Score every session's VAD frames on one worker thread, batched across "
                    "sessions; --no-vad-batching scores each frame on the event loop (the "
                    "baseline bench/voice_latency.py --capacity-only compares with).")
+@click.option("--answer-ahead/--no-answer-ahead", default=True, show_default=True,
+              envvar="OPENLIVE_ANSWER_AHEAD",
+              help="Start answering a voice turn when the user pauses, before the end of "
+                   "the turn is decided; the answer is held back and thrown away if the "
+                   "user goes on. Saves recognition + generation + synthesis time after "
+                   "the endpoint, at the cost of compute on pauses that were not the end.")
 @click.option("--max-sessions", default=0, show_default=True, type=int,
               envvar="OPENLIVE_MAX_SESSIONS",
               help="Concurrent Live sessions this node serves; more are refused with 1011 "

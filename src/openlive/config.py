@@ -29,6 +29,7 @@ class Settings:
     model_aliases: tuple[str, ...] = ()
     voice: bool = True
     vad_batching: bool = True  # False: each VAD frame scored on the event loop (baseline)
+    answer_ahead: bool = True  # answer a voice turn during its pause, held until it ends
     asr: str = "whisper"
     tts: str = "piper"
     log_level: str = "info"

@@ -33,7 +33,7 @@ from openlive.protocol.server import ServerMessage
 from openlive.runtime.audio_input import AudioInput
 from openlive.runtime.engines import Engines
 from openlive.runtime.synthesis import SynthesisQueue
-from openlive.runtime.trace import AudioClock, TurnTrace
+from openlive.runtime.trace import AudioClock, GenerationMarks, TurnTrace
 from openlive.session.actions import (
     Action,
     CancelGeneration,
@@ -77,6 +77,8 @@ from openlive.store.base import SnapshotStore, new_handle
 
 END_OF_TURN_WINDOW = 8.0  # seconds of audio the end-of-turn model looks at
 SERVER_TOOL_TIMEOUT = 30.0  # seconds a server-side tool may take before it counts as failed
+
+MAX_MARKS = 8  # generations whose timestamps are kept for the latency trace
 
 log = logging.getLogger("openlive.session")
 
@@ -132,6 +134,7 @@ class SessionDriver:
         self._closed = False  # run() has ended: late callbacks are ignored
         self._audio_clock = AudioClock()
         self._trace: TurnTrace | None = None
+        self._marks: dict[int, GenerationMarks] = {}  # recent generations, for the trace
         self._closing: Close | None = None
 
     async def run(self) -> None:
@@ -196,23 +199,30 @@ class SessionDriver:
     def _feed(self, event: Event) -> None:
         if self._closed:
             return
-        if self._trace is not None:
+        if self._marks or self._trace is not None:
             self._observe(event)
         self._execute(self._session.handle(event, self._clock()))
 
     def _observe(self, event: Event) -> None:
-        """Timestamps for the latency trace of the current voice turn."""
-        trace, now = self._trace, self._clock()
-        assert trace is not None
+        """Timestamps for the latency trace of the current voice turn and generations."""
+        now = self._clock()
         match event:
-            case TranscriptReady():
-                trace.transcribed = trace.transcribed or now
-            case GenerationDelta():
-                trace.first_token = trace.first_token or now
-                # no TranscriptReady after the end: the speculative one was ready at once
-                trace.transcribed = trace.transcribed or trace.endpointed
-            case SpeechSynthesized():
-                trace.first_chunk = trace.first_chunk or now
+            case TranscriptReady() if self._trace is not None:
+                self._trace.transcribed = self._trace.transcribed or now
+            case GenerationDelta(generation_id=gid) if (marks := self._marks.get(gid)):
+                marks.first_token = marks.first_token or now
+            case SpeechSynthesized(generation_id=gid) if (marks := self._marks.get(gid)):
+                marks.first_chunk = marks.first_chunk or now
+
+    def _report_trace(self, trace: TurnTrace) -> None:
+        """The turn's first audio is out: log and export where its time went."""
+        trace.first_audio = self._clock()
+        # no TranscriptReady after the end: the speculative one was ready at once
+        trace.transcribed = trace.transcribed or trace.endpointed
+        voiced = [gid for gid, marks in self._marks.items() if marks.first_chunk is not None]
+        if voiced:  # the newest generation with audio is the one being heard
+            trace.generation = self._marks.pop(voiced[-1])
+        trace.report(self._session.session_id)
 
     # -- actions ------------------------------------------------------------------------
 
@@ -227,12 +237,12 @@ class SessionDriver:
                     if audio and self._audio is not None:
                         self._audio.echo.sent(audio, self._clock())
                     if self._trace is not None and audio:
-                        self._trace.first_audio = self._clock()
-                        self._trace.report(self._session.session_id)
+                        self._report_trace(self._trace)
                         self._trace = None
                 case StartGeneration():
                     self._start_generation(action)
                 case CancelGeneration(generation_id=gid):
+                    self._marks.pop(gid, None)
                     task = self._generations.pop(gid, None)
                     if task is not None:
                         task.cancel()
@@ -249,8 +259,9 @@ class SessionDriver:
                 case ScoreEndOfTurn():
                     self._spawn(self._score_end_of_turn(action))
                 case Synthesize():
-                    if self._trace is not None and self._trace.first_piece is None:
-                        self._trace.first_piece = self._clock()
+                    marks = self._marks.get(action.generation_id)
+                    if marks is not None and marks.first_piece is None:
+                        marks.first_piece = self._clock()
                     self._synthesis(action.generation_id).put(action)
                 case EndSynthesis(generation_id=gid):
                     self._synthesis(gid).end()
@@ -446,8 +457,10 @@ class SessionDriver:
             )
             return
         metrics.TURNS_TOTAL.labels(backend=action.backend).inc()
-        if self._trace is not None and self._trace.generation_started is None:
-            self._trace.generation_started = self._clock()
+        if self._audio is not None:  # a voice session: its turns are traced
+            self._marks[action.generation_id] = GenerationMarks(started=self._clock())
+            while len(self._marks) > MAX_MARKS:
+                del self._marks[next(iter(self._marks))]
         task = asyncio.create_task(self._generate(model, action), name="openlive-generation")
         self._generations[action.generation_id] = task
         task.add_done_callback(lambda _t: self._generations.pop(action.generation_id, None))

@@ -33,6 +33,8 @@ class Engines:
     end_of_turn: EndOfTurnModel | None = None
     # the operator's implementations of built-in tools, by wire name ("googleSearch")
     server_tools: Mapping[str, ServerTool] = field(default_factory=dict)
+    # answer a voice turn during the user's pause, held until the turn ends (ahead.py)
+    answer_ahead: bool = True
 
     def capabilities(self) -> ServerCapabilities:
         return ServerCapabilities(
@@ -42,6 +44,7 @@ class Engines:
             context_window=min(m.capabilities.context_window for m in self.llms.values()),
             server_tools={name: tool.functions for name, tool in self.server_tools.items()},
             vision=all(m.capabilities.vision for m in self.llms.values()),
+            answer_ahead=self.answer_ahead,
         )
 
     async def aclose(self) -> None:

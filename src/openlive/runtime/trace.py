@@ -9,13 +9,21 @@ Stages (seconds, wall clock):
 - ``llm_first_token`` and ``llm_first_piece``: generation start → first text, and → the
   first speakable piece (clause or sentence);
 - ``tts_first_chunk``: that piece → its first audio;
+- ``ahead``: how long before the endpoint the answer was started, when it was answered
+  during the user's pause (``session/ahead.py``); then the LLM and TTS stages ran (in
+  part) before the endpoint and do not add up to the total;
 - ``first_audio``: end of speech → first audio byte queued to the client (the total).
+
+The generation stages are kept per generation (:class:`GenerationMarks`), since an answer
+ahead starts before the turn it answers has ended; the turn takes the marks of the
+generation whose audio went out first.
 """
 
 from __future__ import annotations
 
 import bisect
 import logging
+import math
 from dataclasses import dataclass, field
 
 from openlive import metrics
@@ -42,29 +50,42 @@ class AudioClock:
 
 
 @dataclass(slots=True)
+class GenerationMarks:
+    """When one generation started, and its first text, speakable piece and audio."""
+
+    started: float
+    first_token: float | None = None
+    first_piece: float | None = None
+    first_chunk: float | None = None
+
+
+@dataclass(slots=True)
 class TurnTrace:
     """Timestamps of one voice turn; ``done`` once the first audio has gone out."""
 
     speech_end: float | None = None
     endpointed: float | None = None
     transcribed: float | None = None
-    generation_started: float | None = None
-    first_token: float | None = None
-    first_piece: float | None = None
-    first_chunk: float | None = None
+    generation: GenerationMarks | None = None  # of the answer whose audio went out
     first_audio: float | None = None
     done: bool = False
 
     def stages(self) -> dict[str, float]:
+        g = self.generation or GenerationMarks(started=math.nan)
+        started = None if math.isnan(g.started) else g.started
         pairs = {
             "endpoint": (self.speech_end, self.endpointed),
             "asr": (self.endpointed, self.transcribed),
-            "llm_first_token": (self.generation_started, self.first_token),
-            "llm_first_piece": (self.generation_started, self.first_piece),
-            "tts_first_chunk": (self.first_piece, self.first_chunk),
+            "llm_first_token": (started, g.first_token),
+            "llm_first_piece": (started, g.first_piece),
+            "tts_first_chunk": (g.first_piece, g.first_chunk),
             "first_audio": (self.speech_end, self.first_audio),
         }
-        return {name: b - a for name, (a, b) in pairs.items() if a is not None and b is not None}
+        stages = {name: b - a for name, (a, b) in pairs.items()
+                  if a is not None and b is not None}
+        if started is not None and self.endpointed is not None and started < self.endpointed:
+            stages["ahead"] = self.endpointed - started
+        return stages
 
     def report(self, session_id: str) -> None:
         """Export the stages once, when the first audio byte is out."""

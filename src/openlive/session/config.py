@@ -34,6 +34,8 @@ class ServerCapabilities:
     resumption: bool = False  # a store keeps resumption snapshots
     context_window: int = 4096  # of the language model, in tokens
     vision: bool = False  # the language model takes images (video frames, image parts)
+    # answer a voice turn during its pause, held until the turn ends there (ahead.py)
+    answer_ahead: bool = False
     # built-in tools the operator runs server-side: wire name -> the functions it offers
     server_tools: Mapping[str, tuple[ToolSpec, ...]] = field(default_factory=dict)
 

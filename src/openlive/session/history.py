@@ -91,6 +91,14 @@ class History:
         head = (ChatMessage("system", system_instruction),) if system_instruction else ()
         return head + tuple(self._messages)
 
+    def messages_with(self, system_instruction: str | None,
+                      message: ChatMessage) -> tuple[ChatMessage, ...]:
+        """The context as it will be once ``message`` is appended (to answer ahead)."""
+        ahead = History()
+        ahead._messages = list(self._messages)
+        ahead.append(message)
+        return ahead.messages(system_instruction)
+
     def drop_oldest(self, count: int) -> None:
         """Forget the ``count`` oldest turns (context window compression)."""
         del self._messages[:count]

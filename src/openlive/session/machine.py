@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from openlive.catalog import ModelCatalog
-from openlive.engines.llm.base import ChatMessage, GenerationRequest
+from openlive.engines.llm.base import ChatMessage, GenerationRequest, ToolSpec
 from openlive.errors import (
     CloseCode,
     InternalError,
@@ -73,6 +73,7 @@ from openlive.session.actions import (
     WakeAt,
 )
 from openlive.session.activity import State as ActivityState
+from openlive.session.ahead import AheadReply
 from openlive.session.bargein import (
     ECHO_THRESHOLD,
     PendingBargeIn,
@@ -193,6 +194,7 @@ class Session:
         self._result_pending = False  # a WHEN_IDLE function result waits to be told
         self._said_in_turn = False  # an earlier generation of this turn said words
         self._next_check = -1  # barge-in checks are transcriptions with negative ids
+        self._ahead: AheadReply | None = None  # answered during the user's pause, held
         # Messages that arrive while the model is busy wait, so that a turn's output and
         # its function calls stay together in the history: the client's input
         # (NO_INTERRUPTION) and results of NON_BLOCKING calls.
@@ -220,6 +222,8 @@ class Session:
         return self._close(error.close_code, error.reason)
 
     def _dispatch(self, event: Event, now: float) -> list[Action]:
+        if self._ahead is not None and _generation_of(event) == self._ahead.generation_id:
+            return self._on_ahead_event(event, now)
         match event:
             case ClientMessageReceived(message=message):
                 return self._on_client_message(message, now)
@@ -260,6 +264,8 @@ class Session:
                 # The model's own voice coming back is not the user speaking.
                 probability = 0.0 if event.echo >= ECHO_THRESHOLD else event.probability
                 actions = self._listen(*self._ears().on_score(event.at, probability), now)
+                if self._ahead is not None and self._user_speaking():
+                    actions += self._drop_ahead()  # only a pause: the user goes on
                 return actions + self._judge_barge_in(event.at, now)
             case EndOfTurnScored():
                 return self._listen(
@@ -274,7 +280,7 @@ class Session:
                 return self._close(CloseCode.INTERNAL_ERROR, f"Internal error: {event.reason}")
 
     def _close(self, code: CloseCode, reason: str) -> list[Action]:
-        actions = self._stop_reply()
+        actions = self._drop_ahead() + self._stop_reply()
         self.state = transition(self.state, Trigger.CLOSED)
         actions.append(Close(code, reason))
         return actions
@@ -286,6 +292,11 @@ class Session:
             if not isinstance(message, Setup):
                 raise InvalidArgument("The first message must be setup.")
             return self._lifetime.start(now) + self._on_setup(message)
+        # whatever changes what the model would be asked makes an answer ahead stale
+        actions = self._drop_ahead() if _changes_context(message) else []
+        return actions + self._on_input(message, now)
+
+    def _on_input(self, message: ClientMessage, now: float) -> list[Action]:
         match message:
             case Setup():
                 raise InvalidArgument("setup may only be sent once, as the first message.")
@@ -446,6 +457,7 @@ class Session:
                     interim = Transcription(text=signal.text)
                     actions.append(Send(ServerMessage(server_content=ServerContent(
                         interim_input_transcription=interim))))
+                actions += self._answer_ahead(signal.text, now)
                 continue
             if not self._interrupts():
                 continue
@@ -523,11 +535,98 @@ class Session:
         self._barge = None
         if not text:
             # noise or silence: no turn to answer, but a function result may be waiting
-            return actions + self._tell_pending_result()
+            return actions + self._drop_ahead() + self._tell_pending_result()
         if self._interrupts():
             actions = self._interrupt() + actions
+        ahead = self._ahead
+        if ahead is not None and ahead.answers(text) and self._may_answer_ahead():
+            return actions + self._adopt_ahead(ahead, now)
+        actions += self._drop_ahead()
         self._add_input(ChatMessage("user", text))
         return actions + self._user_turn_complete()
+
+    # -- answering ahead (ahead.py) -------------------------------------------------------
+
+    def _user_speaking(self) -> bool:
+        return self._ears().detector.state is ActivityState.SPEAKING
+
+    def _may_answer_ahead(self) -> bool:
+        """Idle, with nothing waiting that a new turn would add, and room in the context."""
+        config = self.config
+        if (not self._capabilities.answer_ahead or config is None
+                or config.modality != "AUDIO" or self.state is not State.IDLE
+                or self._busy() or self._held_input or self._turn_pending):
+            return False
+        if config.compression is not None:
+            return not turns_to_drop(self.history.turns(), self._context_tokens,
+                                     config.compression)
+        return self._context_tokens < self._capabilities.context_window
+
+    def _answer_ahead(self, text: str, now: float) -> list[Action]:
+        """The user paused after ``text``: answer it now, held until the turn ends here."""
+        if not self._may_answer_ahead():
+            return self._drop_ahead()
+        if self._ahead is not None and self._ahead.answers(text):
+            return []  # the same words at a later pause: that answer stands
+        config = self.config
+        assert config is not None
+        actions = self._drop_ahead()
+        images = self._sight.peek() if self._sight is not None else ()
+        message = ChatMessage("user", text, images=images)
+        reply = self._new_reply(follows_words=False)
+        reply.pause(now)  # nothing goes out until the turn ends at this pause
+        self._ahead = AheadReply(message, reply)
+        request = self._request(
+            self.history.messages_with(self._system_instruction, message), self._toolbox.specs)
+        return actions + [StartGeneration(reply.generation_id, config.backend, request)]
+
+    def _on_ahead_event(self, event: Event, now: float) -> list[Action]:
+        """The held generation made progress: synthesize, but keep everything back."""
+        ahead = self._ahead
+        assert ahead is not None
+        match event:
+            case GenerationDelta(text=text):
+                return ahead.reply.on_text(text) if text else []
+            case GenerationFinished():
+                ahead.finished = event
+                return ahead.reply.on_llm_finished()
+            case GenerationToolCalls():
+                ahead.calls = event
+                return []
+            case GenerationMalformedCall():
+                ahead.malformed = True
+                return []
+            case SpeechSynthesized():
+                return ahead.reply.on_audio(event.piece_id, event.pcm, now)  # held: paused
+            case SynthesisDrained():
+                ahead.reply.on_synthesis_drained()
+                return []
+        # it failed: the turn, if it ends here, is answered the usual way
+        return self._drop_ahead()
+
+    def _adopt_ahead(self, ahead: AheadReply, now: float) -> list[Action]:
+        """The turn ended at the pause it was answered at: send what is ready."""
+        self._ahead = None
+        if self._sight is not None:
+            self._sight.take()  # the answer saw it (peeked)
+        self.history.append(ahead.message)
+        self._begin_turn()
+        self._reply = ahead.reply
+        actions = ahead.reply.resume(now)
+        if ahead.calls is not None:
+            actions += self._on_tool_calls(ahead.calls)
+        if ahead.malformed:
+            self._turn_reason = "MALFORMED_FUNCTION_CALL"
+        if ahead.finished is not None:
+            self._count_usage(ahead.finished)
+        return actions + self._maybe_complete(now)
+
+    def _drop_ahead(self) -> list[Action]:
+        """Cancel the answer ahead, if any; none of it was sent."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            return []
+        return [CancelGeneration(ahead.generation_id), CancelSynthesis(ahead.generation_id)]
 
     # -- replies --------------------------------------------------------------------------
 
@@ -559,6 +658,12 @@ class Session:
 
     def _start_reply(self) -> list[Action]:
         """A new model turn: for the user's turn, or to tell a function's result."""
+        actions = self._drop_ahead()
+        self._begin_turn()
+        return actions + self._generate()
+
+    def _begin_turn(self) -> None:
+        """The history and counters of a new model turn; the session starts generating."""
         for message in self._held_input:
             self.history.append(message)
         self._held_input.clear()
@@ -567,26 +672,31 @@ class Session:
         self._turn_usage, self._turn_reason, self._rounds = None, None, 0
         self._said_in_turn = False
         self.state = transition(self.state, Trigger.GENERATION_STARTED)
-        return self._generate()
 
     def _generate(self) -> list[Action]:
         """One generation of the current turn (the first, or one after function results)."""
         config = self.config
         assert config is not None  # set by setup; states after it guarantee it
+        self._reply = self._new_reply(follows_words=self._said_in_turn)
+        # past the round limit the model must answer with what it has
+        tools = self._toolbox.specs if self._rounds < MAX_TOOL_ROUNDS else ()
+        request = self._request(self.history.messages(self._system_instruction), tools)
+        return [StartGeneration(self._reply.generation_id, config.backend, request)]
+
+    def _new_reply(self, *, follows_words: bool) -> Reply:
+        config = self.config
+        assert config is not None
         voicing = None
         if config.modality == "AUDIO":
             voicing = Voicing(config.voice, config.language, config.output_transcription)
-        self._reply = Reply(self._next_generation_id, voicing,
-                            follows_words=self._said_in_turn)
+        reply = Reply(self._next_generation_id, voicing, follows_words=follows_words)
         self._next_generation_id += 1
-        # past the round limit the model must answer with what it has
-        tools = self._toolbox.specs if self._rounds < MAX_TOOL_ROUNDS else ()
-        request = GenerationRequest(
-            messages=self.history.messages(self._system_instruction),
-            sampling=config.sampling,
-            tools=tools,
-        )
-        return [StartGeneration(self._reply.generation_id, config.backend, request)]
+        return reply
+
+    def _request(self, messages: tuple[ChatMessage, ...],
+                 tools: tuple[ToolSpec, ...]) -> GenerationRequest:
+        assert self.config is not None
+        return GenerationRequest(messages=messages, sampling=self.config.sampling, tools=tools)
 
     def _stop_reply(self) -> list[Action]:
         """Cancel the engines working on the current reply, if any."""
@@ -660,10 +770,13 @@ class Session:
         reply = self._current(event.generation_id)
         if reply is None:
             return []
+        self._count_usage(event)
+        return reply.on_llm_finished() + self._maybe_complete(now)
+
+    def _count_usage(self, event: GenerationFinished) -> None:
         usage = TurnUsage(event.prompt_tokens, event.completion_tokens)
         self._turn_usage = usage if self._turn_usage is None else self._turn_usage + usage
         self._context_tokens = event.prompt_tokens + event.completion_tokens
-        return reply.on_llm_finished() + self._maybe_complete(now)
 
     def _on_tick(self, now: float) -> list[Action]:
         actions = self._check_lifetime(now)
@@ -785,6 +898,25 @@ class Session:
         self._release_results()
         self.state = transition(self.state, Trigger.TOOLS_ANSWERED)
         return self._generate()
+
+
+_GENERATION_EVENTS = (GenerationDelta, GenerationFinished, GenerationToolCalls,
+                      GenerationMalformedCall, GenerationFailed, SpeechSynthesized,
+                      SynthesisDrained, SynthesisFailed)
+
+
+def _generation_of(event: Event) -> int | None:
+    """The generation an engine event belongs to, if it is one."""
+    return event.generation_id if isinstance(event, _GENERATION_EVENTS) else None
+
+
+def _changes_context(message: ClientMessage) -> bool:
+    """Whether a message changes what the model would be asked (audio and video do not:
+    they are the turn being listened to)."""
+    if not isinstance(message, RealtimeInput):
+        return True
+    return (message.text is not None or message.activity_start is not None
+            or message.activity_end is not None)
 
 
 def usage_metadata(usage: TurnUsage) -> UsageMetadata:

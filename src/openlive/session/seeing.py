@@ -52,6 +52,10 @@ class Sight:
     def on_frame(self, blob: Blob) -> None:
         self._frame = image_from_blob(blob, self.detail)
 
+    def peek(self) -> tuple[Image, ...]:
+        """The frame :meth:`take` would give, left in place."""
+        return (self._frame,) if self._frame is not None else ()
+
     def take(self) -> tuple[Image, ...]:
         """The frame for the user turn being completed (at most one, and only once)."""
         frame, self._frame = self._frame, None

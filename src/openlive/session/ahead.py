@@ -1,0 +1,50 @@
+"""Answering ahead: a spoken reply prepared during the user's pause, held until the turn
+ends there.
+
+Pure, like the machine that owns it. Theory of operation: at each pause of a voice turn
+the listening half transcribes what the user has said so far (``TurnHeardSoFar``). When
+the session is idle, the machine starts generating *and synthesizing* the answer to
+those words at once, into a :class:`~openlive.session.speaking.Reply` that is paused
+from birth: nothing reaches the client. Whether the turn is really over is still being
+decided (the end-of-turn model, the words, the silence window). If it ends at this pause,
+its final transcript is the same text (the same audio, the same recognizer result), and
+the machine adopts the held reply: audio that is ready goes out at once, so the user
+waits for the endpoint decision instead of for recognition + generation + synthesis
+after it. If the user goes on speaking, says something else, or anything changes what
+the model would be asked (client content, a function result, a context update), the
+ahead reply is dropped: its generation and synthesis are cancelled, and nothing of it
+was ever sent or added to the history.
+
+Events of the held generation are kept, not acted on: its function calls go to the
+client only once the reply is adopted, its usage counts only then.
+
+The cost is compute spent on answers that are thrown away when the user was only
+pausing; the server can turn it off (``ServerCapabilities.answer_ahead``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from openlive.engines.llm.base import ChatMessage
+from openlive.session.events import GenerationFinished, GenerationToolCalls
+from openlive.session.speaking import Reply
+
+
+@dataclass(slots=True)
+class AheadReply:
+    """A reply to ``message`` (the user's words so far), generated while they pause."""
+
+    message: ChatMessage  # the user turn it answers, as the history will hold it
+    reply: Reply  # paused: generated and synthesized, not sent
+    calls: GenerationToolCalls | None = None  # function calls it asked for, held
+    malformed: bool = False  # it tried to call functions and every call was malformed
+    finished: GenerationFinished | None = None  # its token counts, once generation ended
+
+    @property
+    def generation_id(self) -> int:
+        return self.reply.generation_id
+
+    def answers(self, text: str) -> bool:
+        """Whether this is the reply to a user turn whose final words are ``text``."""
+        return self.message.content == text

@@ -72,7 +72,7 @@ def test_one_utterance_with_defaults() -> None:
     ]
     # unset silenceDurationMs: 1500 ms fallback (47 frames), pauses reported on the way
     pauses = [e for e in events if isinstance(e, PauseDetected)]
-    assert [p.silence_ms for p in pauses] == [224, 544, 864, 1184]  # 7 frames, then every 10
+    assert [p.silence_ms for p in pauses] == [128, 448, 768, 1088, 1408]  # 4 frames, then every 10
 
 
 def test_unset_silence_duration_means_semantic_end_of_turn() -> None:
@@ -226,18 +226,18 @@ def test_disabled_never_fires() -> None:
 # --- pauses and semantic end of turn -------------------------------------------------------------
 
 
-def test_pause_is_reported_after_200_ms_and_again_while_the_window_runs() -> None:
+def test_pause_is_reported_after_128_ms_and_again_while_the_window_runs() -> None:
     events = run(seg(SPEECH, 640) + seg(QUIET, 1280), detector(silence_duration_ms=1000))
     assert [(e.at, e.silence_ms) for e in events if isinstance(e, PauseDetected)] == [
-        (pytest.approx(0.640 + 0.224), 224),
-        (pytest.approx(0.640 + 0.544), 544),
-        (pytest.approx(0.640 + 0.864), 864),
+        (pytest.approx(0.640 + 0.128), 128),
+        (pytest.approx(0.640 + 0.448), 448),
+        (pytest.approx(0.640 + 0.768), 768),
     ]
     assert isinstance(events[-1], SpeechEnded)
 
 
 def test_no_pause_when_the_window_is_shorter_than_a_pause() -> None:
-    events = run(seg(SPEECH, 640) + seg(QUIET, 640), detector(silence_duration_ms=150))
+    events = run(seg(SPEECH, 640) + seg(QUIET, 640), detector(silence_duration_ms=100))
     assert kinds(events) == ["SpeechStarted", "SpeechEnded"]
 
 

@@ -275,7 +275,7 @@ def test_cough_resumes_the_reply_without_interrupting() -> None:
     c.now = 20.0
     out = sent(c.session.handle(Tick(), c.now))
     assert any("modelTurn" in m.get("serverContent", {}) for m in out)  # playing again
-    [t] = of(Transcribe, speak(c, 0.25, 0.4, 0.0))
+    [t] = of(Transcribe, actions + speak(c, 0.25, 0.4, 0.0))
     assert CancelGeneration(gid) not in c.feed(TranscriptReady(t.turn_id, "", end=t.end))
 
 

@@ -8,7 +8,7 @@ of audio time) and its speech probability; the detector answers with events:
   the start was committed (the end of the frame that committed it); ``audio_from`` is
   where the turn's audio should begin for the recognizer.
 - :class:`PauseDetected` ``(at, speech_end, silence_ms)`` — the user has been quiet for
-  ``pause_ms`` (200 ms by default), and again every ``pause_repeat_ms`` after that,
+  ``pause_ms`` (128 ms by default), and again every ``pause_repeat_ms`` after that,
   while the silence window still runs. Consult the end-of-turn model here, or start
   speculative work; call :meth:`ActivityDetector.end_turn_now` if it says "done".
 - :class:`SpeechEnded` ``(at, speech_end)`` — the silence window ran out (or
@@ -109,7 +109,7 @@ class ActivityDefaults:
     prefix_padding_ms: int = 64  # speech needed to commit a start, when unset
     preroll_ms: int = 300  # audio kept before the onset, at least
     silence_ms: int = 1500  # the silence window when unset (a semantic decision may cut it)
-    pause_ms: int = 200  # silence that counts as a pause
+    pause_ms: int = 128  # silence that counts as a pause
     pause_repeat_ms: int = 300  # a pause is reported again after this much more silence
     max_dip_ms: int = 64  # uncertain frames tolerated in a row while a start is pending
 

@@ -39,10 +39,31 @@ def test_first_piece_is_emitted_as_soon_as_its_boundary_is_seen() -> None:
 
 
 def test_a_short_opening_clause_waits_for_the_sentence() -> None:
-    assert pieces("Sure, I can help with that. Here goes.") == [
-        "Sure, I can help with that.",
+    assert pieces("Sure, I can help you. Here goes.") == [
+        "Sure, I can help you.",
         "Here goes.",
     ]
+
+
+def test_without_a_clause_the_first_piece_ends_where_a_phrase_opens() -> None:
+    assert pieces("There are seven days in a week. It is so.") == [
+        "There are seven days", "in a week.", "It is so."]
+    # before four words, or with no word that opens a phrase: the whole sentence
+    assert pieces("The capital of France is Paris.") == ["The capital of France is Paris."]
+    assert pieces("Sure, I can help with that.") == ["Sure, I can help", "with that."]
+    # later pieces stay whole sentences, and 0 turns the phrase cut off
+    assert pieces("Yes. Paris is the capital of France.") == [
+        "Yes.", "Paris is the capital of France."]
+    assert pieces("There are seven days in a week.", first_phrase_words=0) == [
+        "There are seven days in a week."]
+
+
+def test_a_phrase_cut_waits_for_the_whole_next_word() -> None:
+    # "in" might be the start of "inside": no cut until the word is complete
+    assert stream("There are seven days in") == [(-1, "There are seven days in")]
+    assert stream("There are seven days in a")[0] == (len("There are seven days in "),
+                                                       "There are seven days")
+    assert stream("There are seven days inside it.")[0][1] == "There are seven days inside it."
 
 
 def test_later_pieces_end_at_sentence_ends_not_at_commas() -> None:
@@ -115,7 +136,8 @@ def test_very_long_text_without_punctuation_is_cut_at_a_space() -> None:
     ],
 )
 def test_abbreviations_and_numbers_do_not_end_a_sentence(sentence: str) -> None:
-    assert pieces(f"{sentence} Next one.", first_clause_words=30) == [sentence, "Next one."]
+    assert pieces(f"{sentence} Next one.", first_clause_words=30, first_phrase_words=0) == [
+        sentence, "Next one."]
 
 
 def test_etc_ends_a_sentence_only_before_a_capital() -> None:
@@ -148,7 +170,7 @@ def test_unicode_ellipsis_and_closing_quotes() -> None:
 
 
 def test_decimal_at_a_delta_boundary() -> None:
-    assert pieces("Pi is about 3.14159 and e is 2.718. Done.", step=7) == [
+    assert pieces("Pi is about 3.14159 and e is 2.718. Done.", step=7, first_phrase_words=0) == [
         "Pi is about 3.14159 and e is 2.718.",
         "Done.",
     ]

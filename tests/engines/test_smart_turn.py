@@ -133,6 +133,29 @@ def test_model_path_follows_the_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert model_path() == tmp_path / "models" / "smart-turn-v3.2-cpu.onnx"
 
 
+def test_the_server_installs_a_missing_model_on_first_use(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from openlive.server import run
+
+    real = model_path()  # installed by `make install`
+    wheel = fake_wheel(tmp_path, real.read_bytes())
+    downloads: list[Path] = []
+
+    def download(directory: Path, *, quiet: bool = False) -> Path:
+        downloads.append(directory)
+        return wheel  # what `pip download --no-deps pipecat-ai` would leave
+
+    monkeypatch.setattr(install, "download_wheel", download)
+    monkeypatch.setenv("OPENLIVE_CACHE_DIR", str(tmp_path / "cache"))
+    model = run._smart_turn()
+    assert model_path() == tmp_path / "cache" / "models" / "smart-turn-v3.2-cpu.onnx"
+    assert model_path().read_bytes() == real.read_bytes() and len(downloads) == 1
+    assert 0.0 <= model.predict_blocking(b"\x00\x00" * 16000) <= 1.0
+    run._smart_turn()  # there now: no second download
+    assert len(downloads) == 1
+
+
 # --- the real model -------------------------------------------------------------------------------
 
 

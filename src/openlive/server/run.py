@@ -13,7 +13,7 @@ from openlive.config import Settings
 from openlive.engines.llm.factory import create_language_model
 from openlive.engines.tools.factory import load_server_tools
 from openlive.errors import OpenLiveError
-from openlive.runtime.engines import Engines
+from openlive.runtime.engines import EndOfTurnModel, Engines
 from openlive.server.admission import Admission
 from openlive.server.app import OpenLiveApp, Services
 from openlive.server.auth import Authenticator
@@ -23,6 +23,18 @@ from openlive.session.lifetime import ConnectionLimits
 from openlive.store.factory import open_store
 
 log = logging.getLogger("openlive")
+
+
+def _smart_turn() -> EndOfTurnModel:
+    """Smart Turn from the cache, installed there first if it is missing (as the other
+    weights are assembled on first use): one pip download of the wheel that carries it."""
+    from openlive.engines.turn.install import install
+    from openlive.engines.turn.smart_turn import SmartTurn, model_path
+
+    if not model_path().is_file():
+        log.info("installing the Smart Turn end-of-turn model (first use) …")
+        install(progress=False)
+    return SmartTurn()
 
 
 async def load_voice_engines(engines: Engines, *, asr: str, tts: str,
@@ -51,9 +63,7 @@ async def load_voice_engines(engines: Engines, *, asr: str, tts: str,
         engines.vad = engines.asr = engines.tts = None
         return
     try:
-        from openlive.engines.turn.smart_turn import SmartTurn
-
-        engines.end_of_turn = await asyncio.to_thread(SmartTurn)
+        engines.end_of_turn = await asyncio.to_thread(_smart_turn)
     except (ImportError, OpenLiveError) as err:
         log.warning("semantic end of turn disabled (silence window only): %s", err)
     log.info("voice engines ready")

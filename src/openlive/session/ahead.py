@@ -15,8 +15,11 @@ the model would be asked (client content, a function result, a context update), 
 ahead reply is dropped: its generation and synthesis are cancelled, and nothing of it
 was ever sent or added to the history.
 
-Events of the held generation are kept, not acted on: its function calls go to the
-client only once the reply is adopted, its usage counts only then.
+Events of the held generation are kept, not acted on (:meth:`AheadReply.hold`): its
+function calls go to the client only once the reply is adopted, its usage counts only
+then. Starting and adopting the answer stay in the machine: one is a generation like
+any other, asked with the history, instruction and tools it owns; the other is the
+start of a model turn.
 
 The cost is compute spent on answers that are thrown away when the user was only
 pausing; the server can turn it off (``ServerCapabilities.answer_ahead``).
@@ -27,8 +30,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from openlive.engines.llm.base import ChatMessage
-from openlive.session.events import GenerationFinished, GenerationToolCalls
+from openlive.protocol.client import ClientMessage, RealtimeInput
+from openlive.session.actions import Action
+from openlive.session.events import (
+    Event,
+    GenerationDelta,
+    GenerationFailed,
+    GenerationFinished,
+    GenerationMalformedCall,
+    GenerationToolCalls,
+    SpeechSynthesized,
+    SynthesisDrained,
+    SynthesisFailed,
+)
 from openlive.session.speaking import Reply
+
+_GENERATION_EVENTS = (GenerationDelta, GenerationFinished, GenerationToolCalls,
+                      GenerationMalformedCall, GenerationFailed, SpeechSynthesized,
+                      SynthesisDrained, SynthesisFailed)
 
 
 @dataclass(slots=True)
@@ -48,3 +67,45 @@ class AheadReply:
     def answers(self, text: str) -> bool:
         """Whether this is the reply to a user turn whose final words are ``text``."""
         return self.message.content == text
+
+    def owns(self, event: Event) -> bool:
+        """Whether ``event`` is an engine event of this held generation."""
+        return (isinstance(event, _GENERATION_EVENTS)
+                and event.generation_id == self.generation_id)
+
+    def hold(self, event: Event, now: float) -> tuple[list[Action], bool]:
+        """The held generation made progress: synthesize, but keep everything back.
+
+        Call with the events it :meth:`owns`; returns (actions, failed). When it failed,
+        drop it: the turn, if it ends here, is answered the usual way.
+        """
+        match event:
+            case GenerationDelta(text=text):
+                return (self.reply.on_text(text) if text else []), False
+            case GenerationFinished():
+                self.finished = event
+                return self.reply.on_llm_finished(), False
+            case GenerationToolCalls():
+                self.calls = event
+            case GenerationMalformedCall():
+                self.malformed = True
+            case SpeechSynthesized():
+                return self.reply.on_audio(event.piece_id, event.pcm, now), False  # paused
+            case SynthesisDrained():
+                self.reply.on_synthesis_drained()
+            case _:
+                return [], True
+        return [], False
+
+    def cancel(self) -> list[Action]:
+        """Stop its generation and synthesis (none of it was sent)."""
+        return self.reply.cancel()
+
+
+def changes_context(message: ClientMessage) -> bool:
+    """Whether a message changes what the model would be asked, making an answer ahead
+    stale (audio and video do not: they are the turn being listened to)."""
+    if not isinstance(message, RealtimeInput):
+        return True
+    return (message.text is not None or message.activity_start is not None
+            or message.activity_end is not None)

@@ -8,6 +8,11 @@ not a backchannel and not the model's own voice coming back confirm the interrup
 A cough, a click, an "mm-hm" or an echo resumes the reply where it paused, and the rest
 of that speech is not judged again; the client's ~0.5 s of buffered audio usually hides
 the pause completely.
+
+:class:`BargeInJudge` does the judging for the machine: the machine tells it where
+speech started over a reply, hands it each VAD frame and the recognizer's words, and
+carries out the interruption when the judge says the words are the user's. The judge
+pauses and resumes the reply itself; it never touches the history or the turn state.
 """
 
 from __future__ import annotations
@@ -15,11 +20,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from openlive.session.actions import Action, Transcribe
+from openlive.session.speaking import Reply
+
 CONFIRM_SECONDS = 0.4  # continuous speech that confirms an interruption without waiting
 # A frame whose echo score reaches this is not the user's speech. Measured on espeak
 # speech: played-back answers score 0.94-0.97 (median), other voices at most 0.82.
 ECHO_THRESHOLD = 0.85
 ECHO_WORDS = 0.7  # share of a transcript's words found in the reply: the model heard itself
+BARGE_PREROLL = 0.3  # audio before the onset given to the recognizer (the VAD commits late)
 
 # Acknowledgements that keep the floor with the speaker (English; lower case).
 BACKCHANNELS = frozenset({
@@ -60,3 +69,96 @@ class PendingBargeIn:
         """Has the user now spoken long enough for their words to be judged?"""
         return (speaking and not self.resumed and not self.dismissed
                 and self.checking is None and at - self.onset >= CONFIRM_SECONDS)
+
+
+def keeps_floor(text: str, reply: Reply) -> bool:
+    """Whether words heard over ``reply`` leave it the floor: a backchannel, or the
+    model's own voice coming back."""
+    return is_backchannel(text) or is_echo_of(text, reply.spoken_text())
+
+
+class BargeInJudge:
+    """Judges user speech over the reply: pause it, resume it, or say it is interrupted.
+
+    Call :meth:`start` when the VAD commits a start while a reply plays,
+    :meth:`on_score` after every VAD frame, :meth:`on_words` with the transcript of a
+    check it asked for, :meth:`on_user_turn` with the final words of a user turn, and
+    :meth:`forget` when the reply is interrupted.
+    """
+
+    def __init__(self) -> None:
+        self.pending: PendingBargeIn | None = None  # speech over the reply, being judged
+        self._next_check = -1  # barge-in checks are transcriptions with negative ids
+
+    @staticmethod
+    def is_check(turn_id: int) -> bool:
+        """Whether a transcript is one of these checks rather than a user turn."""
+        return turn_id < 0
+
+    def start(self, onset: float, reply: Reply, now: float) -> None:
+        """Speech started at ``onset`` over ``reply``: stop its audio now, judge next."""
+        reply.pause(now)
+        self.pending = PendingBargeIn(onset=onset)
+
+    def forget(self) -> None:
+        """Nothing is being judged any more (the turn was interrupted, or it ended)."""
+        self.pending = None
+
+    def on_score(self, at: float, now: float, reply: Reply | None, *, speaking: bool,
+                 language: str | None) -> list[Action]:
+        """One more VAD frame, at audio time ``at``; ``speaking``: the user is speaking."""
+        barge = self.pending
+        if barge is None or reply is None:
+            self.pending = None
+            return []
+        if barge.dismissed:
+            # the rest of speech already judged harmless is not judged again
+            barge.dismissed = speaking
+            return []
+        if barge.checking is not None:
+            return []  # waiting for the recognizer's verdict
+        if barge.resumed and speaking:
+            # the user went on after a dip (or a frame taken for echo): judge afresh
+            barge.resumed, barge.onset = False, at
+            reply.pause(now)
+            return []
+        if barge.confirmed(at, speaking):
+            # long enough to matter: let the recognizer say what it is (is it words?)
+            barge.checking = self._next_check
+            self._next_check -= 1
+            start = max(0.0, barge.onset - BARGE_PREROLL)
+            return [Transcribe(barge.checking, start, at, language)]
+        if not speaking and not barge.resumed:
+            barge.resumed = True  # short: a cough or a backchannel, unless words say not
+            return reply.resume(now)
+        return []
+
+    def on_words(self, check_id: int, text: str, reply: Reply | None,
+                 now: float) -> tuple[list[Action], bool]:
+        """The recognizer's verdict on speech over the reply: (actions, interrupted).
+
+        Words interrupt (the machine then interrupts the turn); noise, a backchannel or
+        the model's own voice coming back let the reply go on.
+        """
+        barge = self.pending
+        if barge is None or reply is None or barge.checking != check_id:
+            return [], False  # the reply ended meanwhile, or an older check
+        barge.checking = None
+        text = text.strip()
+        if not text or keeps_floor(text, reply):
+            barge.dismissed = barge.resumed = True
+            return reply.resume(now), False
+        return [], True
+
+    def on_user_turn(self, text: str, reply: Reply | None,
+                     now: float) -> tuple[list[Action], bool]:
+        """A user turn ended with ``text`` (stripped): (actions, kept).
+
+        While the model speaks, "mm-hm" or its own voice coming back keeps the floor,
+        whether or not the speech was loud or long enough to pause the reply: the reply
+        goes on (kept) and the turn is not answered.
+        """
+        self.pending = None
+        if reply is not None and text and keeps_floor(text, reply):
+            return reply.resume(now), True
+        return [], False

@@ -2,8 +2,9 @@
 
 The Live API ends a connection after about 10 minutes and sends ``goAway`` with the time
 left about a minute before, so that the client can resume on a new connection; a
-server shutting down does the same with a shorter grace. Pure: times are the driver's
-clock, passed in.
+server shutting down does the same with a shorter grace. A session with audio (or
+video) and without ``contextWindowCompression`` also ends after a while
+(:class:`MediaLimit`). Pure: times are the driver's clock, passed in.
 """
 
 from __future__ import annotations
@@ -74,3 +75,31 @@ class Lifetime:
     def _warn_at(self) -> float:
         assert self._ends_at is not None
         return self._ends_at - self._limits.go_away_before
+
+
+class MediaLimit:
+    """The deadline of a session with audio or video (when it has no compression)."""
+
+    def __init__(self, limits: ConnectionLimits) -> None:
+        self._limits = limits
+        self._deadline: tuple[float, float, str] | None = None  # (at, seconds, kind)
+
+    def start(self, now: float, video: bool) -> list[Action]:
+        """The first audio starts the audio-session clock, the first video frame the
+        (shorter) audio-and-video one; the earlier deadline holds."""
+        limit = self._limits.video_session if video else self._limits.audio_session
+        kind = "audio and video" if video else "audio"
+        if limit is None:
+            return []
+        current = self._deadline
+        if current is not None and (current[2] == kind or current[0] <= now + limit):
+            return []
+        self._deadline = (now + limit, limit, kind)
+        return [WakeAt(now + limit, key="session-limit")]
+
+    def reached(self, now: float) -> str | None:
+        """Why the session must end now, or None while it may go on."""
+        if self._deadline is None or now < self._deadline[0]:
+            return None
+        _, seconds, kind = self._deadline
+        return SESSION_LIMIT.format(minutes=seconds / 60, kind=kind)

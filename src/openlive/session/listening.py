@@ -130,6 +130,11 @@ class Listening:
         # transcript is ready or nearly; if the user goes on, the result is dropped.
         self._transcripts: list[_Transcript] = []
 
+    @property
+    def speaking(self) -> bool:
+        """Whether the user is speaking now."""
+        return self.detector.state is ActivityState.SPEAKING
+
     # -- input from the client ------------------------------------------------------------
 
     def on_audio(self, blob: Blob) -> list[Action]:

@@ -18,7 +18,15 @@ from dataclasses import dataclass, field
 from openlive.engines.tts.chunker import TextChunker
 from openlive.protocol.server import ServerContent, ServerMessage, Transcription
 from openlive.protocol.types import Blob, Content, Part
-from openlive.session.actions import Action, EndSynthesis, Send, Synthesize, WakeAt
+from openlive.session.actions import (
+    Action,
+    CancelGeneration,
+    CancelSynthesis,
+    EndSynthesis,
+    Send,
+    Synthesize,
+    WakeAt,
+)
 
 OUTPUT_MIME = "audio/pcm;rate=24000"
 OUTPUT_BYTES_PER_SECOND = 24_000 * 2
@@ -166,6 +174,13 @@ class Reply:
             return []
         return [Send(ServerMessage(server_content=ServerContent(
             output_transcription=Transcription(text=text))))]
+
+    def cancel(self) -> list[Action]:
+        """Stop the engines working on this reply (it was interrupted or dropped)."""
+        actions: list[Action] = [CancelGeneration(self.generation_id)]
+        if self.voicing is not None:
+            actions.append(CancelSynthesis(self.generation_id))
+        return actions
 
     # -- state ------------------------------------------------------------------------------
 

@@ -377,6 +377,25 @@ def test_resumed_session_waits_for_the_pending_calls_and_goes_on() -> None:
                                 ("tool", '{"output":"rain"}')]
 
 
+def test_a_session_resumed_while_waiting_can_be_resumed_again() -> None:
+    caps = ServerCapabilities(resumption=True)
+    c = session(capabilities=caps, sessionResumption={})
+    first = ask(c)
+    call(c, first.generation_id, PARIS)
+    saves = [a for a in c.finish(first.generation_id) if isinstance(a, SaveSnapshot)]
+    resumed = Conversation(caps)
+    resumed.setup(tools=TOOLS, sessionResumption={"handle": "h1"})
+    out = resumed.feed(SnapshotLoaded(saves[-1].data))
+    # the handle given on the new connection must still hold the waiting round
+    [again] = [a for a in out if isinstance(a, SaveSnapshot)]
+    twice = Conversation(caps)
+    twice.setup(tools=TOOLS, sessionResumption={"handle": "h2"})
+    twice.feed(SnapshotLoaded(again.data))
+    assert twice.session.state is State.AWAITING_TOOLS
+    [then] = starts(respond(twice, {"id": PARIS.id, "response": {"output": "rain"}}))
+    assert roles(then)[-1] == ("tool", '{"output":"rain"}')
+
+
 def test_resumed_session_accepts_late_non_blocking_results() -> None:
     caps = ServerCapabilities(resumption=True)
     c = session(capabilities=caps, sessionResumption={})

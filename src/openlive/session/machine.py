@@ -286,10 +286,11 @@ class Session:
         for message in snapshot.history:
             self.history.append(message)
         rerun = self._calling.restore(snapshot.open_calls, snapshot.finished_calls)
+        # before setup is accepted, so that the snapshot saved with it holds the round too
+        self._calling.round = snapshot.round
         actions = self._accept_setup(config, restored_instruction=snapshot.system_instruction)
         if snapshot.round is not None:
             # it was waiting for function responses: the client answers on this connection
-            self._calling.round = snapshot.round
             self.state = transition(self.state, Trigger.TOOLS_CALLED)
         return actions + rerun
 

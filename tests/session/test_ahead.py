@@ -35,11 +35,12 @@ def voice(capabilities: ServerCapabilities = AHEAD, modality: str = "AUDIO",
 
 def pause_after(c: Conversation, words: str, start: float = 0.0) -> tuple[list, object]:
     """The user says ``words`` for a second, then pauses; returns the actions once the
-    pause's transcript is back, and the end-of-turn check."""
+    pause's transcript is back, and the end-of-turn check they ask for."""
     speak(c, start, 1.0, 0.9)
-    actions = speak(c, start + 1.0, 0.25, 0.01)
-    [score], [spec] = of(ScoreEndOfTurn, actions), of(Transcribe, actions)
-    return c.feed(TranscriptReady(spec.turn_id, words, end=spec.end)), score
+    [spec] = of(Transcribe, speak(c, start + 1.0, 0.25, 0.01))
+    actions = c.feed(TranscriptReady(spec.turn_id, words, end=spec.end))
+    [score] = of(ScoreEndOfTurn, actions)
+    return actions, score
 
 
 def audio_parts(frames: list[dict]) -> int:
@@ -88,8 +89,9 @@ def test_the_answer_is_dropped_when_the_user_goes_on() -> None:
     actions = speak(c, 1.25, 0.3, 0.9)  # and the user goes on
     assert CancelGeneration(gid) in actions and CancelSynthesis(gid) in actions
     actions = speak(c, 1.55, 0.25, 0.01)
-    [score2], [spec2] = of(ScoreEndOfTurn, actions), of(Transcribe, actions)
-    [again] = starts(c.feed(TranscriptReady(spec2.turn_id, "I would like tea", end=spec2.end)))
+    [spec2] = of(Transcribe, actions)
+    actions = c.feed(TranscriptReady(spec2.turn_id, "I would like tea", end=spec2.end))
+    [score2], [again] = of(ScoreEndOfTurn, actions), starts(actions)
     assert again.request.messages[-1].content == "I would like tea"
     assert again.generation_id != gid
     out = c.feed(EndOfTurnScored(score2.turn_id, 0.95))

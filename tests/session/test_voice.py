@@ -89,15 +89,25 @@ def test_silence_window_ends_turn_then_transcript_starts_reply() -> None:
     assert start.request.messages[-1].content == "what time is it"
 
 
-def test_pause_asks_end_of_turn_model_and_transcribes_speculatively() -> None:
+def pause_words(c: Conversation, words: str, start: float = 1.0) -> tuple[list, Transcribe]:
+    """Pause at ``start``; the pause's transcript comes back as ``words``. Returns the
+    actions that brought, and the transcription asked for."""
+    actions = speak(c, start, 0.25, 0.01)
+    [spec] = of(Transcribe, actions)
+    return c.feed(TranscriptReady(spec.turn_id, words, end=spec.end)), spec
+
+
+def test_pause_transcribes_then_asks_the_end_of_turn_model() -> None:
     c = voice()  # silenceDurationMs unset: semantic end of turn
     speak(c, 0.0, 1.0, 0.9)
     actions = speak(c, 1.0, 0.25, 0.01)
-    [score] = of(ScoreEndOfTurn, actions)
     [spec] = of(Transcribe, actions)  # started at the pause, before any decision
-    assert spec.end <= 1.05
-    # the transcript is back before the model decides: nothing is answered yet
-    assert starts(c.feed(TranscriptReady(spec.turn_id, "what time is it", end=spec.end))) == []
+    assert spec.end <= 1.05 and of(ScoreEndOfTurn, actions) == []  # the words come first
+    actions = c.feed(TranscriptReady(spec.turn_id, "what time is it", end=spec.end))
+    [score] = of(ScoreEndOfTurn, actions)  # they could end a sentence: ask the model
+    assert (score.start, score.end) == (spec.start, spec.end)
+    assert starts(actions) == []  # nothing is answered yet
+    assert of(ScoreEndOfTurn, speak(c, 1.25, 0.4, 0.01)) == []  # once per pause
     actions = c.feed(EndOfTurnScored(score.turn_id, 0.93))
     assert of(Transcribe, actions) == []  # no second transcription
     [start] = starts(actions)  # answered at once from the speculative transcript
@@ -121,7 +131,8 @@ def test_speculative_transcript_is_dropped_when_the_user_goes_on() -> None:
 def test_mid_sentence_pause_keeps_listening() -> None:
     c = voice()
     speak(c, 0.0, 1.0, 0.9)
-    [score] = of(ScoreEndOfTurn, speak(c, 1.0, 0.25, 0.01))
+    actions, _ = pause_words(c, "what time")
+    [score] = of(ScoreEndOfTurn, actions)
     assert of(Transcribe, c.feed(EndOfTurnScored(score.turn_id, 0.1))) == []
     speak(c, 1.25, 0.5, 0.9)  # the user goes on
 
@@ -384,13 +395,16 @@ def test_a_pause_transcript_is_sent_as_an_interim_input_transcription() -> None:
     c = voice(inputAudioTranscription={})
     speak(c, 0.0, 1.0, 0.9)
     [spec] = of(Transcribe, speak(c, 1.0, 0.25, 0.01))
-    out = sent(c.feed(TranscriptReady(spec.turn_id, " what time ", end=spec.end)))
+    actions = c.feed(TranscriptReady(spec.turn_id, " what time ", end=spec.end))
+    out = sent(actions)
     assert out == [{"serverContent": {"interimInputTranscription": {"text": "what time"}}}]
+    [first] = of(ScoreEndOfTurn, actions)
+    c.feed(EndOfTurnScored(first.turn_id, 0.2))  # not done
     # the user goes on: the final transcript is the whole turn, once, as inputTranscription
     speak(c, 1.25, 1.0, 0.9)
-    [spec2] = of(Transcribe, speak(c, 2.25, 0.25, 0.01))
-    c.feed(TranscriptReady(spec2.turn_id, "what time is it", end=spec2.end))
-    final = sent(c.feed(EndOfTurnScored(spec2.turn_id, 0.95)))
+    actions, _ = pause_words(c, "what time is it", start=2.25)
+    [score] = of(ScoreEndOfTurn, actions)
+    final = sent(c.feed(EndOfTurnScored(score.turn_id, 0.95)))
     assert {"serverContent": {"inputTranscription": {"text": "what time is it",
                                                      "finished": True}}} in final
 
@@ -402,39 +416,48 @@ def test_no_interim_transcription_unless_asked() -> None:
     assert sent(c.feed(TranscriptReady(spec.turn_id, "what time", end=spec.end))) == []
 
 
-def test_smart_turn_is_overruled_when_the_words_stop_mid_sentence() -> None:
+def test_words_that_stop_mid_sentence_are_not_put_to_the_end_of_turn_model() -> None:
     c = voice()
     speak(c, 0.0, 1.0, 0.9)
-    actions = speak(c, 1.0, 0.25, 0.01)
-    [score], [spec] = of(ScoreEndOfTurn, actions), of(Transcribe, actions)
-    c.feed(TranscriptReady(spec.turn_id, "I would like a pizza and", end=spec.end))
-    assert starts(c.feed(EndOfTurnScored(score.turn_id, 0.97))) == []  # not over
-    speak(c, 1.25, 0.6, 0.9)  # "... a large salad please"
-    actions = speak(c, 1.85, 0.25, 0.01)
-    [score2], [spec2] = of(ScoreEndOfTurn, actions), of(Transcribe, actions)
-    c.feed(TranscriptReady(spec2.turn_id, "I would like a pizza and a salad", end=spec2.end))
+    actions, _ = pause_words(c, "I would like a pizza and")
+    assert of(ScoreEndOfTurn, actions) == [] and starts(actions) == []  # not over
+    assert of(ScoreEndOfTurn, speak(c, 1.25, 0.4, 0.01)) == []  # nor at the next report
+    speak(c, 1.65, 0.6, 0.9)  # "... a large salad please"
+    actions, _ = pause_words(c, "I would like a pizza and a salad", start=2.25)
+    [score2] = of(ScoreEndOfTurn, actions)
     [start] = starts(c.feed(EndOfTurnScored(score2.turn_id, 0.97)))
     assert start.request.messages[-1].content == "I would like a pizza and a salad"
 
 
-def test_a_done_verdict_waits_for_the_words_of_its_pause() -> None:
+def test_no_words_no_end_of_turn_model() -> None:
     c = voice()
     speak(c, 0.0, 1.0, 0.9)
-    actions = speak(c, 1.0, 0.25, 0.01)
-    [score], [spec] = of(ScoreEndOfTurn, actions), of(Transcribe, actions)
-    assert starts(c.feed(EndOfTurnScored(score.turn_id, 0.97))) == []  # words not back yet
-    [start] = starts(c.feed(TranscriptReady(spec.turn_id, "what time is it", end=spec.end)))
-    assert start.request.messages[-1].content == "what time is it"
+    actions, _ = pause_words(c, "  ")  # a breath, a noise: the silence window decides
+    assert of(ScoreEndOfTurn, actions) == []
 
 
 def test_a_done_verdict_is_dropped_when_the_user_talks_again() -> None:
     c = voice()
     speak(c, 0.0, 1.0, 0.9)
-    actions = speak(c, 1.0, 0.25, 0.01)
-    [score], [spec] = of(ScoreEndOfTurn, actions), of(Transcribe, actions)
+    actions, _ = pause_words(c, "what time")
+    [score] = of(ScoreEndOfTurn, actions)
     speak(c, 1.25, 0.3, 0.9)  # talking again before the verdict
     assert starts(c.feed(EndOfTurnScored(score.turn_id, 0.97))) == []
-    assert starts(c.feed(TranscriptReady(spec.turn_id, "what time", end=spec.end))) == []
+
+
+def test_a_verdict_about_an_older_pause_does_not_end_the_turn_at_a_newer_one() -> None:
+    c = voice()
+    speak(c, 0.0, 1.0, 0.9)
+    actions, _ = pause_words(c, "what time")
+    [score] = of(ScoreEndOfTurn, actions)
+    speak(c, 1.25, 0.3, 0.9)  # talking again; then a new pause whose words are back
+    actions, _ = pause_words(c, "what time is it", start=1.55)
+    assert of(ScoreEndOfTurn, actions) == []  # one check at a time
+    out = c.feed(EndOfTurnScored(score.turn_id, 0.97))  # about the old pause: not an end
+    assert starts(out) == []
+    [score2] = of(ScoreEndOfTurn, out)  # the new pause is asked about now
+    [start] = starts(c.feed(EndOfTurnScored(score2.turn_id, 0.97)))
+    assert start.request.messages[-1].content == "what time is it"
 
 
 def test_sounds_unfinished() -> None:

@@ -4,9 +4,13 @@ Times are seconds of 16 kHz audio since the stream began. Audio older than what 
 can still need is dropped, so a session that listens for an hour holds seconds, not
 an hour, of PCM.
 
+While the model's voice may come back (a speakerphone), the input first goes through the
+session's :class:`~openlive.runtime.echo.EchoGuard`: the VAD, and the recognizer after it,
+hear the input with that echo removed, and each frame carries an echo score.
+
 The VAD scores frames on its own thread (:class:`~openlive.runtime.vad_batcher.VadBatcher`),
-so a frame's score, and with it the frame's echo check, comes back a little after
-:meth:`AudioInput.push` returns; :meth:`AudioInput.settled` waits for them.
+so a frame's score comes back a little after :meth:`AudioInput.push` returns;
+:meth:`AudioInput.settled` waits for them.
 """
 
 from __future__ import annotations
@@ -17,23 +21,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from openlive.audio.resample import input_resampler
-from openlive.engines.vad.silero import FRAME_SECONDS, FrameSplitter
+from openlive.engines.vad.silero import FRAME_SAMPLES, FRAME_SECONDS, FrameSplitter
 from openlive.runtime.echo import EchoGuard
 from openlive.runtime.vad_batcher import VadScorer
 
 BYTES_PER_SECOND = 16_000 * 2
 KEEP_SECONDS = 60.0  # the longest turn audio kept for the recognizer
-ECHO_CHECK_FROM = 0.3  # speech probability from which a frame is checked for echo
 
 
 @dataclass(frozen=True, slots=True)
 class _Frame:
-    """A frame waiting for its score, with what its echo check needs."""
+    """A frame waiting for its speech probability."""
 
-    pcm: bytes
     at: float  # audio time of its end
-    wall: float  # wall time its last sample arrived (if the chunk came in real time)
-    arrived: float  # wall time of the chunk that held it
+    echo: float  # its echo score
 
 
 class AudioInput:
@@ -61,13 +62,14 @@ class AudioInput:
     def push(self, pcm: bytes, rate: int, now: float) -> None:
         """Take a chunk at ``rate`` Hz that arrived at wall time ``now``; its frames go
         to the VAD (with an inline VAD, their scores are reported before this returns)."""
-        audio = self._resampler.process(pcm, rate)
+        audio = self.echo.heard(self._resampler.process(pcm, rate), now)
         self._buffer += audio
         before = self._splitter.frames_emitted
         frames = self._splitter.push(audio)
-        for i, frame in enumerate(frames):
-            self._waiting.append(_Frame(frame, (before + i + 1) * FRAME_SECONDS,
-                                        now - (len(frames) - 1 - i) * FRAME_SECONDS, now))
+        for i in range(len(frames)):
+            end = before + i + 1
+            self._waiting.append(_Frame(end * FRAME_SECONDS,
+                                        self.echo.score(end * FRAME_SAMPLES, FRAME_SAMPLES)))
         self._trim(KEEP_SECONDS)
         if frames:
             self._settled.clear()
@@ -88,12 +90,7 @@ class AudioInput:
         frame = self._waiting.popleft()
         if not self._waiting:
             self._settled.set()
-        echo = 0.0
-        if probability >= ECHO_CHECK_FROM:  # only speech can be echo of speech
-            echo = self.echo.heard(frame.pcm, frame.wall)
-        else:
-            self.echo.heard(frame.pcm, frame.arrived)
-        self._on_scored(frame.at, probability, echo)
+        self._on_scored(frame.at, probability, frame.echo)
 
     def _failed(self, error: Exception) -> None:
         self._waiting.clear()

@@ -234,8 +234,13 @@ class SessionDriver:
                     if self._on_send is not None:
                         self._on_send(message)
                     audio = _audio_of(message)
-                    if audio and self._audio is not None:
-                        self._audio.echo.sent(audio, self._clock())
+                    if self._audio is not None:
+                        if audio:
+                            self._audio.echo.sent(audio, self._clock())
+                        content = message.server_content
+                        if content is not None and content.interrupted:
+                            # the client drops what it has not played: no echo of it
+                            self._audio.echo.flushed(self._clock())
                     if self._trace is not None and audio:
                         self._report_trace(self._trace)
                         self._trace = None

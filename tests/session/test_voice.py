@@ -290,20 +290,42 @@ def test_cough_resumes_the_reply_without_interrupting() -> None:
     assert CancelGeneration(gid) not in c.feed(TranscriptReady(t.turn_id, "", end=t.end))
 
 
+def checks(actions: list) -> list[Transcribe]:
+    return [t for t in of(Transcribe, actions) if t.turn_id < 0]
+
+
+def turn_transcriptions(actions: list) -> list[Transcribe]:
+    return [t for t in of(Transcribe, actions) if t.turn_id > 0]
+
+
 def test_backchannel_does_not_interrupt_but_a_short_command_does() -> None:
     c = vad_voice()
     gid = start_speaking(c)
-    speak(c, 0.0, 0.3, 0.95)
-    [t] = of(Transcribe, speak(c, 0.3, 0.4, 0.0))
+    # a short sound over the reply is heard before the reply goes on
+    heard = speak(c, 0.0, 0.3, 0.95) + speak(c, 0.3, 0.1, 0.0)
+    [check] = checks(heard)
+    actions = c.feed(TranscriptReady(check.turn_id, "Mm-hm.", end=check.end))
+    assert CancelGeneration(gid) not in actions
+    [t] = turn_transcriptions(heard + speak(c, 0.4, 0.3, 0.0))
     actions = c.feed(TranscriptReady(t.turn_id, "Mm-hm.", end=t.end))
     assert CancelGeneration(gid) not in actions and starts(actions) == []
-    speak(c, 1.0, 0.3, 0.95)
-    [t] = of(Transcribe, speak(c, 1.3, 0.4, 0.0))
-    actions = c.feed(TranscriptReady(t.turn_id, "Stop.", end=t.end))
+    # a short command interrupts as soon as it is heard, before the turn ends
+    heard = speak(c, 1.0, 0.3, 0.95) + speak(c, 1.3, 0.1, 0.0)
+    [check] = checks(heard)
+    actions = c.feed(TranscriptReady(check.turn_id, "Stop.", end=check.end))
     assert CancelGeneration(gid) in actions
     assert {"serverContent": {"interrupted": True}} in sent(actions)
-    [new] = starts(actions)
+    [t] = turn_transcriptions(heard + speak(c, 1.4, 0.3, 0.0))
+    [new] = starts(c.feed(TranscriptReady(t.turn_id, "Stop.", end=t.end)))
     assert new.request.messages[-1].content == "Stop."
+
+
+def test_a_click_resumes_at_once_without_a_check() -> None:
+    c = vad_voice()
+    gid = start_speaking(c)
+    actions = speak(c, 0.0, 0.1, 0.95) + speak(c, 0.1, 0.1, 0.0)
+    assert checks(actions) == [] and CancelGeneration(gid) not in actions
+    assert c.session._reply is not None and c.session._reply.paused_at is None
 
 
 def test_never_stalls_over_many_interrupted_turns() -> None:
@@ -336,8 +358,11 @@ def test_never_stalls_over_many_interrupted_turns() -> None:
 def test_own_voice_transcribed_back_does_not_interrupt() -> None:
     c = vad_voice()
     gid = start_speaking(c)
-    speak(c, 0.0, 0.3, 0.95)
-    [t] = of(Transcribe, speak(c, 0.3, 0.4, 0.0))
+    heard = speak(c, 0.0, 0.3, 0.95) + speak(c, 0.3, 0.1, 0.0)
+    [check] = checks(heard)
+    actions = c.feed(TranscriptReady(check.turn_id, "upon a time there was", end=check.end))
+    assert CancelGeneration(gid) not in actions
+    [t] = turn_transcriptions(heard + speak(c, 0.4, 0.3, 0.0))
     actions = c.feed(TranscriptReady(t.turn_id, "upon a time there was", end=t.end))
     assert CancelGeneration(gid) not in actions and starts(actions) == []
 

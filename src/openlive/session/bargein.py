@@ -24,6 +24,9 @@ from openlive.session.actions import Action, Transcribe
 from openlive.session.speaking import Reply
 
 CONFIRM_SECONDS = 0.4  # continuous speech that confirms an interruption without waiting
+# Speech that stops short of CONFIRM_SECONDS but lasted this long may be a word ("Stop!")
+# rather than a cough or a click: the recognizer hears it before the reply goes on.
+SHORT_WORD_SECONDS = 0.15
 # A frame whose echo score reaches this is not the user's speech (runtime/echo.py).
 # Measured on espeak speech: cancelled echo scores 0.9-1.0 (26 dB or more removed),
 # another voice's fit is at most 0.66, a user talking over echo mostly below 0.6.
@@ -125,14 +128,20 @@ class BargeInJudge:
             return []
         if barge.confirmed(at, speaking):
             # long enough to matter: let the recognizer say what it is (is it words?)
-            barge.checking = self._next_check
-            self._next_check -= 1
-            start = max(0.0, barge.onset - BARGE_PREROLL)
-            return [Transcribe(barge.checking, start, at, language)]
+            return [self._check(barge, at, language)]
         if not speaking and not barge.resumed:
-            barge.resumed = True  # short: a cough or a backchannel, unless words say not
+            if at - barge.onset >= SHORT_WORD_SECONDS:
+                # short, but maybe a word ("Stop!"): held until the recognizer says
+                return [self._check(barge, at, language)]
+            barge.resumed = True  # a click or a tap: the reply goes on
             return reply.resume(now)
         return []
+
+    def _check(self, barge: PendingBargeIn, at: float, language: str | None) -> Transcribe:
+        """Ask the recognizer what the speech since the onset is."""
+        barge.checking = self._next_check
+        self._next_check -= 1
+        return Transcribe(barge.checking, max(0.0, barge.onset - BARGE_PREROLL), at, language)
 
     def on_words(self, check_id: int, text: str, reply: Reply | None,
                  now: float) -> tuple[list[Action], bool]:

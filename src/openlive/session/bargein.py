@@ -7,7 +7,9 @@ recognizer hears that speech (about 0.1 s for half a second of audio): words tha
 not a backchannel and not the model's own voice coming back confirm the interruption.
 A cough, a click, an "mm-hm" or an echo resumes the reply where it paused, and the rest
 of that speech is not judged again; the client's ~0.5 s of buffered audio usually hides
-the pause completely.
+the pause completely. Speech that stops before the confirmation is heard too when it
+lasted :data:`SHORT_WORD_SECONDS` (a lone "Stop!" is the commonest interruption there
+is); only shorter sounds resume the reply without asking the recognizer.
 
 :class:`BargeInJudge` does the judging for the machine: the machine tells it where
 speech started over a reply, hands it each VAD frame and the recognizer's words, and

@@ -104,6 +104,19 @@ def test_barge_in_interrupts_and_the_next_turn_is_answered(openlive_server: Serv
     assert second["audio_bytes"] > 0 and second["output"], result
 
 
+@pytest.mark.parametrize(("delay", "gain"), [(0.2, 0.5), (0.7, 0.8)])
+def test_the_answer_coming_back_through_a_speakerphone_does_not_interrupt(
+        openlive_server: Server, tmp_path: Path, delay: float, gain: float) -> None:
+    pcm = spoken(tmp_path, "Tell me everything you know about the history of France.")
+    result = run_client(openlive_server, {"mode": "speakerphone", "rate": 16000,
+                                          "pcm": str(pcm), "delay": delay, "gain": gain})
+    assert "interrupted" not in result["flags"], result
+    assert result["flags"][-2:] == ["generation_complete", "turn_complete"], result
+    # the whole answer was spoken (about 3 s of audio), not a stump of it
+    assert result["audio_bytes"] > 2.0 * 48000, result
+    assert sounds_like("the history of France", " ".join(result["output"])), result
+
+
 # -- the real default language model ---------------------------------------------------------
 
 

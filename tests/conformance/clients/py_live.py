@@ -10,12 +10,17 @@ Runs inside a google-genai virtualenv, configured only by the environment
 * ``{"mode": "barge_in", "pcm": path, "rate": int, "out": path}`` — asks a question, and
   once the answer's audio starts, speaks again; reports ``interrupted`` and the second
   turn's transcripts.
+* ``{"mode": "speakerphone", "pcm": path, "rate": int, "delay": s, "gain": g}`` — asks a
+  question, then the microphone hears the answer as a speakerphone plays it: the audio
+  received, played from its arrival in real time, back ``delay`` seconds later at
+  ``gain``; reports the turn (an echo that interrupts shows as ``interrupted``).
 
 Prints one JSON object with what the SDK handed back.
 """
 
 import asyncio
 import json
+import struct
 import sys
 import time
 
@@ -125,6 +130,42 @@ async def barge_in(client, job):
         await asyncio.wait_for(collect_turn(session, second), 120)
         talker.cancel()
         return {"first": report(first, None), "second": report(second, job.get("out"))}
+
+
+async def speakerphone(client, job):
+    config = {"response_modalities": ["AUDIO"], "output_audio_transcription": {},
+              "realtime_input_config": {"automatic_activity_detection": {
+                  "silence_duration_ms": 500}}}
+    pcm = read_pcm(job["pcm"])
+    rate, delay, gain = job["rate"], job["delay"], job["gain"]
+    async with client.aio.live.connect(model=MODEL, config=config) as session:
+        record = new_record()
+
+        async def microphone():
+            await stream_audio(session, pcm, rate, 0.0)
+            # The loudspeaker plays the answer from its first byte on, in real time; the
+            # microphone hears it ``delay`` later, quieter (24 kHz, as it was received).
+            step = int(24000 * CHUNK_SECONDS) * 2
+            heard = 0  # bytes of the played answer the microphone has heard
+            while True:
+                if record["first_audio"] is None:
+                    chunk = b"\0\0" * (step // 2)
+                else:
+                    played = time.perf_counter() - record["t0"] - record["first_audio"]
+                    end = max(0, int((played - delay) * 24000)) * 2
+                    echo = record["audio"][heard:min(end, len(record["audio"]))]
+                    heard += len(echo)
+                    samples = [max(-32768, min(32767, int(v * gain))) for (v,) in
+                               struct.iter_unpack("<h", echo)]
+                    chunk = struct.pack(f"<{len(samples)}h", *samples).ljust(step, b"\0")
+                await session.send_realtime_input(
+                    audio={"data": chunk, "mime_type": "audio/pcm;rate=24000"})
+                await asyncio.sleep(CHUNK_SECONDS)
+
+        talker = asyncio.create_task(microphone())
+        await asyncio.wait_for(collect_turn(session, record), 120)
+        talker.cancel()
+        return report(record, None)
 
 
 async def go_away(client, job):
@@ -261,7 +302,8 @@ async def see(client, job):
 async def main():
     job = json.loads(sys.argv[1])
     client = genai.Client()
-    run = {"text": text, "voice": voice, "barge_in": barge_in, "go_away": go_away,
+    run = {"text": text, "voice": voice, "barge_in": barge_in, "speakerphone": speakerphone,
+           "go_away": go_away,
            "resume": resume, "chat": chat, "failover": failover, "see": see}[job["mode"]]
     print(json.dumps(await run(client, job)))
 

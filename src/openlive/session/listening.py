@@ -194,15 +194,15 @@ class Listening:
         if self._turn_from is None:
             return []
         self._pause_end = speech_end
-        if self._words_at(speech_end) is None:
+        if self._transcript(self._next_turn_id, speech_end) is None:
             self._transcripts.append(_Transcript(self._next_turn_id, speech_end))
             return [Transcribe(self._next_turn_id, self._turn_from, speech_end, self._language)]
         return self._ask_end_of_turn()
 
-    def _words_at(self, end: float) -> _Transcript | None:
-        """The transcript asked for the turn in progress up to ``end``, if any."""
+    def _transcript(self, turn_id: int, end: float) -> _Transcript | None:
+        """The transcript asked for turn ``turn_id``'s audio up to ``end``, if any."""
         return next((t for t in self._transcripts
-                     if t.turn_id == self._next_turn_id and t.end == end), None)
+                     if t.turn_id == turn_id and t.end == end), None)
 
     def _ask_end_of_turn(self) -> list[Action]:
         """Ask the end-of-turn model about the latest pause, once, when its words are
@@ -212,10 +212,11 @@ class Listening:
                 or self._scoring is not None or self._scored_end == end
                 or not self._still_paused()):
             return []
-        words = self._words_at(end)
-        if words is None or not words.text or not words.text.strip():
+        words = self._transcript(self._next_turn_id, end)
+        text = words.text if words is not None else None
+        if text is None or not text.strip():
             return []  # not back yet, or no words at all: the silence window decides
-        if sounds_unfinished(words.text):
+        if sounds_unfinished(text):
             return []  # "…a pizza and": not over, whatever the prosody would say
         self._scoring, self._scored_end = self._next_turn_id, end
         return [ScoreEndOfTurn(self._next_turn_id, self._turn_from, end)]
@@ -224,19 +225,19 @@ class Listening:
                       ) -> tuple[list[Action], list[Signal]]:
         """A transcript came back; signals the turn's final text when it is the one,
         or what was said so far, and asks the end-of-turn model if the words allow."""
-        for transcript in self._transcripts:
-            if transcript.turn_id == turn_id and transcript.end == end:
-                transcript.text = text
-                if transcript.final:
-                    self._forget(turn_id)
-                    return [], [TurnTranscribed(turn_id, text)]
-                if turn_id != self._next_turn_id or self._turn_from is None:
-                    break  # for a turn that has ended: kept until it is used
-                signals: list[Signal] = []
-                if text.strip():  # a partial result of the turn in progress
-                    signals.append(TurnHeardSoFar(turn_id, text.strip()))
-                return self._ask_end_of_turn(), signals
-        return [], []  # stale
+        transcript = self._transcript(turn_id, end)
+        if transcript is None:
+            return [], []  # stale
+        transcript.text = text
+        if transcript.final:
+            self._forget(turn_id)
+            return [], [TurnTranscribed(turn_id, text)]
+        if turn_id != self._next_turn_id or self._turn_from is None:
+            return [], []  # for a turn that has ended: kept until it is used
+        signals: list[Signal] = []
+        if text.strip():  # a partial result of the turn in progress
+            signals.append(TurnHeardSoFar(turn_id, text.strip()))
+        return self._ask_end_of_turn(), signals
 
     def _forget(self, turn_id: int) -> None:
         self._transcripts = [t for t in self._transcripts if t.turn_id > turn_id]
@@ -274,8 +275,7 @@ class Listening:
         turn_id = self._next_turn_id
         self._next_turn_id += 1
         signals: list[Signal] = [UserTurnEnded(turn_id, speech_end)]
-        ready = next((t for t in self._transcripts
-                      if t.turn_id == turn_id and t.end == speech_end), None)
+        ready = self._transcript(turn_id, speech_end)
         if ready is not None and ready.text is not None:
             self._forget(turn_id)
             return [], [*signals, TurnTranscribed(turn_id, ready.text)]

@@ -204,15 +204,17 @@ class SessionDriver:
         self._execute(self._session.handle(event, self._clock()))
 
     def _observe(self, event: Event) -> None:
-        """Timestamps for the latency trace of the current voice turn and generations."""
-        now = self._clock()
+        """Timestamps for the latency trace of the current voice turn and generations.
+
+        Called for every event of a voice session (VAD scores too): the clock is read
+        only for the first of each kind."""
         match event:
             case TranscriptReady() if self._trace is not None:
-                self._trace.transcribed = self._trace.transcribed or now
+                self._trace.transcribed = self._trace.transcribed or self._clock()
             case GenerationDelta(generation_id=gid) if (marks := self._marks.get(gid)):
-                marks.first_token = marks.first_token or now
+                marks.first_token = marks.first_token or self._clock()
             case SpeechSynthesized(generation_id=gid) if (marks := self._marks.get(gid)):
-                marks.first_chunk = marks.first_chunk or now
+                marks.first_chunk = marks.first_chunk or self._clock()
 
     def _report_trace(self, trace: TurnTrace) -> None:
         """The turn's first audio is out: log and export where its time went."""

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import bisect
 import logging
-import math
 from dataclasses import dataclass, field
 
 from openlive import metrics
@@ -53,7 +52,7 @@ class AudioClock:
 class GenerationMarks:
     """When one generation started, and its first text, speakable piece and audio."""
 
-    started: float
+    started: float | None = None
     first_token: float | None = None
     first_piece: float | None = None
     first_chunk: float | None = None
@@ -71,20 +70,19 @@ class TurnTrace:
     done: bool = False
 
     def stages(self) -> dict[str, float]:
-        g = self.generation or GenerationMarks(started=math.nan)
-        started = None if math.isnan(g.started) else g.started
+        g = self.generation or GenerationMarks()
         pairs = {
             "endpoint": (self.speech_end, self.endpointed),
             "asr": (self.endpointed, self.transcribed),
-            "llm_first_token": (started, g.first_token),
-            "llm_first_piece": (started, g.first_piece),
+            "llm_first_token": (g.started, g.first_token),
+            "llm_first_piece": (g.started, g.first_piece),
             "tts_first_chunk": (g.first_piece, g.first_chunk),
             "first_audio": (self.speech_end, self.first_audio),
         }
         stages = {name: b - a for name, (a, b) in pairs.items()
                   if a is not None and b is not None}
-        if started is not None and self.endpointed is not None and started < self.endpointed:
-            stages["ahead"] = self.endpointed - started
+        if g.started is not None and self.endpointed is not None and g.started < self.endpointed:
+            stages["ahead"] = self.endpointed - g.started
         return stages
 
     def report(self, session_id: str) -> None:

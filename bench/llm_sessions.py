@@ -22,6 +22,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from stats import pct
+
 MAX_TOKENS = 20
 
 BAKERY = (
@@ -116,11 +118,6 @@ class Mode:
     conversations: list[Conversation]
     ttft: list[float] = field(default_factory=list)
     prompt_tokens: list[int] = field(default_factory=list)
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def turn(mode: Mode, conversation: Conversation, counted: bool) -> None:

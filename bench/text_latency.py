@@ -24,6 +24,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from stats import pct
+
 ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = [
     "What is the capital of France?",
@@ -35,11 +37,6 @@ PROMPTS = [
 ]
 MAX_TOKENS = 48
 SEED = 1234
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def free_port() -> int:

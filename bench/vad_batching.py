@@ -28,6 +28,7 @@ from collections import deque
 from collections.abc import Sequence
 
 import numpy as np
+from stats import pct
 
 from openlive.engines.vad.silero import FRAME_SAMPLES, SharedSileroModel, SileroStream
 from openlive.runtime.audio_input import AudioInput
@@ -35,13 +36,6 @@ from openlive.runtime.vad_batcher import InlineVad, VadBatcher, VadScorer
 
 CHUNK_SECONDS = 0.1
 TICK_SECONDS = 0.01
-
-
-def pct(values: Sequence[float], q: float) -> float:
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 class CountingModel:

@@ -78,6 +78,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+from stats import pct
 
 from openlive.session.activity import ActivityDefaults
 
@@ -119,14 +120,6 @@ PROBE_INTERVAL = 0.05
 
 
 # --- small helpers ------------------------------------------------------------------------
-
-
-def pct(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (as bench/text_latency.py); nan when empty."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def ms(seconds: float) -> str:

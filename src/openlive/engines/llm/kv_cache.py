@@ -73,6 +73,11 @@ def common_prefix(a: Tokens, b: Tokens) -> int:
     return int(differ[0]) if differ.size else n
 
 
+def is_prefix(head: Tokens, tokens: Tokens) -> bool:
+    """Whether ``tokens`` begin with all of ``head``."""
+    return common_prefix(head, tokens) == len(head)
+
+
 class SnapshotLru:
     """Snapshots, least recently used first, bounded by total bytes and by count."""
 
@@ -98,13 +103,14 @@ class SnapshotLru:
 
     def covers(self, tokens: Tokens) -> bool:
         """Whether some snapshot already holds all of ``tokens`` (and maybe more)."""
-        return any(common_prefix(s.tokens, tokens) == len(tokens) for s in self._entries.values())
+        return any(is_prefix(tokens, s.tokens) for s in self._entries.values())
 
     def add(self, snapshot: Snapshot) -> list[Snapshot]:
         """Store ``snapshot``; returns what was dropped (extended by it, or evicted)."""
         if snapshot.nbytes > self.max_bytes or self.max_entries < 1:
             return [snapshot]
-        dropped = [s for s in self._entries.values() if self._extends(snapshot, s)]
+        # a snapshot whose tokens begin with an older one's holds all of it
+        dropped = [s for s in self._entries.values() if is_prefix(s.tokens, snapshot.tokens)]
         for old in dropped:
             self.take(old)
         while self._entries and (
@@ -125,10 +131,6 @@ class SnapshotLru:
     def clear(self) -> None:
         self._entries.clear()
         self.nbytes = 0
-
-    @staticmethod
-    def _extends(new: Snapshot, old: Snapshot) -> bool:
-        return common_prefix(new.tokens, old.tokens) == len(old.tokens)
 
 
 class KvSnapshots:

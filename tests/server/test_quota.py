@@ -251,6 +251,39 @@ async def test_an_operator_raising_the_cap_keeps_the_session_going(store: Sqlite
     assert session.calls == []
 
 
+class SlowStore(SqliteStore):
+    """Takes a while to add usage, as a busy disk or a distant Redis does."""
+
+    def add_usage(self, *args: Any, **kwargs: Any) -> KeyUsage:
+        time.sleep(0.5)
+        return super().add_usage(*args, **kwargs)
+
+
+async def test_the_token_cap_ends_the_session_without_waiting_for_the_store(
+        tmp_path: Path) -> None:
+    store = SlowStore(tmp_path / "openlive.db")
+    try:
+        k, _ = store.create_key("k", KeyCaps(max_tokens=8))
+        meter = await admit(store, k.id)
+        session = FakeSession()
+        async with meter.metering(session):
+            meter.observe(SET_UP)
+            meter.observe(turn_done(5))
+            await asyncio.sleep(0.05)
+            assert session.calls == []  # under the cap
+            started = session.loop.time()
+            meter.observe(turn_done(5))  # the turn that crosses it
+            await asyncio.wait_for(session.aborted.wait(), 5)
+            assert session.loop.time() - started < 0.25  # before any add came back
+        kind, error, _ = session.calls[-1]
+        assert kind == "abort" and isinstance(error, QuotaExceeded)
+        assert error.reason.startswith(f"API key {k.id} has used its 8 tokens")
+        assert [c[0] for c in session.calls] == ["go_away", "abort"]  # once, not twice
+        assert total(store, k.id).tokens == 10  # and all of it recorded
+    finally:
+        store.close()
+
+
 class FlakyStore(SqliteStore):
     """Fails the first ``failures`` adds, as a store that is briefly unreachable."""
 

@@ -196,6 +196,11 @@ class Meter:
                 task = self._loop.create_task(self._record())
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
+                # The totals only grow: when the last ones and this session's tokens not
+                # yet recorded already reach the cap, end now, not after the store's round
+                # trip, during which the client may already have started another turn.
+                if self._over_token_cap(self._usage.tokens + self._tokens):
+                    self._loop.call_soon(self._check)
 
     @contextlib.asynccontextmanager
     async def metering(self, session: MeteredSession) -> AsyncIterator[None]:
@@ -248,14 +253,18 @@ class Meter:
     # -- enforcing ------------------------------------------------------------------------
 
     def _check(self) -> None:
-        """After an add: end the session over its token cap, or re-aim the time cap."""
+        """After an add (or a turn that crosses the token cap): end the session over its
+        token cap, or re-aim the time cap."""
         if self._done or self._session is None:
             return
-        caps = self._key.caps
-        if caps.max_tokens is not None and self._usage.tokens >= caps.max_tokens:
-            self._end(token_cap_reached(self._key.id, caps))
+        if self._over_token_cap(self._usage.tokens + self._tokens):
+            self._end(token_cap_reached(self._key.id, self._key.caps))
         elif self._set_up:
             self._arm()
+
+    def _over_token_cap(self, tokens: int) -> bool:
+        cap = self._key.caps.max_tokens
+        return cap is not None and tokens >= cap
 
     def _arm(self) -> None:
         """Set the goAway and close timers for the time cap (from the latest totals)."""

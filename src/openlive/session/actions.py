@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from openlive.engines.llm.base import GenerationRequest
+from openlive.chat import GenerationRequest
 from openlive.errors import CloseCode
 from openlive.protocol.server import ServerMessage
 

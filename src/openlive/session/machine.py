@@ -35,7 +35,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from openlive.catalog import ModelCatalog
-from openlive.engines.llm.base import ChatMessage, GenerationRequest, ToolSpec
+from openlive.chat import ChatMessage, GenerationRequest, ToolSpec
 from openlive.errors import CloseCode, InvalidArgument, PolicyViolation, ProtocolError
 from openlive.protocol.client import (
     ClientContent,

@@ -15,7 +15,6 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from openlive.engines.tts.chunker import TextChunker
 from openlive.protocol.server import ServerContent, ServerMessage, Transcription
 from openlive.protocol.types import Blob, Content, Part
 from openlive.session.actions import (
@@ -27,6 +26,7 @@ from openlive.session.actions import (
     Synthesize,
     WakeAt,
 )
+from openlive.session.chunker import TextChunker
 
 OUTPUT_MIME = "audio/pcm;rate=24000"
 OUTPUT_BYTES_PER_SECOND = 24_000 * 2

@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from openlive.chat.schema import schema_from_declaration
 from openlive.engines.llm.base import (
     ChatMessage,
     GenerationRequest,
@@ -48,7 +49,6 @@ from openlive.engines.llm.base import (
     ToolSpec,
 )
 from openlive.engines.llm.llamacpp import LlamaCppModel
-from openlive.engines.llm.schema import schema_from_declaration
 
 SYSTEM = "You are a helpful voice assistant. Answer briefly."
 MAX_TOKENS = 64  # an e-mail call with a body takes ~45 tokens

@@ -956,10 +956,10 @@ async def lower_bound(questions: list[Utterance], args: argparse.Namespace
         TextDelta,
     )
     from openlive.engines.llm.factory import create_language_model
-    from openlive.engines.tts.chunker import TextChunker
     from openlive.engines.tts.factory import create_speech_synthesizer
     from openlive.engines.tts.voices import resolve_language
     from openlive.engines.turn.smart_turn import SmartTurn
+    from openlive.session.chunker import TextChunker
 
     if args.fake_llm:
         sys.path.insert(0, str(ROOT))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from openlive.catalog import ModelCatalog, bare_model_id
-from openlive.engines.llm.base import SamplingParams, ToolSpec
+from openlive.engines.llm.base import DEFAULT_CONTEXT_WINDOW, SamplingParams, ToolSpec
 from openlive.engines.tts.voices import DEFAULT_VOICE, resolve_language, voice_profile
 from openlive.errors import InvalidArgument, PolicyViolation
 from openlive.protocol.client import Setup, SpeechConfig
@@ -32,7 +32,7 @@ class ServerCapabilities:
     audio_input: bool = False  # a VAD and a speech recognizer are loaded
     end_of_turn_model: bool = False  # the semantic end-of-turn model is loaded
     resumption: bool = False  # a store keeps resumption snapshots
-    context_window: int = 4096  # of the language model, in tokens
+    context_window: int = DEFAULT_CONTEXT_WINDOW  # of the language model, in tokens
     vision: bool = False  # the language model takes images (video frames, image parts)
     # answer a voice turn during its pause, held until the turn ends there (ahead.py)
     answer_ahead: bool = False

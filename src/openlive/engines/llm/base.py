@@ -21,6 +21,10 @@ from typing import Any, Literal, Protocol
 
 Role = Literal["system", "user", "assistant", "tool"]
 
+# The context window (tokens) a backend gets when nothing else is said: the server's
+# --llm-context default, and the window assumed of an OpenAI-compatible server.
+DEFAULT_CONTEXT_WINDOW = 4096
+
 
 @dataclass(frozen=True, slots=True)
 class ToolSpec:

@@ -39,6 +39,8 @@ from openlive.session.lifetime import (
 
 ENV_PREFIX = "OPENLIVE_"
 
+Origin = Literal["flag", "env"] | Path  # where a value was given: a flag, a variable, a file
+
 log = logging.getLogger("openlive")
 
 
@@ -73,7 +75,11 @@ def _default_data_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    """Every setting of ``openlive serve``; immutable once made."""
+    """Every setting of ``openlive serve``; immutable once made.
+
+    ``Settings(port=9000)`` takes keyword arguments over ``OPENLIVE_*`` variables over
+    the defaults; :func:`load_settings` adds the command line and a config file.
+    """
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="forbid", frozen=True
@@ -275,9 +281,6 @@ def load_settings(
         wrong = (f"{_given(str(e['loc'][0]), origin)}: {e['msg']}" if e["loc"] else e["msg"]
                  for e in err.errors(include_url=False))
         raise ConfigError("; ".join(wrong)) from None
-
-
-Origin = Literal["flag", "env"] | Path
 
 
 def _given(name: str, origin: Mapping[str, Origin]) -> str:

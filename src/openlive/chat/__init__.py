@@ -1,6 +1,7 @@
 """Conversation types shared by the session and the engines (see :mod:`.messages`)."""
 
 from openlive.chat.messages import (
+    DEFAULT_CONTEXT_WINDOW,
     ChatMessage,
     GenerationRequest,
     Image,
@@ -11,6 +12,7 @@ from openlive.chat.messages import (
 )
 
 __all__ = [
+    "DEFAULT_CONTEXT_WINDOW",
     "ChatMessage",
     "GenerationRequest",
     "Image",

@@ -10,6 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+# The context window (tokens) a backend gets when nothing else is said: the server's
+# --llm-context default, and the window assumed of an OpenAI-compatible server.
+DEFAULT_CONTEXT_WINDOW = 4096
+
 Role = Literal["system", "user", "assistant", "tool"]
 
 

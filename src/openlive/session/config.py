@@ -13,7 +13,7 @@ from typing import Literal
 from openlive.catalog import ModelCatalog, bare_model_id
 from openlive.catalog.languages import live_language
 from openlive.catalog.voices import DEFAULT_VOICE, live_voice
-from openlive.chat import SamplingParams, ToolSpec
+from openlive.chat import DEFAULT_CONTEXT_WINDOW, SamplingParams, ToolSpec
 from openlive.errors import InvalidArgument, PolicyViolation
 from openlive.protocol.client import Setup, SpeechConfig
 from openlive.protocol.types import Content
@@ -33,7 +33,7 @@ class ServerCapabilities:
     audio_input: bool = False  # a VAD and a speech recognizer are loaded
     end_of_turn_model: bool = False  # the semantic end-of-turn model is loaded
     resumption: bool = False  # a store keeps resumption snapshots
-    context_window: int = 4096  # of the language model, in tokens
+    context_window: int = DEFAULT_CONTEXT_WINDOW  # of the language model, in tokens
     vision: bool = False  # the language model takes images (video frames, image parts)
     # answer a voice turn during its pause, held until the turn ends there (ahead.py)
     answer_ahead: bool = False

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from openlive.chat import (
+    DEFAULT_CONTEXT_WINDOW,
     ChatMessage,
     GenerationRequest,
     Image,
@@ -30,7 +31,8 @@ from openlive.chat import (
 )
 
 __all__ = [
-    "ChatMessage", "Finished", "GenerationRequest", "Image", "LanguageModel",
+    "DEFAULT_CONTEXT_WINDOW", "ChatMessage", "Finished", "GenerationRequest", "Image",
+    "LanguageModel",
     "LlmCapabilities", "LlmEvent", "MalformedToolCall", "Role", "SamplingParams",
     "TextDelta", "ToolCall", "ToolCallsRequested", "ToolSpec",
 ]

@@ -17,6 +17,7 @@ from openlive.engines.llm.base import (
 )
 from openlive.engines.llm.factory import create_language_model
 from openlive.engines.llm.openai_compat import OpenAICompatModel
+from openlive.engines.scheduler import Priority
 from openlive.errors import ConfigError
 
 
@@ -31,7 +32,9 @@ class EchoModel:
     def capabilities(self) -> LlmCapabilities:
         return self._capabilities
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[LlmEvent]:
+    async def stream(
+        self, request: GenerationRequest, *, priority: Priority = Priority.WAITING
+    ) -> AsyncIterator[LlmEvent]:
         yield Finished(prompt_tokens=len(request.messages), completion_tokens=0)
 
     async def count_tokens(self, messages: Sequence[ChatMessage]) -> int:

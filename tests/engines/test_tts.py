@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import pytest_asyncio
 
+from openlive.engines.scheduler import Priority
 from openlive.engines.tts.base import OUTPUT_RATE, SpeechSynthesizer
 from openlive.engines.tts.factory import VoiceRouter, create_speech_synthesizer
 from openlive.engines.tts.voices import (
@@ -116,7 +117,12 @@ class FakeSynthesizer:
         return self._languages
 
     async def synthesize(
-        self, text: str, *, voice: str, language: str | None = None
+        self,
+        text: str,
+        *,
+        voice: str,
+        language: str | None = None,
+        priority: Priority = Priority.WAITING,
     ) -> AsyncIterator[bytes]:
         yield self.name.encode()
 

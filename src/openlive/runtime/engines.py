@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from openlive.engines.asr.base import SpeechRecognizer
 from openlive.engines.llm.base import LanguageModel
+from openlive.engines.scheduler import Priority
 from openlive.engines.tools.base import ServerTool
 from openlive.engines.tts.base import SpeechSynthesizer
 from openlive.session.config import ServerCapabilities
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
 
 class EndOfTurnModel(Protocol):
-    async def predict(self, pcm16k: bytes) -> float:
+    async def predict(self, pcm16k: bytes, *, priority: Priority = Priority.WAITING) -> float:
         """Probability that the speaker has finished, from up to 8 s of 16 kHz PCM."""
         ...
 

@@ -20,6 +20,14 @@ the frames were submitted. A closed stream's pending frames are dropped, and sco
 already on their way to it are discarded on the loop, so a session that has ended
 never hears from the VAD again.
 
+Scheduling. The other engines take turns in the worker slots of
+:mod:`openlive.engines.scheduler`; the VAD does not queue there. Its worker thread is a
+lane of its own, in effect the highest priority with a reserved slot: a call costs
+0.3–6 ms and barge-in is decided on its scores within a frame, so it must never wait
+behind a 300 ms decode or a generation that holds its slot for seconds. Fairness between
+sessions is the batching itself: one frame of every waiting stream per call, and the
+streams a full call left out go first in the next.
+
 :class:`InlineVad` has the same interface but scores at once on the caller's thread
 (the old path, kept as the benchmark's baseline and for tools that run without a loop).
 """

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from openlive.engines.scheduler import Priority
+
 
 @dataclass(frozen=True, slots=True)
 class Transcript:
@@ -17,11 +19,15 @@ class SpeechRecognizer(Protocol):
     """Shared by all sessions; inference runs off the event loop with bounded concurrency."""
 
     async def transcribe(self, pcm16k: bytes, *, language: str | None = None,
-                         final: bool = True) -> Transcript:
+                         final: bool = True,
+                         priority: Priority = Priority.WAITING) -> Transcript:
         """Transcribe a whole utterance (16-bit mono PCM at 16 kHz).
 
-        ``final=False`` asks for a quick partial (may use a cheaper decode). Cancelling
-        the awaiting task abandons the result. Raises EngineError on failure.
+        ``final=False`` asks for a quick partial (may use a cheaper decode).
+        ``priority`` says how urgent the call is when the recognizer is busy (see
+        :mod:`openlive.engines.scheduler`); a backend without a queue may ignore it.
+        Cancelling the awaiting task abandons the result. Raises EngineError on failure
+        (``retryable=True`` when trying again may work).
         """
         ...
 

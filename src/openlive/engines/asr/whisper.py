@@ -18,12 +18,13 @@ moves (docs/asr.md). Windows much shorter than 8 s make the decoder repeat itsel
 proportional to the duration bounds any loop that remains. Utterances longer than
 :data:`LONG_UTTERANCE_S` go through faster-whisper's own sequence of 30 s windows.
 
-Scheduling. Decoding runs on a dedicated thread pool (CTranslate2 releases the GIL) of
-``concurrency`` threads behind a fair gate: finals are served before partials, each in
-arrival order, so a session's end-of-turn transcript never waits behind other sessions'
-partials. A call cancelled while it waits leaves the queue at once; a call cancelled
-while its decode runs abandons the result, but its slot stays taken until the thread
-finishes (a decode cannot be interrupted; it takes a fraction of a second).
+Scheduling. Decoding runs in the ``concurrency`` slots of a
+:class:`~openlive.engines.scheduler.Resource` (CTranslate2 releases the GIL): finals
+(``Priority.WAITING``) are served before partials (``Priority.REVISABLE``), sessions in
+turn, so a session's end-of-turn transcript never waits behind other sessions' partials.
+A call cancelled while it waits leaves the queue at once; a call cancelled while its
+decode runs abandons the result, but its slot stays taken until the thread finishes (a
+decode cannot be interrupted; it takes a fraction of a second).
 
 Silence. Audio whose RMS level is below ``silence_dbfs`` gives "" without touching the
 model (Whisper invents "you" or "." for silence); so does a decode whose no-speech
@@ -35,24 +36,21 @@ Use one recognizer from one event loop. Construct it at start-up: it may copy we
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import importlib
 import math
 import os
 import threading
-from collections import deque
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from openlive.audio.pcm import FloatArray, pcm16_to_float32
 from openlive.engines import weights
 from openlive.engines.asr.base import Transcript
+from openlive.engines.scheduler import Priority, Resource
 from openlive.errors import ConfigError, EngineError
 
 if TYPE_CHECKING:
@@ -64,8 +62,6 @@ _FRAMES_PER_S = 100  # Whisper's log-mel frames per second
 _MAX_FRAMES = 30 * _FRAMES_PER_S
 _TOKENS_PER_S = 15  # decode budget: generous for fast speech and CJK, bounds loops
 _MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
-
-_T = TypeVar("_T")
 
 # --- languages -------------------------------------------------------------------------
 
@@ -420,59 +416,7 @@ def level_dbfs(samples: FloatArray) -> float:
     return 20 * math.log10(rms) if rms > 0 else -math.inf
 
 
-# --- scheduling ------------------------------------------------------------------------
-
-
-class _FairGate:
-    """A semaphore whose waiters are served in order, urgent ones (finals) first.
-
-    A slot is handed straight to the next waiter on release, so nobody overtakes.
-    """
-
-    def __init__(self, slots: int) -> None:
-        self._free = slots
-        self._queues: tuple[deque[asyncio.Future[None]], ...] = (deque(), deque())
-        self._error: EngineError | None = None  # set on close: refuse everyone
-
-    @property
-    def waiting(self) -> int:
-        return sum(1 for queue in self._queues for future in queue if not future.done())
-
-    async def acquire(self, urgent: bool) -> None:
-        if self._error is not None:
-            raise self._error
-        if self._free and not self.waiting:
-            self._free -= 1
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        queue = self._queues[0 if urgent else 1]
-        queue.append(future)
-        try:
-            await future
-        except asyncio.CancelledError:
-            if future.done() and not future.cancelled() and future.exception() is None:
-                self.release()  # a slot was handed over just as we were cancelled: pass it on
-            elif future in queue:
-                queue.remove(future)
-            raise
-
-    def release(self) -> None:
-        for queue in self._queues:
-            while queue:
-                future = queue.popleft()
-                if not future.done():
-                    future.set_result(None)
-                    return
-        self._free += 1
-
-    def close(self, error: EngineError) -> None:
-        """Fail every waiter with ``error``, and every later acquire."""
-        self._error = error
-        for queue in self._queues:
-            while queue:
-                future = queue.popleft()
-                if not future.done():
-                    future.set_exception(error)
+# --- scheduling ---------------------------------------------------------------------
 
 
 def _default_threads() -> int:
@@ -517,9 +461,7 @@ class WhisperRecognizer:
             self._english if multilingual == english else _Model(multilingual, threads, concurrency)
         )
         self._decode = decode or DecodeOptions()
-        self._gate = _FairGate(concurrency)
-        self._executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="whisper")
-        self._running = 0
+        self._slots = Resource("whisper", concurrency)
         self._closed = False
         if preload:
             self._english.load()
@@ -530,15 +472,20 @@ class WhisperRecognizer:
     @property
     def running(self) -> int:
         """Decodes running now (a cancelled call's decode counts until it ends)."""
-        return self._running
+        return self._slots.running
 
     @property
     def waiting(self) -> int:
         """Calls waiting for a free slot."""
-        return self._gate.waiting
+        return self._slots.waiting
 
     async def transcribe(
-        self, pcm16k: bytes, *, language: str | None = None, final: bool = True
+        self,
+        pcm16k: bytes,
+        *,
+        language: str | None = None,
+        final: bool = True,
+        priority: Priority | None = None,
     ) -> Transcript:
         """Transcribe an utterance (16-bit mono PCM at 16 kHz); see :class:`SpeechRecognizer`.
 
@@ -547,7 +494,8 @@ class WhisperRecognizer:
         skip detection, and to use the fast English model once English is detected).
         ``final=False`` is a partial: greedy, and served after every waiting final. Call
         it on the audio so far every 0.5–1 s while the user speaks, and not again before
-        the previous partial of the session has returned. Raises :class:`EngineError`
+        the previous partial of the session has returned. ``priority`` overrides the
+        scheduling (default: ``WAITING`` for a final, ``REVISABLE`` for a partial). Raises :class:`EngineError`
         for an unknown language or a failed decode, InvalidArgument for an odd byte count.
         """
         if self._closed:
@@ -558,35 +506,19 @@ class WhisperRecognizer:
             return Transcript("", code, final)
         model = self._english if code == "en" else self._multilingual
         job = functools.partial(model.transcribe, samples, code, final, self._decode)
-        return await self._run(job, urgent=final)
+        if priority is None:
+            priority = Priority.WAITING if final else Priority.REVISABLE
+        return await self._slots.run(job, priority=priority)
 
     async def aclose(self) -> None:
         """Refuse new calls, fail waiting ones, let running decodes end, free the models."""
         if self._closed:
             return
         self._closed = True
-        self._gate.close(EngineError("the speech recognizer was closed"))
-        await asyncio.to_thread(self._executor.shutdown, wait=True)
+        self._slots.close(EngineError("the speech recognizer was closed"))
+        await self._slots.aclose()
         self._english.unload()
         self._multilingual.unload()
-
-    async def _run(self, job: Callable[[], _T], *, urgent: bool) -> _T:
-        await self._gate.acquire(urgent)
-        try:
-            future = asyncio.get_running_loop().run_in_executor(self._executor, job)
-        except BaseException:
-            self._gate.release()
-            raise
-        self._running += 1
-        future.add_done_callback(self._finished)
-        # shield: a cancelled caller must not free the slot while the thread still runs
-        return await asyncio.shield(future)
-
-    def _finished(self, future: asyncio.Future[Any]) -> None:
-        self._running -= 1
-        self._gate.release()
-        if not future.cancelled():
-            future.exception()  # mark it retrieved: a cancelled caller never reads it
 
 
 def _whisper_code(language: str | None) -> str | None:

@@ -29,6 +29,7 @@ from openlive.chat import (
     ToolCall,
     ToolSpec,
 )
+from openlive.engines.scheduler import Priority
 
 __all__ = [
     "DEFAULT_CONTEXT_WINDOW", "ChatMessage", "Finished", "GenerationRequest", "Image",
@@ -95,13 +96,18 @@ class LanguageModel(Protocol):
     @property
     def capabilities(self) -> LlmCapabilities: ...
 
-    def stream(self, request: GenerationRequest) -> AsyncIterator[LlmEvent]:
+    def stream(
+        self, request: GenerationRequest, *, priority: Priority = Priority.WAITING
+    ) -> AsyncIterator[LlmEvent]:
         """Generate a reply; the iterator ends after one :class:`Finished` event.
 
         With ``request.tools``, text that forms a tool call is never yielded as
-        :class:`TextDelta`: it becomes one :class:`ToolCallsRequested`.
+        :class:`TextDelta`: it becomes one :class:`ToolCallsRequested`. ``priority``
+        orders requests waiting for a busy in-process model (see
+        :mod:`openlive.engines.scheduler`); a remote backend may ignore it.
 
-        Raises :class:`openlive.errors.EngineError` when the backend fails.
+        Raises :class:`openlive.errors.EngineError` when the backend fails
+        (``retryable=True`` when trying again may work).
         """
         ...
 

@@ -1,9 +1,10 @@
 """In-process llama.cpp backend (llama-cpp-python): the default language model.
 
 Theory of operation: one :class:`LlamaCppModel` owns one ``llama_cpp.Llama`` (one
-context, one KV cache) and one worker thread. ``stream()`` takes an ``asyncio.Lock``
-(FIFO: requests wait their turn) and runs ``create_chat_completion(stream=True)`` on the
-worker; each piece of text crosses back to the event loop with
+context, one KV cache) and one worker thread. ``stream()`` takes the one slot of its
+:class:`~openlive.engines.scheduler.Resource` (requests wait their turn by priority,
+sessions in turn, first come first served within both) and runs
+``create_chat_completion(stream=True)`` on the worker; each piece of text crosses back to the event loop with
 ``loop.call_soon_threadsafe`` into an ``asyncio.Queue``, so the loop never blocks.
 
 A logits processor, called once per sampled token, does three jobs: it records the
@@ -12,7 +13,7 @@ tokens, and, once the stream is cancelled, forces the end-of-generation token, s
 worker stops within one token even while text is held back. The worker also checks the
 flag between chunks. Evaluating a long prompt can take seconds, so until the first token
 is sampled llama.cpp's abort callback polls the same flag between graph nodes (it is
-removed afterwards: a Python call per node would slow decoding). The lock is released
+removed afterwards: a Python call per node would slow decoding). The slot is released
 only after the worker has returned.
 
 Function calling: with ``request.tools`` the tools reach the model through its own chat
@@ -99,6 +100,7 @@ from openlive.engines.llm.tools import (
     declared_by_name,
     openai_tool,
 )
+from openlive.engines.scheduler import Priority, Resource
 from openlive.errors import ConfigError, EngineError
 
 if TYPE_CHECKING:
@@ -150,9 +152,9 @@ class LlamaCppModel:
         self._chain_tool_calls = chain_tool_calls
         self._eos = self._llama.token_eos()
         self._capabilities = LlmCapabilities(context_window=self._llama.n_ctx(), tools=True)
-        self._lock = asyncio.Lock()  # one generation at a time, FIFO
+        self._slots = Resource("llamacpp", 1)  # one generation at a time: one context
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamacpp")
-        self._current: _Generation | None = None  # the generation holding the lock
+        self._current: _Generation | None = None  # the generation holding the slot
         self._abort_callback: Any = None  # installed while a prompt is being evaluated
         self._closed = False
         self._snapshots = KvSnapshots(kv_snapshots_bytes)
@@ -168,15 +170,19 @@ class LlamaCppModel:
     def capabilities(self) -> LlmCapabilities:
         return self._capabilities
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[LlmEvent]:
-        """Generate a reply; waits (FIFO) while another generation runs on this model.
+    async def stream(
+        self, request: GenerationRequest, *, priority: Priority = Priority.WAITING
+    ) -> AsyncIterator[LlmEvent]:
+        """Generate a reply; waits while another generation runs on this model.
 
-        The lock is released before :class:`Finished` is yielded, so a consumer that stops
-        iterating at ``Finished`` does not hold up the next request.
+        Waiting requests are served by ``priority``, then session by session, then in
+        order (see :mod:`openlive.engines.scheduler`). The slot is released before
+        :class:`Finished` is yielded, so a consumer that stops iterating at ``Finished``
+        does not hold up the next request.
         """
         _check_sampling(request.sampling)
         loop = asyncio.get_running_loop()
-        async with self._lock:
+        async with self._slots.slot(priority):
             self._check_open()
             generation = _Generation(loop, self._eos)
             self._current = generation
@@ -221,10 +227,11 @@ class LlamaCppModel:
         self._closed = True
         if self._current is not None:
             self._current.cancel()
-        async with self._lock:
+        async with self._slots.slot(Priority.WAITING):  # after the generation in progress
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self._executor, self._llama.close)
             self._snapshots.clear()
+        await self._slots.aclose()
         self._executor.shutdown(wait=False)
 
     def _check_open(self) -> None:

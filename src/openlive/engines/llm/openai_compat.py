@@ -64,6 +64,7 @@ from openlive.engines.llm.tools import (
     declared_by_name,
     openai_tool,
 )
+from openlive.engines.scheduler import Priority
 from openlive.errors import EngineError
 
 _log = logging.getLogger(__name__)
@@ -107,8 +108,13 @@ class OpenAICompatModel:
     def capabilities(self) -> LlmCapabilities:
         return self._capabilities
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[LlmEvent]:
-        """Stream a reply; raises :class:`EngineError` on connection or HTTP errors."""
+    async def stream(
+        self, request: GenerationRequest, *, priority: Priority = Priority.WAITING
+    ) -> AsyncIterator[LlmEvent]:
+        """Stream a reply; raises :class:`EngineError` on connection or HTTP errors.
+
+        ``priority`` is ignored: the serving engine behind the URL does its own queueing.
+        """
         url = f"{self._base_url}/chat/completions"
         body = self._body(request.messages, request.sampling, stream=True, tools=request.tools)
         declared = declared_by_name(request.tools)

@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from openlive.engines.scheduler import Priority
+
 OUTPUT_RATE = 24_000
 
 
@@ -32,11 +34,14 @@ class SpeechSynthesizer(Protocol):
         refused at setup)."""
         ...
 
-    def synthesize(self, text: str, *, voice: str, language: str | None = None
-                   ) -> AsyncIterator[bytes]:
+    def synthesize(self, text: str, *, voice: str, language: str | None = None,
+                   priority: Priority = Priority.WAITING) -> AsyncIterator[bytes]:
         """Stream 24 kHz PCM for ``text`` in chunks of at most ~100 ms, first chunk ASAP.
 
-        Cancelling the iterating task stops synthesis within one chunk.
+        ``priority`` orders the pieces waiting for a busy synthesizer (see
+        :mod:`openlive.engines.scheduler`). Cancelling the iterating task stops
+        synthesis within one chunk. Raises EngineError on failure (``retryable=True``
+        when trying again may work).
         """
         ...
 

@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from typing import Any, Protocol, cast
 
 from openlive.engines.plugins import checked_options, load_plugin
+from openlive.engines.scheduler import Priority
 from openlive.engines.tts.base import SpeechSynthesizer
 from openlive.engines.tts.voices import VOICE_NAMES, resolve_language, voice_profile
 from openlive.errors import ConfigError, InvalidArgument
@@ -117,10 +118,15 @@ class VoiceRouter:
         )
 
     def synthesize(
-        self, text: str, *, voice: str, language: str | None = None
+        self,
+        text: str,
+        *,
+        voice: str,
+        language: str | None = None,
+        priority: Priority = Priority.WAITING,
     ) -> AsyncIterator[bytes]:
         backend = self._backends[self.backend_for(voice, language)]
-        return backend.synthesize(text, voice=voice, language=language)
+        return backend.synthesize(text, voice=voice, language=language, priority=priority)
 
     async def aclose(self) -> None:
         for backend in self._backends.values():

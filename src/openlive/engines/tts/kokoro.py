@@ -34,13 +34,13 @@ import re
 import tempfile
 import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from openlive.engines import weights
+from openlive.engines.scheduler import Priority, Resource
 from openlive.engines.tts.base import OUTPUT_RATE, Voice
 from openlive.engines.tts.piper import (
     PcmOutput,
@@ -116,9 +116,7 @@ class KokoroSynthesizer:
             for code, lang in LANGUAGES.items()
             if lang.kokoro is not None and (lang.kokoro != "ja" or _has_japanese())
         )
-        self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(
-            max_workers=max_concurrency, thread_name_prefix="openlive-kokoro"
-        )
+        self._slots = Resource("kokoro", max_concurrency)
 
     def voices(self) -> Sequence[str]:
         """The 30 Live API voice names; each a pitch/rate variant of a Kokoro voice."""
@@ -129,7 +127,12 @@ class KokoroSynthesizer:
         return self._languages
 
     def synthesize(
-        self, text: str, *, voice: str, language: str | None = None
+        self,
+        text: str,
+        *,
+        voice: str,
+        language: str | None = None,
+        priority: Priority = Priority.WAITING,
     ) -> AsyncIterator[bytes]:
         """Stream 24 kHz PCM for ``text``; see :class:`~openlive.engines.tts.base.SpeechSynthesizer`.
 
@@ -139,17 +142,15 @@ class KokoroSynthesizer:
         """
         rendering = resolve_voice(voice, "kokoro")
         lang = self._language(text, language)
-        if self._executor is None:
+        if self._slots.closed:
             raise EngineError("the Kokoro synthesizer is closed")
         return stream_in_worker(
-            self._executor, lambda sink: self._produce(text, rendering, lang, sink)
+            self._slots, lambda sink: self._produce(text, rendering, lang, sink), priority
         )
 
     async def aclose(self) -> None:
         """Stop taking work; running syntheses finish their current batch."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+        await self._slots.aclose(wait=False)
 
     def _language(self, text: str, language: str | None) -> SpeechLanguage:
         if language is None:

@@ -35,7 +35,6 @@ import json
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +43,7 @@ import numpy as np
 import numpy.typing as npt
 import soxr
 
+from openlive.engines.scheduler import Priority, Resource
 from openlive.engines.tts.base import OUTPUT_RATE, Voice
 from openlive.engines.tts.voices import (
     LANGUAGES,
@@ -122,13 +122,14 @@ class Sink:
 
 
 async def stream_in_worker(
-    executor: ThreadPoolExecutor, produce: Callable[[Sink], None]
+    slots: Resource, produce: Callable[[Sink], None], priority: Priority = Priority.WAITING
 ) -> AsyncIterator[bytes]:
-    """Run ``produce(sink)`` in ``executor`` and yield what it emits, as it emits it.
+    """Run ``produce(sink)`` in a slot of ``slots`` and yield what it emits, as it emits it.
 
-    Closing or cancelling the iteration stops the worker at its next ``sink.check()``
-    (or never starts it, if it was still queued). A failure in the worker is raised
-    here as :class:`EngineError`.
+    The slot is waited for by ``priority`` (see :mod:`openlive.engines.scheduler`) and
+    held until the worker returns. Closing or cancelling the iteration stops the worker
+    at its next ``sink.check()`` (or leaves the queue, if it was still waiting). A
+    failure in the worker is raised here as :class:`EngineError`.
     """
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[bytes | Exception | None] = asyncio.Queue()
@@ -145,7 +146,7 @@ async def stream_in_worker(
             with contextlib.suppress(_Stopped):
                 sink.put(exc)
 
-    future = loop.run_in_executor(executor, work)
+    future = await slots.start(work, priority=priority)
     try:
         while (item := await queue.get()) is not None:
             if isinstance(item, Exception):
@@ -273,9 +274,7 @@ class PiperSynthesizer:
         self._voice, self._graph = _load_voice(model_bytes, config_bytes, threads, split_decoder)
         self._rate = int(self._voice.config.sample_rate)
         self._language = _voice_language(self._voice.config)
-        self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(
-            max_workers=max_concurrency, thread_name_prefix="openlive-piper"
-        )
+        self._slots = Resource("piper", max_concurrency)
         _LOG.info(
             "piper voice %s loaded (%s Hz, %s)",
             model.name,
@@ -297,7 +296,12 @@ class PiperSynthesizer:
         return self._language
 
     def synthesize(
-        self, text: str, *, voice: str, language: str | None = None
+        self,
+        text: str,
+        *,
+        voice: str,
+        language: str | None = None,
+        priority: Priority = Priority.WAITING,
     ) -> AsyncIterator[bytes]:
         """Stream 24 kHz PCM for ``text``; see :class:`~openlive.engines.tts.base.SpeechSynthesizer`.
 
@@ -310,15 +314,15 @@ class PiperSynthesizer:
                 f"languageCode {language} is not spoken by the Piper voice "
                 f"(it speaks {', '.join(sorted(self._language))})"
             )
-        if self._executor is None:
+        if self._slots.closed:
             raise EngineError("the Piper synthesizer is closed")
-        return stream_in_worker(self._executor, lambda sink: self._produce(text, rendering, sink))
+        return stream_in_worker(
+            self._slots, lambda sink: self._produce(text, rendering, sink), priority
+        )
 
     async def aclose(self) -> None:
         """Stop taking work; running syntheses finish their current window."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+        await self._slots.aclose(wait=False)
 
     def _produce(self, text: str, voice: Voice, sink: Sink) -> None:
         ratio = pitch_ratio(voice)

@@ -24,10 +24,8 @@ model, single-threaded; a second thread does not help on 2 cores.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +34,7 @@ import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
 from openlive.audio.pcm import pcm16_to_float32
+from openlive.engines.scheduler import Priority, Resource
 from openlive.engines.weights import default_cache_dir
 from openlive.errors import EngineError
 
@@ -144,9 +143,10 @@ def last_window(samples: FloatArray) -> FloatArray:
 class SmartTurn:
     """The end-of-turn model, loaded once per process and shared by all sessions.
 
-    :meth:`predict` runs on the model's own worker threads (``max_concurrency``, 1 by
-    default: on 2 cores a second parallel call only slows the first); calls queue in
-    order, and a call cancelled while queued never runs.
+    :meth:`predict` runs in the model's own worker slots (``max_concurrency``, 1 by
+    default: on 2 cores a second parallel call only slows the first); calls wait by
+    priority, session by session, in order (:mod:`openlive.engines.scheduler`), and a
+    call cancelled while waiting never runs.
     """
 
     def __init__(
@@ -166,12 +166,11 @@ class SmartTurn:
         self.path = Path(path).expanduser() if path is not None else model_path()
         _check_model_file(self.path, MODEL_SHA256 if path is None else sha256)
         self._session = _load_session(self.path, threads)
-        self._executor = ThreadPoolExecutor(max_concurrency, thread_name_prefix="smart-turn")
+        self._slots = Resource("smart-turn", max_concurrency)
 
-    async def predict(self, pcm16k: bytes) -> float:
+    async def predict(self, pcm16k: bytes, *, priority: Priority = Priority.WAITING) -> float:
         """Probability (0..1) that the speaker is done, off the event loop."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.predict_blocking, pcm16k)
+        return await self._slots.run(partial(self.predict_blocking, pcm16k), priority=priority)
 
     def predict_blocking(self, pcm16k: bytes) -> float:
         """Same as :meth:`predict`, in the calling thread (16-bit mono PCM at 16 kHz)."""
@@ -184,7 +183,7 @@ class SmartTurn:
         return float(np.asarray(outputs[0]).reshape(-1)[0])
 
     async def aclose(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        await self._slots.aclose(wait=False)
 
 
 def _check_model_file(path: Path, expected_sha256: str | None) -> None:

@@ -53,6 +53,7 @@ def test_the_pause_starts_an_answer_that_is_held_until_the_turn_ends() -> None:
     actions, score = pause_after(c, "what time is it")
     [start] = starts(actions)  # answered at the pause, before the end-of-turn verdict
     assert start.request.messages[-1].content == "what time is it"
+    assert start.speculative  # thrown away if the user goes on: after waited-for work
     gid = start.generation_id
     [piece] = of(Synthesize, c.delta(gid, "It is noon. "))
     assert audio_parts(sent(c.feed(SpeechSynthesized(gid, piece.piece_id, SECOND)))) == 0

@@ -87,6 +87,7 @@ def test_silence_window_ends_turn_then_transcript_starts_reply() -> None:
     actions = c.feed(TranscriptReady(transcribe.turn_id, "what time is it", end=transcribe.end))
     [start] = starts(actions)
     assert start.request.messages[-1].content == "what time is it"
+    assert not start.speculative  # the turn has ended: the user waits for this answer
 
 
 def pause_words(c: Conversation, words: str, start: float = 1.0) -> tuple[list, Transcribe]:
@@ -102,6 +103,7 @@ def test_pause_transcribes_then_asks_the_end_of_turn_model() -> None:
     speak(c, 0.0, 1.0, 0.9)
     actions = speak(c, 1.0, 0.25, 0.01)
     [spec] = of(Transcribe, actions)  # started at the pause, before any decision
+    assert spec.kind == "partial"  # the user may go on: revisable, not yet waited for
     assert spec.end <= 1.05 and of(ScoreEndOfTurn, actions) == []  # the words come first
     actions = c.feed(TranscriptReady(spec.turn_id, "what time is it", end=spec.end))
     [score] = of(ScoreEndOfTurn, actions)  # they could end a sentence: ask the model
@@ -123,6 +125,8 @@ def test_speculative_transcript_is_dropped_when_the_user_goes_on() -> None:
     actions = speak(c, 2.25, 0.8, 0.01)
     final = [t for t in of(Transcribe, actions) if t.end > 2.0]
     assert final, actions
+    # the turn ended at this pause, whose (revisable) transcript was already asked for
+    assert final[-1].kind == "partial"
     [start] = starts(c.feed(TranscriptReady(final[-1].turn_id, "I would like tea",
                                             end=final[-1].end)))
     assert start.request.messages[-1].content == "I would like tea"
@@ -197,6 +201,7 @@ def test_manual_activity_marks_turns() -> None:
     c.client(audio_frame())
     [transcribe] = of(Transcribe, c.client({"realtimeInput": {"activityEnd": {}}}))
     assert (transcribe.start, round(transcribe.end, 3)) == (0.0, 0.2)
+    assert transcribe.kind == "final"
     # scores are ignored when detection is disabled
     assert of(Transcribe, speak(c, 0.2, 1.0, 0.9) + speak(c, 1.2, 2.0, 0.0)) == []
 
@@ -214,6 +219,7 @@ def test_audio_stream_end_flushes_the_pending_utterance() -> None:
     speak(c, 0.0, 1.0, 0.9)
     [transcribe] = of(Transcribe, c.client({"realtimeInput": {"audioStreamEnd": True}}))
     assert transcribe.end > 0.5
+    assert transcribe.kind == "final"  # the turn has ended: the user waits for it
 
 
 def test_input_transcription_and_empty_transcript() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from openlive.chat import GenerationRequest
 from openlive.errors import CloseCode
@@ -24,6 +24,9 @@ class StartGeneration:
     generation_id: int
     backend: str
     request: GenerationRequest
+    # an answer ahead of the turn's end, thrown away if the user goes on: the engine
+    # serves it after work someone is waiting for
+    speculative: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,12 @@ class IngestAudio:
     rate: int
 
 
+#: What a transcript is for. "final": the user's turn has ended (or a reply waits on the
+#: words), someone waits for it. "partial": the words so far at a pause, revisable: the
+#: turn may go on, and then the result is dropped.
+TranscriptKind = Literal["final", "partial"]
+
+
 @dataclass(frozen=True, slots=True)
 class Transcribe:
     """Transcribe the kept audio between ``start`` and ``end`` (seconds of audio time)."""
@@ -77,6 +86,7 @@ class Transcribe:
     start: float
     end: float
     language: str | None
+    kind: TranscriptKind = "final"
 
 
 @dataclass(frozen=True, slots=True)

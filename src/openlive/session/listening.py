@@ -196,7 +196,8 @@ class Listening:
         self._pause_end = speech_end
         if self._transcript(self._next_turn_id, speech_end) is None:
             self._transcripts.append(_Transcript(self._next_turn_id, speech_end))
-            return [Transcribe(self._next_turn_id, self._turn_from, speech_end, self._language)]
+            return [Transcribe(self._next_turn_id, self._turn_from, speech_end, self._language,
+                               kind="partial")]
         return self._ask_end_of_turn()
 
     def _transcript(self, turn_id: int, end: float) -> _Transcript | None:
@@ -283,5 +284,5 @@ class Listening:
         self._transcripts.append(_Transcript(turn_id, speech_end, final=True))
         actions: list[Action] = []
         if ready is None:  # nothing speculative to wait for: transcribe now
-            actions.append(Transcribe(turn_id, start, speech_end, self._language))
+            actions.append(Transcribe(turn_id, start, speech_end, self._language, kind="final"))
         return actions, signals

@@ -489,7 +489,7 @@ class Session:
         self._ahead = AheadReply(message, reply)
         request = self._request(
             self.history.messages_with(self._system_instruction, message), self._toolbox.specs)
-        return actions + [StartGeneration(reply.generation_id, config.backend, request)]
+        return actions + [StartGeneration(reply.generation_id, config.backend, request, True)]
 
     def _adopt_ahead(self, ahead: AheadReply, now: float) -> list[Action]:
         """The turn ended at the pause it was answered at: send what is ready."""

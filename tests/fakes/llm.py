@@ -35,6 +35,7 @@ from openlive.engines.llm.base import (
     ToolCallsRequested,
 )
 from openlive.engines.llm.tools import check_call, declared_by_name
+from openlive.engines.scheduler import Priority
 from openlive.errors import EngineError
 
 SLOW_WORD_SECONDS = 0.2
@@ -105,15 +106,23 @@ class EchoModel:
         self._capabilities = LlmCapabilities(context_window=context_window, tools=True,
                                              vision=True)
         self.requests: list[GenerationRequest] = []
+        self.priorities: list[Priority] = []  # of every request, in order
+        # errors the next streams raise before their first event, in order (retries)
+        self.failures: list[EngineError] = []
 
     @property
     def capabilities(self) -> LlmCapabilities:
         return self._capabilities
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[LlmEvent]:
+    async def stream(
+        self, request: GenerationRequest, *, priority: Priority = Priority.WAITING
+    ) -> AsyncIterator[LlmEvent]:
         self.requests.append(request)
+        self.priorities.append(priority)
         text = reply_for(request)
         last_user = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
+        if self.failures:
+            raise self.failures.pop(0)
         if last_user.startswith("fail:"):
             raise EngineError("the fake model was asked to fail")
         delay = SLOW_WORD_SECONDS if last_user.startswith("slow:") else self.delay

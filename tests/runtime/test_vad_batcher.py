@@ -18,7 +18,9 @@ import numpy as np
 import pytest
 
 from openlive.catalog import DEFAULT_BACKEND, ModelCatalog
+from openlive.engines.scheduler import Priority
 from openlive.engines.vad.silero import FrameSplitter, SharedSileroModel, SileroStream
+from openlive.errors import EngineError
 from openlive.runtime.audio_input import AudioInput
 from openlive.runtime.driver import SessionDriver
 from openlive.runtime.engines import Engines
@@ -299,10 +301,12 @@ def audio_message(pcm: bytes) -> dict[str, Any]:
                                         "mimeType": "audio/pcm;rate=16000"}}}
 
 
-async def start_voice(session: Session, batcher: VadBatcher
+async def start_voice(session: Session, batcher: VadBatcher,
+                      asr: MeasuringRecognizer | None = None,
                       ) -> tuple[MemoryTransport, asyncio.Task[None]]:
     transport = MemoryTransport()
-    engines = Engines({DEFAULT_BACKEND: EchoModel()}, vad=batcher, asr=MeasuringRecognizer())
+    engines = Engines({DEFAULT_BACKEND: EchoModel()}, vad=batcher,
+                      asr=asr or MeasuringRecognizer())
     task = asyncio.create_task(SessionDriver(session, transport, engines).run())
     transport.client(VOICE_SETUP)
     assert "setupComplete" in await asyncio.wait_for(transport.outbox.get(), WAIT)
@@ -332,6 +336,45 @@ async def test_audio_stream_end_right_after_speech_ends_the_turn(
     finally:
         transport.inbox.put_nowait(None)
         await asyncio.wait_for(task, WAIT)
+        batcher.close()
+
+
+async def test_recognition_failing_retryably_once_is_tried_again(
+        model: SharedSileroModel) -> None:
+    batcher = VadBatcher(model)
+    asr = MeasuringRecognizer(failures=[EngineError("busy", retryable=True)])
+    session = Session(session_id="r", catalog=ModelCatalog(), capabilities=CAPABILITIES)
+    transport, task = await start_voice(session, batcher, asr)
+    try:
+        pcm = silence(0.3) + espeak("Could you book me a table for two?") + silence(0.1)
+        transport.client(audio_message(pcm))
+        transport.client({"realtimeInput": {"audioStreamEnd": True}})
+        turn = await transport.until_turn_complete()
+        assert any("inputTranscription" in m.get("serverContent", {}) for m in turn)
+        assert len(asr.calls) == 2 and not asr.failures
+        # tried again as urgently: a pause's partial (revisable) or the turn's final
+        assert asr.priorities[0] == asr.priorities[1]
+        assert asr.priorities[0] in (Priority.WAITING, Priority.REVISABLE)
+    finally:
+        transport.inbox.put_nowait(None)
+        await asyncio.wait_for(task, WAIT)
+        batcher.close()
+
+
+async def test_recognition_failing_for_good_closes_1011_without_retrying(
+        model: SharedSileroModel) -> None:
+    batcher = VadBatcher(model)
+    asr = MeasuringRecognizer(failures=[EngineError("the model is broken")])
+    session = Session(session_id="r", catalog=ModelCatalog(), capabilities=CAPABILITIES)
+    transport, task = await start_voice(session, batcher, asr)
+    try:
+        pcm = silence(0.3) + espeak("Could you book me a table for two?") + silence(0.1)
+        transport.client(audio_message(pcm))
+        transport.client({"realtimeInput": {"audioStreamEnd": True}})
+        await asyncio.wait_for(task, WAIT)
+        assert transport.closed is not None and transport.closed[0] == 1011
+        assert len(asr.calls) == 1
+    finally:
         batcher.close()
 
 

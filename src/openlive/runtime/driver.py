@@ -27,9 +27,11 @@ from openlive.engines.llm.base import (
     TextDelta,
     ToolCallsRequested,
 )
+from openlive.engines.scheduler import Priority, set_requester
 from openlive.errors import CloseCode, EngineError, InternalError, ProtocolError, StoreError
 from openlive.protocol.codec import decode_client_message, encode_server_message
 from openlive.protocol.server import ServerMessage
+from openlive.runtime import retry
 from openlive.runtime.audio_input import AudioInput
 from openlive.runtime.engines import Engines
 from openlive.runtime.synthesis import SynthesisQueue
@@ -339,9 +341,15 @@ class SessionDriver:
 
     async def _transcribe(self, action: Transcribe) -> None:
         assert self._audio is not None and self._engines.asr is not None
+        asr, sid = self._engines.asr, self._session.session_id
+        set_requester(sid)
         pcm = self._audio.cut(action.start, action.end)
+        # a partial at a pause may be thrown away; a final is what the user waits for
+        priority = Priority.WAITING if action.kind == "final" else Priority.REVISABLE
         try:
-            result = await self._engines.asr.transcribe(pcm, language=action.language)
+            result = await retry.call(
+                lambda: asr.transcribe(pcm, language=action.language, priority=priority),
+                f"session {sid}: recognition")
         except EngineError as err:
             log.error("session %s: recognition failed: %s", self._session.session_id, err)
             self._feed(TranscriptionFailed(action.turn_id, "speech recognition failed."))
@@ -351,6 +359,7 @@ class SessionDriver:
 
     async def _score_end_of_turn(self, action: ScoreEndOfTurn) -> None:
         assert self._audio is not None and self._engines.end_of_turn is not None
+        set_requester(self._session.session_id)
         start = max(action.start, action.end - END_OF_TURN_WINDOW)
         try:
             probability = await self._engines.end_of_turn.predict(
@@ -401,7 +410,8 @@ class SessionDriver:
         queue = self._speech.get(generation_id)
         if queue is None:
             assert self._engines.tts is not None  # AUDIO sessions need it (checked at setup)
-            queue = SynthesisQueue(generation_id, self._engines.tts, self._feed)
+            queue = SynthesisQueue(generation_id, self._engines.tts, self._feed,
+                                   requester=self._session.session_id)
             self._speech[generation_id] = queue
             queue.task.add_done_callback(lambda _t: self._speech.pop(generation_id, None))
         return queue
@@ -474,8 +484,13 @@ class SessionDriver:
 
     async def _generate(self, model: LanguageModel, action: StartGeneration) -> None:
         gid, started, first = action.generation_id, self._clock(), True
+        set_requester(self._session.session_id)
+        # an answer ahead is thrown away if the user goes on: after work someone waits for
+        priority = Priority.SPECULATIVE if action.speculative else Priority.WAITING
+        events = retry.stream(lambda: model.stream(action.request, priority=priority),
+                              f"session {self._session.session_id}: generation")
         try:
-            async for event in model.stream(action.request):
+            async for event in events:
                 match event:
                     case TextDelta(text=text):
                         if first:

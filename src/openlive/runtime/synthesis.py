@@ -3,17 +3,21 @@
 The session sends ``Synthesize`` for each piece as the model writes it and
 ``EndSynthesis`` after the last; this queue speaks them in order on the shared
 synthesizer and reports each chunk, then ``SynthesisDrained``. Cancelling the queue's
-task (barge-in) stops the current piece within one chunk and drops the rest.
+task (barge-in) stops the current piece within one chunk and drops the rest. A piece
+whose synthesis fails retryably before its first chunk is tried again (``retry``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
+from openlive.engines.scheduler import Priority, set_requester
 from openlive.engines.tts.base import SpeechSynthesizer
 from openlive.errors import EngineError
+from openlive.runtime import retry
 from openlive.session.actions import Synthesize
 from openlive.session.events import (
     Event,
@@ -29,7 +33,8 @@ class SynthesisQueue:
     """The ordered pieces of one generation and the task that speaks them."""
 
     def __init__(self, generation_id: int, tts: SpeechSynthesizer,
-                 feed: Callable[[Event], None]) -> None:
+                 feed: Callable[[Event], None], *, requester: str = "") -> None:
+        self._requester = requester  # the session, for fair turns on the synthesizer
         self._generation_id = generation_id
         self._tts = tts
         self._feed = feed
@@ -47,10 +52,11 @@ class SynthesisQueue:
 
     async def _run(self) -> None:
         gid = self._generation_id
+        set_requester(self._requester)
         try:
             while (piece := await self._pieces.get()) is not None:
-                async for pcm in self._tts.synthesize(piece.text, voice=piece.voice,
-                                                      language=piece.language):
+                async for pcm in retry.stream(functools.partial(self._speak, piece),
+                                              f"session {self._requester}: synthesis"):
                     self._feed(SpeechSynthesized(gid, piece.piece_id, pcm))
             self._feed(SynthesisDrained(gid))
         except EngineError as err:
@@ -61,3 +67,10 @@ class SynthesisQueue:
         except Exception:
             log.exception("synthesis crashed")
             self._feed(SynthesisFailed(gid, "speech synthesis failed."))
+
+    def _speak(self, piece: Synthesize) -> AsyncIterator[bytes]:
+        # The reply's speech: its user waits. An answer ahead's speech too: nothing tells
+        # the driver when the turn ends at its pause and the answer is adopted, and from
+        # then on its speech is what the user waits for.
+        return self._tts.synthesize(piece.text, voice=piece.voice, language=piece.language,
+                                    priority=Priority.WAITING)

@@ -41,8 +41,16 @@ from openlive.protocol.client import (
     ToolResponse,
 )
 from openlive.protocol.codec import decode_client_message, to_wire
+from openlive.runtime.frames import message_for
 from openlive.session import events
-from openlive.session.actions import Action, Send
+from openlive.session.actions import (
+    Action,
+    PlayAudio,
+    PlaybackFlushed,
+    Send,
+    SetupAccepted,
+    TurnComplete,
+)
 from openlive.session.events import ClientMessageReceived, Event
 
 JSON = Any  # a value json.dumps takes: dict, list, str, int, float, bool or None
@@ -73,7 +81,8 @@ def _generic(action: Any) -> JSON:
 #: Adapt HERE when the session's actions change (e.g. ``PlayAudio: lambda a: {"send":
 #: to_wire(<the ServerMessage the runtime builds from a>)}``).
 VIEWS: dict[type, Callable[[Any], JSON]] = {
-    Send: lambda action: {"send": to_wire(action.message)},
+    kind: lambda action: {"send": to_wire(message_for(action))}
+    for kind in (Send, SetupAccepted, PlayAudio, PlaybackFlushed, TurnComplete)
 }
 
 

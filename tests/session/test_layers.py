@@ -74,8 +74,6 @@ def test_session_loads_no_io_modules() -> None:
         assert not added, f"openlive.session itself imports {added}"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: layering not done yet (the session imports "
-                   "openlive.engines.llm.base and openlive.engines.tts.*)")
 def test_session_loads_no_engine_modules() -> None:
     _, _, after = _session_import()
     assert not _loaded("openlive.engines", after), \
@@ -102,9 +100,8 @@ def _imports(path: Path, package: str | None = None) -> set[str]:
 
 
 ENGINE_FILES = sorted(ENGINES.rglob("*.py"))
-# Known today; remove the entry when issue 10 moves BUILTIN_TOOLS out of the session.
-KNOWN = {"tools/factory.py": "issue 10: engines/tools/factory.py imports "
-                             "openlive.session.tools (BUILTIN_TOOLS)"}
+# Engine modules allowed to import the session: none.
+KNOWN: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("path", [

@@ -22,8 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import shutil
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from lib.speech import espeak, require_tools
 
 from openlive.audio.resample import StreamResampler
 from openlive.catalog import ModelCatalog
@@ -78,12 +77,9 @@ class Disturbance:
 
 
 def speak(text: str, voice: str, rate: int, tmp: Path) -> np.ndarray:
-    wav = tmp / "s.wav"
-    raw = tmp / "s.raw"
-    subprocess.run(["espeak-ng", "-v", voice, "-w", str(wav), text], check=True)
-    subprocess.run(["sox", str(wav), "-r", str(rate), "-c", "1", "-b", "16", "-e", "signed",
-                    str(raw)], check=True)
-    return np.fromfile(raw, dtype="<i2").astype(np.float32)
+    """``text`` at espeak-ng's default speed, ``rate`` Hz, as float samples."""
+    pcm = espeak(text, voice, None, tmp, rate=rate)
+    return np.frombuffer(pcm, dtype="<i2").astype(np.float32)
 
 
 def disturbances(tmp: Path, seed: int) -> dict[str, Disturbance]:
@@ -317,8 +313,7 @@ async def main() -> None:
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--only", default="", help="run the disturbances whose name has this")
     args = parser.parse_args()
-    if not (shutil.which("espeak-ng") and shutil.which("sox")):
-        raise SystemExit("needs espeak-ng and sox")
+    require_tools()
     vad = SharedSileroModel()
     asr = create_speech_recognizer("whisper", preload=False)
     counts: dict[str, list[int]] = {}

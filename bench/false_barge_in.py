@@ -176,16 +176,12 @@ def _wire(action: object) -> dict[str, Any]:
     return to_wire(action.message) if hasattr(action, "message") else {}
 
 
-async def trial(disturbance: Disturbance, answer24k: np.ndarray, vad: SharedSileroModel,
-                asr: object, seed: int) -> tuple[float | None, bool]:
-    """Play the disturbance while the model speaks: (when it was interrupted, seconds
-    after the disturbance began, or None; paused at some point?)."""
-    session = Session(session_id="b", catalog=ModelCatalog(), capabilities=ServerCapabilities(
-        audio_output=True, audio_input=True))
-    now = 0.0
+def start_reply(session: Session) -> tuple[int, int]:
+    """Set the session up and have the model write its whole answer: (the generation's
+    id, the id of its first piece to synthesize)."""
 
     def feed(event: object) -> list[Any]:
-        return session.handle(event, now)  # type: ignore[arg-type]
+        return session.handle(event, 0.0)  # type: ignore[arg-type]
 
     def client(frame: dict[str, Any]) -> list[Any]:
         import orjson
@@ -201,15 +197,12 @@ async def trial(disturbance: Disturbance, answer24k: np.ndarray, vad: SharedSile
     # the model has finished writing while its audio plays (as it usually has): the
     # session knows every word it is saying, which the echo check compares with
     pieces += [a for a in feed(GenerationFinished(gid, 20, 30)) if isinstance(a, Synthesize)]
-    piece = pieces[0].piece_id if pieces else 0
-    scored: list[tuple[float, float, float]] = []
+    return gid, pieces[0].piece_id if pieces else 0
 
-    def on_scored(at: float, probability: float, echo: float) -> None:
-        scored.append((at, probability, echo))
 
-    def on_failure(error: Exception) -> None:
-        raise error
-
+def user_audio(disturbance: Disturbance, answer24k: np.ndarray) -> np.ndarray:
+    """What the user does, 16 kHz, long enough for the reply's echo and the disturbance
+    to be over for 1.5 s."""
     sound = disturbance.sound
     reply_seconds = answer24k.size / 24000
     if disturbance.echo is not None:
@@ -223,6 +216,31 @@ async def trial(disturbance: Disturbance, answer24k: np.ndarray, vad: SharedSile
     if sound is not None:
         at = int(disturbance.at * RATE)
         user[at:at + sound.size] = sound[:max(0, total - at)]
+    return user
+
+
+async def trial(disturbance: Disturbance, answer24k: np.ndarray, vad: SharedSileroModel,
+                asr: object, seed: int) -> tuple[float | None, bool]:
+    """Play the disturbance while the model speaks: (when it was interrupted, seconds
+    after the disturbance began, or None; paused at some point?)."""
+    session = Session(session_id="b", catalog=ModelCatalog(), capabilities=ServerCapabilities(
+        audio_output=True, audio_input=True))
+    gid, piece = start_reply(session)
+    now = 0.0
+
+    def feed(event: object) -> list[Any]:
+        return session.handle(event, now)  # type: ignore[arg-type]
+
+    scored: list[tuple[float, float, float]] = []
+
+    def on_scored(at: float, probability: float, echo: float) -> None:
+        scored.append((at, probability, echo))
+
+    def on_failure(error: Exception) -> None:
+        raise error
+
+    user = user_audio(disturbance, answer24k)
+    total = user.size
     rng = np.random.default_rng(seed)
     phone = Client(disturbance.echo, seed, total)
 

@@ -34,6 +34,13 @@ class Bench:
         """The chunks that say ``utterance``."""
         return chunk_messages(utterance.pcm, self.chunk_bytes, self.pad)
 
+    def ask(self, client: LiveClient, utterance: Utterance) -> Turn:
+        """Say ``utterance`` on ``client`` as a new turn that expects an answer."""
+        turn = Turn(utterance.name)
+        client.expect(turn)
+        client.say(self.messages(utterance), turn)
+        return turn
+
     def client(self, chunk_ms: int | None = None, silence: list[str] | None = None
                ) -> LiveClient:
         """A client of the server (not open yet)."""
@@ -53,9 +60,7 @@ async def conversation(bench: Bench, questions: list[Utterance], turns: int, off
         for _ in range(turns):
             await asyncio.sleep(rng.uniform(0.5, 1.5))  # think time, the microphone stays on
             utterance = rng.choice(questions)
-            turn = Turn(utterance.name)
-            client.expect(turn)
-            client.say(bench.messages(utterance), turn)
+            turn = bench.ask(client, utterance)
             ok = await wait(turn.done.wait(), bench.args.turn_timeout)
             done.append(turn)
             if not ok:

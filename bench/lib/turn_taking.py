@@ -71,9 +71,7 @@ async def barge_in_session(bench: Bench, questions: list[Utterance], cycles: int
     try:
         await asyncio.sleep(rng.uniform(0.3, 1.0))
         utterance = rng.choice(questions)
-        turn = Turn(utterance.name)
-        client.expect(turn)
-        client.say(bench.messages(utterance), turn)
+        turn = bench.ask(client, utterance)
         for _ in range(cycles):
             if not await wait(turn.heard_audio.wait(), timeout):
                 results.append(BargeIn("no answer"))
@@ -81,9 +79,7 @@ async def barge_in_session(bench: Bench, questions: list[Utterance], cycles: int
                 break
             await asyncio.sleep(rng.uniform(0.2, 0.6))  # talk over the answer
             utterance = rng.choice(questions)
-            new = Turn(utterance.name)
-            client.expect(new)
-            client.say(bench.messages(utterance), new)
+            new = bench.ask(client, utterance)
             if not await wait(turn.done.wait(), timeout):  # interrupted, or spoke on
                 client.drop(turn)
             while new.onset is None and not client.closed:

@@ -102,6 +102,7 @@ async def served(args: argparse.Namespace, questions: list[Utterance],
 
 async def phases(bench: Bench, questions: list[Utterance], pauses: list[Utterance],
                  results: dict[str, Any]) -> None:
+    """Every phase that needs the server, in order, into ``results``."""
     args, server = bench.args, bench.server
     await asyncio.sleep(1.0)
     results["memory"]["idle"] = proc_status(server.pid).get("VmRSS")

@@ -5,6 +5,7 @@ import this package as ``lib``: ``lib.live`` (a Live client speaking the wire pr
 ``lib.speech`` (spoken test utterances), ``lib.server`` (``openlive serve`` in a
 subprocess), ``lib.machine`` (CPU, memory and load of the shared machine), ``lib.stats``,
 ``lib.tables`` (markdown), ``lib.trace`` (the server's per-stage latencies), and the
-phases of the voice benchmarks (``lib.sessions``, ``lib.barge_in``, ``lib.capacity``,
-``lib.lower_bound``, ``lib.voice_report``).
+phases of the voice benchmarks: ``lib.sessions`` (conversations), ``lib.turn_taking``
+(barge-in, cut-offs), ``lib.capacity`` with ``lib.probe``, ``lib.lower_bound``, and
+``lib.voice_report``.
 """

@@ -40,6 +40,7 @@ from typing import Any
 from lib.stats import pct
 from lib.tables import header
 
+from openlive.chat.schema import schema_from_declaration
 from openlive.engines.llm.base import (
     ChatMessage,
     GenerationRequest,
@@ -51,7 +52,6 @@ from openlive.engines.llm.base import (
     ToolSpec,
 )
 from openlive.engines.llm.llamacpp import LlamaCppModel
-from openlive.engines.llm.schema import schema_from_declaration
 
 SYSTEM = "You are a helpful voice assistant. Answer briefly."
 MAX_TOKENS = 64  # an e-mail call with a body takes ~45 tokens

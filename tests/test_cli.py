@@ -88,3 +88,13 @@ def test_help_explains_the_caps() -> None:
     assert "--max-session-minutes" in limit and "0 = no cap" in limit
     create = run("keys", "create", "--help").output
     assert "--period [day|month|total]" in create and "[default: total]" in create
+
+
+def test_keys_commands_read_the_data_dir_setting_from_its_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENLIVE_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("OPENLIVE_STORE", raising=False)
+    key_id = created_id(run("keys", "create"))
+    assert (tmp_path / "openlive.db").is_file()
+    assert line_of([], key_id)[:3] == [key_id, "default", "active"]

@@ -94,7 +94,7 @@ class Engines:
             SamplingParams,
             TextDelta,
         )
-        from openlive.engines.tts.chunker import TextChunker
+        from openlive.session.chunker import TextChunker
 
         request = GenerationRequest(
             (ChatMessage("system", SYSTEM), ChatMessage("user", prompt)),

@@ -1,14 +1,14 @@
 """The ``openlive`` command: serve, and manage API keys.
 
-Every setting has one name across flag, config field and environment variable:
-``--port`` / ``port`` / ``OPENLIVE_PORT``.
+Every setting of ``serve`` is declared once, in :mod:`openlive.config`, and has one name
+across flag, config-file key and environment variable: ``--port`` / ``port`` /
+``OPENLIVE_PORT``. The options here are made from that declaration.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -17,15 +17,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from openlive import __version__
-from openlive.config import Settings
+from openlive.cli_options import SettingsCommand, given_flags, setting_option, settings_options
+from openlive.config import load_settings
+from openlive.config_file import settings_to_toml
 from openlive.errors import ConfigError
 
 if TYPE_CHECKING:
     from openlive.store.base import ApiKey, KeyUsage, Store
-
-
-def _default_data_dir() -> Path:
-    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "openlive"
 
 
 @click.group(
@@ -40,181 +38,34 @@ def main() -> None:
     """
 
 
-data_dir_option = click.option(
-    "--data-dir",
-    type=click.Path(path_type=Path),
-    default=_default_data_dir,
-    show_default="$XDG_DATA_HOME/openlive",
-    envvar="OPENLIVE_DATA_DIR",
-    help="Where keys, TLS material and the store live.",
-)
+SERVE_EPILOG = """Each option is also a variable, OPENLIVE_ and its setting name in capitals
+(OPENLIVE_PORT, OPENLIVE_TLS_HOSTS), and a key of the --config file (port = 9000,
+tls_hosts = ["a", "b"]). A flag wins over the variable, the variable over the file.
+docs/configuration.md lists them all."""
+
+# The commands beside serve build no Settings: these options read their variable themselves.
+data_dir_option = setting_option("data_dir", read_env=True)
+store_option = setting_option("store", read_env=True)
 
 
-@main.command()
-@click.option(
-    "--host",
-    default="127.0.0.1",
-    show_default=True,
-    envvar="OPENLIVE_HOST",
-    help="Interface to listen on (0.0.0.0 for every interface).",
-)
-@click.option(
-    "--port",
-    default=8080,
-    show_default=True,
-    type=int,
-    envvar="OPENLIVE_PORT",
-    help="The one port for HTTP, WebSocket and TLS (the first byte tells which).",
-)
-@data_dir_option
-@click.option(
-    "--tls/--no-tls",
-    default=True,
-    show_default=True,
-    envvar="OPENLIVE_TLS",
-    help="Also accept TLS on the port (the Python SDK always uses TLS for Live).",
-)
-@click.option(
-    "--tls-cert",
-    type=click.Path(exists=True, path_type=Path),
-    envvar="OPENLIVE_TLS_CERT",
-    help="Your own certificate chain (PEM).",
-)
-@click.option(
-    "--tls-key",
-    type=click.Path(exists=True, path_type=Path),
-    envvar="OPENLIVE_TLS_KEY",
-    help="The private key of --tls-cert (PEM).",
-)
-@click.option(
-    "--tls-host",
-    "tls_hosts",
-    multiple=True,
-    envvar="OPENLIVE_TLS_HOST",
-    help="Extra host name or IP for the generated certificate (repeatable).",
-)
-@click.option(
-    "--auth/--no-auth",
-    default=True,
-    show_default=True,
-    envvar="OPENLIVE_AUTH",
-    help="Require an API key (on by default).",
-)
-@click.option(
-    "--llm",
-    default="llamacpp",
-    show_default=True,
-    envvar="OPENLIVE_LLM",
-    help="Language model backend: llamacpp, openai, or module:factory.",
-)
-@click.option(
-    "--llm-url",
-    envvar="OPENLIVE_LLM_URL",
-    help="Base URL of an OpenAI-compatible server (…/v1), for --llm openai.",
-)
-@click.option(
-    "--llm-model",
-    envvar="OPENLIVE_LLM_MODEL",
-    help="Model name for --llm openai, or a GGUF path for --llm llamacpp.",
-)
-@click.option(
-    "--llm-api-key",
-    envvar="OPENLIVE_LLM_API_KEY",
-    help="API key for the OpenAI-compatible server, if it needs one.",
-)
-@click.option(
-    "--llm-context",
-    default=4096,
-    show_default=True,
-    type=int,
-    envvar="OPENLIVE_LLM_CONTEXT",
-    help="Context window (tokens) for llamacpp.",
-)
-@click.option("--llm-vision/--no-llm-vision", default=False, show_default=True,
-              envvar="OPENLIVE_LLM_VISION",
-              help="The --llm openai model takes images: accept video frames and image parts "
-              "(without it they are refused with a clear 1008).")
-@click.option("--llm-threads", type=int, envvar="OPENLIVE_LLM_THREADS",
-              help="Decode threads for llamacpp [default: all cores, one fewer with voice].")
-@click.option(
-    "--model-alias",
-    "model_aliases",
-    multiple=True,
-    envvar="OPENLIVE_MODEL_ALIAS",
-    help="Also serve this Live model id (e.g. my-live-model); repeatable.",
-)
-@click.option("--connection-lifetime", default=600.0, show_default=True, type=float,
-              envvar="OPENLIVE_CONNECTION_LIFETIME",
-              help="Seconds a Live connection lasts (the Live API: ~10 min); 0 = no limit.")
-@click.option("--go-away-before", default=60.0, show_default=True, type=float,
-              envvar="OPENLIVE_GO_AWAY_BEFORE",
-              help="Send goAway this many seconds before a connection ends.")
-@click.option("--shutdown-grace", default=10.0, show_default=True, type=float,
-              envvar="OPENLIVE_SHUTDOWN_GRACE",
-              help="On SIGTERM, seconds sessions get after goAway before the server stops.")
-@click.option("--audio-session-limit", default=900.0, show_default=True, type=float,
-              envvar="OPENLIVE_AUDIO_SESSION_LIMIT",
-              help="Seconds an audio session may run without contextWindowCompression "
-                   "(the Live API: 15 min); 0 = no limit.")
-@click.option("--video-session-limit", default=120.0, show_default=True, type=float,
-              envvar="OPENLIVE_VIDEO_SESSION_LIMIT",
-              help="The same for sessions with video (the Live API: 2 min); 0 = no limit.")
-@click.option("--resumption-ttl", default=7200.0, show_default=True, type=float,
-              envvar="OPENLIVE_RESUMPTION_TTL",
-              help="Seconds a session resumption handle stays valid.")
-@click.option("--store", envvar="OPENLIVE_STORE",
-              help="Where keys, tokens and sessions live: redis://host:6379/0 for several "
-                   "nodes, or a SQLite file [default: DATA_DIR/openlive.db].")
-@click.option("--asr", default="whisper", show_default=True, envvar="OPENLIVE_ASR",
-              help="Speech recognizer: whisper, or module:factory.")
-@click.option("--tts", default="piper", show_default=True, envvar="OPENLIVE_TTS",
-              help="Speech synthesizer: piper, kokoro, auto (both), or module:factory.")
-@click.option("--voice/--no-voice", default=True, show_default=True, envvar="OPENLIVE_VOICE",
-              help="Load the voice engines (VAD, recognizer, synthesizer) for AUDIO sessions.")
-@click.option("--vad-batching/--no-vad-batching", default=True, show_default=True,
-              envvar="OPENLIVE_VAD_BATCHING",
-              help="Score every session's VAD frames on one worker thread, batched across "
-                   "sessions; --no-vad-batching scores each frame on the event loop (the "
-                   "baseline bench/voice_latency.py --capacity-only compares with).")
-@click.option("--answer-ahead/--no-answer-ahead", default=True, show_default=True,
-              envvar="OPENLIVE_ANSWER_AHEAD",
-              help="Start answering a voice turn when the user pauses, before the end of "
-                   "the turn is decided; the answer is held back and thrown away if the "
-                   "user goes on. Saves recognition + generation + synthesis time after "
-                   "the endpoint, at the cost of compute on pauses that were not the end.")
-@click.option("--max-sessions", default=0, show_default=True, type=int,
-              envvar="OPENLIVE_MAX_SESSIONS",
-              help="Concurrent Live sessions this node serves; more are refused with 1011 "
-              "RESOURCE_EXHAUSTED. 0 = no fixed cap.")
-@click.option("--shed-lag-ms", default=150.0, show_default=True, type=float,
-              envvar="OPENLIVE_SHED_LAG_MS",
-              help="Refuse new sessions (1011) while the event loop runs this many ms late "
-              "on average over a second, so open sessions keep their latency. 0 = never.")
-@click.option(
-    "--server-tool",
-    "server_tools",
-    multiple=True,
-    envvar="OPENLIVE_SERVER_TOOL",
-    help="module:factory of your implementation of a built-in Live tool (googleSearch, "
-    "codeExecution, urlContext, googleMaps…), run by the server; repeatable. Without one, "
-    "sessions that ask for a built-in are refused with a reason naming it.",
-)
-@click.option(
-    "--log-level",
-    default="info",
-    show_default=True,
-    envvar="OPENLIVE_LOG_LEVEL",
-    type=click.Choice(["debug", "info", "warning", "error"]),
-)
-def serve(**options: Any) -> None:
+@main.command(cls=SettingsCommand, epilog=SERVE_EPILOG)
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False,
+              path_type=Path), envvar="OPENLIVE_CONFIG",
+              help="A TOML file of settings, keyed by setting name (port = 9000).")
+@click.option("--print-config", is_flag=True, allow_from_autoenv=False,
+              help="Print the effective settings as TOML (secrets masked) and exit.")
+@settings_options
+@click.pass_context
+def serve(ctx: click.Context, /, config_file: Path | None, print_config: bool,
+          **options: Any) -> None:
     """Start the server on the embedded default stack (or the backends you name)."""
-    options["tls_hosts"] = tuple(options["tls_hosts"])
-    options["model_aliases"] = tuple(options["model_aliases"])
-    options["server_tools"] = tuple(options["server_tools"])
     try:
-        settings = Settings(**options)
+        settings = load_settings(given_flags(ctx, options), config_file)
     except ConfigError as err:
         raise click.UsageError(str(err)) from None
+    if print_config:
+        click.echo(settings_to_toml(settings), nl=False)
+        return
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -234,12 +85,6 @@ def keys() -> None:
     (with ephemeral tokens it created too), per UTC day, per UTC month or in total; the
     server refuses and ends sessions over them with 1008.
     """
-
-
-store_option = click.option(
-    "--store", envvar="OPENLIVE_STORE",
-    help="redis://… or a SQLite file [default: DATA_DIR/openlive.db].",
-)
 
 
 def _store(data_dir: Path, store: str | None) -> Any:

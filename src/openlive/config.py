@@ -1,56 +1,198 @@
-"""Server settings: one typed object, filled from CLI flags or OPENLIVE_* variables."""
+"""Server settings: each declared once, here, with its type, default and help.
+
+Everything else follows from this declaration: the ``openlive serve`` flags
+(:mod:`openlive.cli_options`), the ``OPENLIVE_*`` environment variables (pydantic-settings,
+one prefix), the keys of a ``--config`` TOML file and ``--print-config``
+(:mod:`openlive.config_file`), and ``docs/configuration.md``
+(:mod:`openlive.config_reference`). One name per setting: ``port`` is ``--port``,
+``OPENLIVE_PORT`` and ``port = 8080`` in the file; a list setting such as ``tls_hosts``
+has a repeatable singular flag, ``--tls-host``.
+
+:func:`load_settings` layers the sources, highest first: command-line flags, environment
+variables, the config file, the defaults. ``Settings(...)`` itself reads keyword
+arguments over ``OPENLIVE_*`` over the defaults.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
+import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Any, Literal, Self
 
+from pydantic import Field, FilePath, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict
+
+from openlive.chat import DEFAULT_CONTEXT_WINDOW
 from openlive.errors import ConfigError
+from openlive.session.lifetime import (
+    LIVE_AUDIO_SESSION_LIMIT,
+    LIVE_CONNECTION_LIFETIME,
+    LIVE_GO_AWAY_BEFORE,
+    LIVE_VIDEO_SESSION_LIMIT,
+    ConnectionLimits,
+)
+
+ENV_PREFIX = "OPENLIVE_"
+
+Origin = Literal["flag", "env"] | Path  # where a value was given: a flag, a variable, a file
+
+log = logging.getLogger("openlive")
 
 
-@dataclass(frozen=True)
-class Settings:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    data_dir: Path = Path("data")
-    tls: bool = True
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    tls_hosts: tuple[str, ...] = ()
-    auth: bool = True
-    llm: str = "llamacpp"
-    llm_url: str | None = None
-    llm_model: str | None = None
-    llm_api_key: str | None = None
-    llm_context: int = 4096
-    llm_threads: int | None = None  # None: all cores, or one fewer when voice is on
-    llm_vision: bool = False  # the OpenAI-compatible model takes images (video frames)
-    model_aliases: tuple[str, ...] = ()
-    voice: bool = True
-    vad_batching: bool = True  # False: each VAD frame scored on the event loop (baseline)
-    answer_ahead: bool = True  # answer a voice turn during its pause, held until it ends
-    asr: str = "whisper"
-    tts: str = "piper"
-    log_level: str = "info"
-    connection_lifetime: float = 600.0  # seconds; 0 = no limit
-    go_away_before: float = 60.0
-    shutdown_grace: float = 10.0
-    audio_session_limit: float = 900.0  # seconds without compression; 0 = no limit
-    video_session_limit: float = 120.0
-    resumption_ttl: float = 7200.0  # seconds a session handle stays valid (as the Live API)
-    store: str | None = None  # redis://… or a SQLite path; None: <data_dir>/openlive.db
-    server_tools: tuple[str, ...] = ()  # module:factory of built-in tools run server-side
-    max_sessions: int = 0  # concurrent Live sessions; 0 = no fixed cap
-    shed_lag_ms: float = 150.0  # refuse new sessions past this event-loop lag; 0 = never
+@dataclass(frozen=True, slots=True)
+class Cli:
+    """How a setting shows on the command line and in the docs, beyond its name and help.
 
-    def __post_init__(self) -> None:
+    ``group`` heads its section of ``--help``; ``flag`` replaces ``--field-name`` (list
+    settings take a singular, repeatable flag); ``shown_default`` says what a computed or
+    unset default means; ``secret`` masks the value in ``--print-config``.
+    """
+
+    group: str
+    flag: str | None = None
+    shown_default: str | None = None
+    secret: bool = False
+
+
+SERVER = Cli("Server")
+TLS = Cli("TLS")
+LLM = Cli("Language model")
+VOICE = Cli("Voice")
+SESSIONS = Cli("Sessions")
+
+# A list from the environment or a file may be one string: words split on spaces or commas.
+Words = Annotated[tuple[str, ...], NoDecode]
+Seconds = Annotated[float, Field(ge=0)]
+
+
+def _default_data_dir() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "openlive"
+
+
+class Settings(BaseSettings):
+    """Every setting of ``openlive serve``; immutable once made.
+
+    ``Settings(port=9000)`` takes keyword arguments over ``OPENLIVE_*`` variables over
+    the defaults; :func:`load_settings` adds the command line and a config file.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="forbid", frozen=True
+    )
+
+    # --- Server
+    host: Annotated[str, SERVER] = Field(
+        "127.0.0.1", description="Interface to listen on (0.0.0.0 for every interface).")
+    port: Annotated[int, SERVER] = Field(
+        8080, description="The one port for HTTP, WebSocket and TLS (the first byte tells which).")
+    data_dir: Annotated[Path, Cli("Server", shown_default="$XDG_DATA_HOME/openlive")] = Field(
+        default_factory=_default_data_dir,
+        description="Where keys, TLS material and the store live.")
+    auth: Annotated[bool, SERVER] = Field(True, description="Require an API key (on by default).")
+    store: Annotated[str | None, Cli("Server", shown_default="DATA_DIR/openlive.db")] = Field(
+        None, description="Where keys, tokens and sessions live: redis://host:6379/0 for "
+        "several nodes, or a SQLite file.")
+    log_level: Annotated[Literal["debug", "info", "warning", "error"], SERVER] = Field(
+        "info", description="How much the server logs.")
+
+    # --- TLS
+    tls: Annotated[bool, TLS] = Field(
+        True, description="Also accept TLS on the port (the Python SDK always uses TLS for Live).")
+    tls_cert: Annotated[FilePath | None, TLS] = Field(
+        None, description="Your own certificate chain (PEM).")
+    tls_key: Annotated[FilePath | None, TLS] = Field(
+        None, description="The private key of --tls-cert (PEM).")
+    tls_hosts: Annotated[Words, Cli("TLS", flag="--tls-host")] = Field(
+        (), description="Extra host name or IP for the generated certificate (repeatable).")
+
+    # --- Language model
+    llm: Annotated[str, LLM] = Field(
+        "llamacpp", description="Language model backend: llamacpp, openai, or module:factory.")
+    llm_url: Annotated[str | None, LLM] = Field(
+        None, description="Base URL of an OpenAI-compatible server (…/v1), for --llm openai.")
+    llm_model: Annotated[str | None, LLM] = Field(
+        None, description="Model name for --llm openai, or a GGUF path for --llm llamacpp.")
+    llm_api_key: Annotated[str | None, Cli("Language model", secret=True)] = Field(
+        None, repr=False, description="API key for the OpenAI-compatible server, if it needs one.")
+    llm_context: Annotated[int, LLM] = Field(
+        DEFAULT_CONTEXT_WINDOW, ge=1, description="Context window (tokens) for llamacpp.")
+    llm_threads: Annotated[
+        int | None, Cli("Language model", shown_default="all cores, one fewer with voice")
+    ] = Field(None, ge=1, description="Decode threads for llamacpp.")
+    llm_vision: Annotated[bool, LLM] = Field(
+        False, description="The --llm openai model takes images: accept video frames and image "
+        "parts (without it they are refused with a clear 1008).")
+    model_aliases: Annotated[Words, Cli("Language model", flag="--model-alias")] = Field(
+        (), description="Also serve this Live model id (e.g. my-live-model); repeatable.")
+    server_tools: Annotated[Words, Cli("Language model", flag="--server-tool")] = Field(
+        (), description="module:factory of your implementation of a built-in Live tool "
+        "(googleSearch, codeExecution, urlContext, googleMaps…), run by the server; "
+        "repeatable. Without one, sessions that ask for a built-in are refused with a reason "
+        "naming it.")
+
+    # --- Voice
+    voice: Annotated[bool, VOICE] = Field(
+        True, description="Load the voice engines (VAD, recognizer, synthesizer) for AUDIO "
+        "sessions.")
+    asr: Annotated[str, VOICE] = Field(
+        "whisper", description="Speech recognizer: whisper, or module:factory.")
+    tts: Annotated[str, VOICE] = Field(
+        "piper", description="Speech synthesizer: piper, kokoro, auto (both), or module:factory.")
+    vad_batching: Annotated[bool, VOICE] = Field(
+        True, description="Score every session's VAD frames on one worker thread, batched "
+        "across sessions; --no-vad-batching scores each frame on the event loop (the baseline "
+        "bench/voice_latency.py --capacity-only compares with).")
+    answer_ahead: Annotated[bool, VOICE] = Field(
+        True, description="Start answering a voice turn when the user pauses, before the end "
+        "of the turn is decided; the answer is held back and thrown away if the user goes on. "
+        "Saves recognition + generation + synthesis time after the endpoint, at the cost of "
+        "compute on pauses that were not the end.")
+
+    # --- Sessions
+    connection_lifetime: Annotated[Seconds, SESSIONS] = Field(
+        LIVE_CONNECTION_LIFETIME,
+        description="Seconds a Live connection lasts (the Live API: ~10 min); 0 = no limit.")
+    go_away_before: Annotated[Seconds, SESSIONS] = Field(
+        LIVE_GO_AWAY_BEFORE, description="Send goAway this many seconds before a connection ends.")
+    shutdown_grace: Annotated[Seconds, SESSIONS] = Field(
+        10.0, description="On SIGTERM, seconds sessions get after goAway before the server stops.")
+    audio_session_limit: Annotated[Seconds, SESSIONS] = Field(
+        LIVE_AUDIO_SESSION_LIMIT, description="Seconds an audio session may run without "
+        "contextWindowCompression (the Live API: 15 min); 0 = no limit.")
+    video_session_limit: Annotated[Seconds, SESSIONS] = Field(
+        LIVE_VIDEO_SESSION_LIMIT,
+        description="The same for sessions with video (the Live API: 2 min); 0 = no limit.")
+    resumption_ttl: Annotated[Seconds, SESSIONS] = Field(
+        7200.0, description="Seconds a session resumption handle stays valid (the Live API: 2 h).")
+    max_sessions: Annotated[int, SESSIONS] = Field(
+        0, ge=0, description="Concurrent Live sessions this node serves; more are refused with "
+        "1011 RESOURCE_EXHAUSTED. 0 = no fixed cap.")
+    shed_lag_ms: Annotated[float, SESSIONS] = Field(
+        150.0, ge=0, description="Refuse new sessions (1011) while the event loop runs this many "
+        "ms late on average over a second, so open sessions keep their latency. 0 = never.")
+
+    @field_validator("tls_hosts", "model_aliases", "server_tools", mode="before")
+    @classmethod
+    def _split_words(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(word for word in re.split(r"[\s,]+", value) if word)
+        return value
+
+    @model_validator(mode="after")
+    def _check_together(self) -> Self:
+        # ConfigError is not a ValueError: pydantic lets it through unwrapped.
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("--tls-cert and --tls-key go together.")
         if self.llm == "openai" and not self.llm_url:
             raise ConfigError("--llm openai needs --llm-url (e.g. http://127.0.0.1:8000/v1).")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"--port {self.port} is not a TCP port.")
+        return self
 
     def llm_options(self) -> dict[str, object]:
         """Options for the language-model factory, by backend."""
@@ -66,9 +208,86 @@ class Settings:
             }
         return {}
 
+    def connection_limits(self) -> ConnectionLimits:
+        """The limits every session of this server gets (0 here is None there: no limit)."""
+        return ConnectionLimits(
+            lifetime=self.connection_lifetime or None,
+            go_away_before=self.go_away_before,
+            audio_session=self.audio_session_limit or None,
+            video_session=self.video_session_limit or None,
+        )
+
     def _default_llm_threads(self) -> int:
         # Measured on 2 cores: with 2 decode threads, any concurrent work (recognition,
         # synthesis, the client) drops decoding from ~25 to 3-12 tok/s; one thread keeps a
         # steady ~16 tok/s, several times faster than speech. Text-only servers use all.
         cores = len(os.sched_getaffinity(0))
         return max(1, cores - 1) if self.voice else cores
+
+
+def setting_fields() -> Iterator[tuple[str, FieldInfo, Cli]]:
+    """Every setting in declaration order: name, pydantic field, command-line metadata."""
+    for name, info in Settings.model_fields.items():
+        [cli] = [m for m in info.metadata if isinstance(m, Cli)]
+        yield name, info, cli
+
+
+def env_name(name: str) -> str:
+    """The environment variable of a setting: ``port`` -> ``OPENLIVE_PORT``."""
+    return ENV_PREFIX + name.upper()
+
+
+def flag_name(name: str) -> str:
+    """The command-line flag of a setting: ``llm_url`` -> ``--llm-url``."""
+    cli = next(c for n, _, c in setting_fields() if n == name)
+    return cli.flag or "--" + name.replace("_", "-")
+
+
+# Before the environment names followed the settings, list settings were read from
+# the singular flag's name; still honoured, with a warning.
+_OLD_ENV_NAMES = {"OPENLIVE_TLS_HOST": "tls_hosts", "OPENLIVE_MODEL_ALIAS": "model_aliases",
+                  "OPENLIVE_SERVER_TOOL": "server_tools"}
+
+
+def environment_values() -> dict[str, Any]:
+    """The settings given by ``OPENLIVE_*`` variables, parsed as ``Settings()`` does."""
+    values: dict[str, Any] = EnvSettingsSource(Settings)()
+    for old, name in _OLD_ENV_NAMES.items():
+        if os.environ.get(old) and name not in values:
+            log.warning("%s is deprecated; use %s", old, env_name(name))
+            values[name] = os.environ[old]
+    return values
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None, config_file: Path | None = None
+) -> Settings:
+    """The effective settings: ``flags`` over ``OPENLIVE_*`` over ``config_file`` over
+    the defaults. Raises :class:`ConfigError` naming the setting and where it came from."""
+    from openlive.config_file import read_config_file
+
+    layers: list[tuple[Origin, Mapping[str, Any]]] = []
+    if config_file is not None:
+        layers.append((config_file, read_config_file(config_file)))
+    layers += [("env", environment_values()), ("flag", flags or {})]
+    values: dict[str, Any] = {}
+    origin: dict[str, Origin] = {}
+    for where, layer in layers:
+        for name, value in layer.items():
+            values[name], origin[name] = value, where
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as err:
+        wrong = (f"{_given(str(e['loc'][0]), origin)}: {e['msg']}" if e["loc"] else e["msg"]
+                 for e in err.errors(include_url=False))
+        raise ConfigError("; ".join(wrong)) from None
+
+
+def _given(name: str, origin: Mapping[str, Origin]) -> str:
+    """How the operator wrote a setting: ``--port``, ``OPENLIVE_PORT``, ``port in FILE``."""
+    where = origin.get(name)
+    if where == "flag":
+        return flag_name(name)
+    if where == "env":
+        return env_name(name)
+    return name if where is None else f"{name} in {where}"

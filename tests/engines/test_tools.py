@@ -14,6 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
+from openlive.chat.schema import (
+    conform_arguments,
+    schema_from_declaration,
+    validate_arguments,
+)
 from openlive.engines.llm.base import (
     ChatMessage,
     Finished,
@@ -37,11 +42,6 @@ from openlive.engines.llm.llamacpp import (
     guarded_messages,
 )
 from openlive.engines.llm.openai_compat import OpenAICompatModel, openai_messages
-from openlive.engines.llm.schema import (
-    conform_arguments,
-    schema_from_declaration,
-    validate_arguments,
-)
 from openlive.engines.llm.tools import ToolCallScanner, parse_tool_calls
 from openlive.errors import InvalidArgument
 

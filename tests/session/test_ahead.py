@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from openlive.engines.llm.base import ToolCall
+from openlive.chat import ToolCall
 from openlive.session.actions import (
     CancelGeneration,
     CancelSynthesis,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from openlive.engines.llm.base import ChatMessage, ToolCall
+from openlive.chat import ChatMessage, ToolCall
 from openlive.protocol.client import RealtimeInput, ToolResponse
 from openlive.protocol.types import Blob
 from openlive.session.actions import CancelGeneration, CancelSynthesis, Synthesize

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from openlive.engines.llm.base import ToolCall, ToolSpec
+from openlive.chat import ToolCall, ToolSpec
 from openlive.protocol.codec import to_wire
 from openlive.session.actions import CancelServerTool, RunServerTool, Send
 from openlive.session.calling import MAX_TOOL_ROUNDS, Answered, Calling

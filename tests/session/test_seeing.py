@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from openlive.engines.llm.base import Image
+from openlive.chat import Image
 from openlive.errors import CloseCode
 from openlive.session.actions import SaveSnapshot, WakeAt
 from openlive.session.config import ServerCapabilities

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from openlive.engines.llm.base import ToolCall, ToolSpec
+from openlive.chat import ToolCall, ToolSpec
 from openlive.errors import CloseCode
 from openlive.session.actions import (
     CancelGeneration,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from openlive.engines.llm.base import ChatMessage
+from openlive.chat import ChatMessage
 from openlive.errors import InternalError
 from openlive.session.compression import SlidingWindow
 from openlive.session.events import GenerationFinished

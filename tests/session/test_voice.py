@@ -10,8 +10,8 @@ from openlive.session.actions import (
     CancelSynthesis,
     EndSynthesis,
     IngestAudio,
+    PlayAudio,
     ScoreEndOfTurn,
-    Send,
     Synthesize,
     Transcribe,
     WakeAt,
@@ -242,7 +242,7 @@ def test_unknown_voice_closes_1007_and_audio_without_engines_1008() -> None:
 
 
 def test_all_thirty_voices_and_language_are_accepted() -> None:
-    from openlive.engines.tts.voices import VOICE_NAMES
+    from openlive.catalog.voices import VOICE_NAMES
 
     assert len(VOICE_NAMES) == 30
     for name in VOICE_NAMES:
@@ -252,6 +252,26 @@ def test_all_thirty_voices_and_language_are_accepted() -> None:
             "language_code": "en-GB"}})
         assert c.session.config is not None and c.session.config.voice == name
         assert c.session.config.language == "en-GB"
+
+
+def test_a_language_no_voice_speaks_is_refused_at_setup() -> None:
+    """As the hosted API refuses it up front, not with 1011 in the middle of a reply."""
+    english = ServerCapabilities(audio_output=True, audio_input=True,
+                                 speech_languages=frozenset({"en-US", "en-GB"}))
+    c = Conversation(english)
+    [close] = closes(c.setup(generationConfig={
+        "responseModalities": ["AUDIO"], "speechConfig": {"languageCode": "de-DE"}}))
+    assert close.code == CloseCode.POLICY_VIOLATION
+    assert "de-DE" in close.reason and "en-GB, en-US" in close.reason
+    # the same language is fine for a TEXT session: it only narrows recognition
+    c = Conversation(english)
+    c.setup(generationConfig={"responseModalities": ["TEXT"],
+                              "speechConfig": {"languageCode": "de-DE"}})
+    assert c.session.config is not None and c.session.config.language == "de-DE"
+    c = Conversation(english)
+    c.setup(generationConfig={"responseModalities": ["AUDIO"],
+                              "speechConfig": {"languageCode": "en-gb"}})
+    assert c.session.config is not None and c.session.config.language == "en-GB"
 
 
 def start_speaking(c: Conversation, text: str = "Once upon a time, there was a king. "):
@@ -512,7 +532,7 @@ def test_a_backchannel_or_an_echo_lets_the_reply_go_on() -> None:
         actions = speak(c, 0.0, 0.5, 0.95)
         out = hear(c, actions, words)
         assert CancelGeneration(gid) not in out, words
-        assert of(Send, out) or of(WakeAt, out), words  # the paused audio flows again
+        assert of(PlayAudio, out) or of(WakeAt, out), words  # the paused audio flows again
         assert {"serverContent": {"interrupted": True}} not in sent(out), words
         # the rest of that speech is not judged again
         later = speak(c, 0.5, 0.6, 0.95)

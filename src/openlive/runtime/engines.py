@@ -45,6 +45,8 @@ class Engines:
             server_tools={name: tool.functions for name, tool in self.server_tools.items()},
             vision=all(m.capabilities.vision for m in self.llms.values()),
             answer_ahead=self.answer_ahead,
+            speech_voices=frozenset(self.tts.voices()) if self.tts is not None else None,
+            speech_languages=self.tts.languages() if self.tts is not None else None,
         )
 
     async def aclose(self) -> None:

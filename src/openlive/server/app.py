@@ -55,9 +55,9 @@ class Services:
     catalog: ModelCatalog
     engines: Engines
     auth: Authenticator
+    limits: ConnectionLimits  # of every connection: Settings.connection_limits()
+    resumption_ttl: float  # seconds a resumption handle stays valid
     store: Store | None = None  # None when authentication is disabled
-    limits: ConnectionLimits = field(default_factory=ConnectionLimits)
-    resumption_ttl: float = 7200.0  # seconds a resumption handle stays valid
     quota_sync: float = SYNC_SECONDS  # seconds between a session's usage writes
     admission: Admission = field(default_factory=Admission)  # load shedding (off by default)
 
@@ -241,7 +241,7 @@ class OpenLiveApp:
             snapshots = SnapshotBinding(store, principal.owner, self.services.resumption_ttl)
         driver = SessionDriver(session, transport, self.services.engines,
                                snapshots=snapshots,
-                               on_send=meter.observe if meter is not None else None)
+                               observe_output=meter.observe if meter is not None else None)
         metering: AbstractAsyncContextManager[None] = (
             meter.metering(driver) if meter is not None else contextlib.nullcontext())
         self._drivers.add(driver)

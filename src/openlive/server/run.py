@@ -19,7 +19,6 @@ from openlive.server.app import OpenLiveApp, Services
 from openlive.server.auth import Authenticator
 from openlive.server.listener import serve
 from openlive.server.tls import ensure_certificates, server_ssl_context
-from openlive.session.lifetime import ConnectionLimits
 from openlive.store.factory import open_store
 
 log = logging.getLogger("openlive")
@@ -120,12 +119,7 @@ async def run_server(settings: Settings) -> None:
         engines=engines,
         auth=Authenticator(store if settings.auth else None),
         store=store if settings.auth else None,
-        limits=ConnectionLimits(
-            lifetime=settings.connection_lifetime or None,
-            go_away_before=settings.go_away_before,
-            audio_session=settings.audio_session_limit or None,
-            video_session=settings.video_session_limit or None,
-        ),
+        limits=settings.connection_limits(),
         resumption_ttl=settings.resumption_ttl,
         admission=Admission(max_sessions=settings.max_sessions,
                             shed_lag=settings.shed_lag_ms / 1000),

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from openlive.engines.llm.base import ChatMessage
+from openlive.chat import ChatMessage
 from openlive.protocol.client import ClientMessage, RealtimeInput
 from openlive.session.actions import Action
 from openlive.session.events import (

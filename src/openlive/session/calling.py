@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import Enum
 
-from openlive.engines.llm.base import ChatMessage, ToolCall, ToolSpec
+from openlive.chat import ChatMessage, ToolCall, ToolSpec
 from openlive.protocol.server import ServerMessage, ToolCallCancellation
 from openlive.protocol.server import ToolCall as WireToolCall
 from openlive.protocol.types import FunctionCall

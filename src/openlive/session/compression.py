@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from openlive.engines.llm.base import ChatMessage
+from openlive.chat import ChatMessage
 from openlive.errors import InvalidArgument
 from openlive.protocol.client import ContextWindowCompression
 

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from openlive.catalog import ModelCatalog, bare_model_id
-from openlive.engines.llm.base import SamplingParams, ToolSpec
-from openlive.engines.tts.voices import DEFAULT_VOICE, resolve_language, voice_profile
+from openlive.catalog.languages import live_language
+from openlive.catalog.voices import DEFAULT_VOICE, live_voice
+from openlive.chat import DEFAULT_CONTEXT_WINDOW, SamplingParams, ToolSpec
 from openlive.errors import InvalidArgument, PolicyViolation
 from openlive.protocol.client import Setup, SpeechConfig
 from openlive.protocol.types import Content
@@ -32,12 +33,16 @@ class ServerCapabilities:
     audio_input: bool = False  # a VAD and a speech recognizer are loaded
     end_of_turn_model: bool = False  # the semantic end-of-turn model is loaded
     resumption: bool = False  # a store keeps resumption snapshots
-    context_window: int = 4096  # of the language model, in tokens
+    context_window: int = DEFAULT_CONTEXT_WINDOW  # of the language model, in tokens
     vision: bool = False  # the language model takes images (video frames, image parts)
     # answer a voice turn during its pause, held until the turn ends there (ahead.py)
     answer_ahead: bool = False
     # built-in tools the operator runs server-side: wire name -> the functions it offers
     server_tools: Mapping[str, tuple[ToolSpec, ...]] = field(default_factory=dict)
+    # what the synthesizer speaks: Live voice names and language codes (None: it did not
+    # say, and any is tried)
+    speech_voices: frozenset[str] | None = None
+    speech_languages: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +94,8 @@ class SessionConfig:
             interrupt_on_activity=not (
                 realtime is not None and realtime.activity_handling == "NO_INTERRUPTION"
             ),
-            voice=_voice(speech),
-            language=_language(speech),
+            voice=_voice(speech, modality, capabilities),
+            language=_language(speech, modality, capabilities),
             input_transcription=setup.input_audio_transcription is not None,
             output_transcription=setup.output_audio_transcription is not None,
             compression=SlidingWindow.from_wire(setup.context_window_compression,
@@ -130,16 +135,36 @@ def _modality(requested: Sequence[str] | None, capabilities: ServerCapabilities)
     return modality
 
 
-def _voice(speech: SpeechConfig | None) -> str:
+def _voice(speech: SpeechConfig | None, modality: Modality,
+           capabilities: ServerCapabilities) -> str:
     voice = speech.voice_config if speech else None
     prebuilt = voice.prebuilt_voice_config if voice else None
-    return voice_profile(prebuilt.voice_name if prebuilt else None).name
+    name = live_voice(prebuilt.voice_name if prebuilt else None).name
+    spoken = capabilities.speech_voices
+    if modality == "AUDIO" and spoken is not None and name not in spoken:
+        raise PolicyViolation(
+            f"voiceName {name!r} is not available on this server; it has "
+            f"{', '.join(sorted(spoken)[:6])} ({len(spoken)} in all)."
+        )
+    return name
 
 
-def _language(speech: SpeechConfig | None) -> str | None:
+def _language(speech: SpeechConfig | None, modality: Modality,
+              capabilities: ServerCapabilities) -> str | None:
+    """The ``languageCode`` asked for; an AUDIO session is refused at setup (1008) when
+    no voice of this server speaks it, as the hosted API refuses a language it lacks,
+    rather than failing in the middle of the first reply."""
     if speech is None or not speech.language_code:
         return None
-    return resolve_language(speech.language_code).code
+    code = live_language(speech.language_code).code
+    spoken = capabilities.speech_languages
+    if modality == "AUDIO" and spoken is not None and code not in spoken:
+        raise PolicyViolation(
+            f"languageCode {code} is not spoken by this server's voices; they speak "
+            f"{', '.join(sorted(spoken))}. Ask for TEXT responses, or configure a "
+            "synthesizer that speaks it (e.g. --tts kokoro)."
+        )
+    return code
 
 
 def _sampling(setup: Setup) -> SamplingParams:

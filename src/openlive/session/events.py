@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from openlive.engines.llm.base import ToolCall
+from openlive.chat import ToolCall
 from openlive.protocol.client import ClientMessage
 
 

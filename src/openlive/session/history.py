@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import orjson
 
-from openlive.engines.llm.base import ChatMessage, Role
+from openlive.chat import ChatMessage, Role
 from openlive.errors import PolicyViolation
 from openlive.protocol.types import Content, Part
 from openlive.session.seeing import image_from_blob, is_image

@@ -16,20 +16,27 @@ from openlive.session.actions import Action, Send, WakeAt
 
 CONNECTION_ENDED = "Connection lifetime reached; reconnect (with a resumption handle)."
 
+# The hosted Live API's limits, in seconds: the defaults of ConnectionLimits and of the
+# server's settings (openlive.config), which may change them.
+LIVE_CONNECTION_LIFETIME = 600.0
+LIVE_GO_AWAY_BEFORE = 60.0
+LIVE_AUDIO_SESSION_LIMIT = 900.0
+LIVE_VIDEO_SESSION_LIMIT = 120.0
+
 
 @dataclass(frozen=True, slots=True)
 class ConnectionLimits:
-    """Server settings; None means no limit.
+    """Server settings; None means no limit. The defaults are the Live API's.
 
     ``lifetime``: one connection (the client resumes on a new one). ``audio_session`` and
     ``video_session``: how long a session with audio (or with video) may run without
     ``contextWindowCompression`` — the Live API's ~15 and ~2 minutes.
     """
 
-    lifetime: float | None = 600.0
-    go_away_before: float = 60.0
-    audio_session: float | None = 900.0
-    video_session: float | None = 120.0
+    lifetime: float | None = LIVE_CONNECTION_LIFETIME
+    go_away_before: float = LIVE_GO_AWAY_BEFORE
+    audio_session: float | None = LIVE_AUDIO_SESSION_LIMIT
+    video_session: float | None = LIVE_VIDEO_SESSION_LIMIT
 
 
 SESSION_LIMIT = ("The session reached its {minutes:g}-minute limit for {kind} without "

@@ -35,7 +35,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from openlive.catalog import ModelCatalog
-from openlive.engines.llm.base import ChatMessage, GenerationRequest, ToolSpec
+from openlive.chat import ChatMessage, GenerationRequest, ToolSpec
 from openlive.errors import CloseCode, InvalidArgument, PolicyViolation, ProtocolError
 from openlive.protocol.client import (
     ClientContent,
@@ -49,7 +49,6 @@ from openlive.protocol.server import (
     ServerContent,
     ServerMessage,
     SessionResumptionUpdate,
-    SetupComplete,
     Transcription,
 )
 from openlive.session.actions import (
@@ -57,9 +56,12 @@ from openlive.session.actions import (
     Close,
     EndOfTurn,
     LoadSnapshot,
+    PlaybackFlushed,
     SaveSnapshot,
     Send,
+    SetupAccepted,
     StartGeneration,
+    TurnComplete,
 )
 from openlive.session.ahead import AheadReply, changes_context
 from openlive.session.bargein import ECHO_THRESHOLD, BargeInJudge
@@ -320,8 +322,7 @@ class Session:
                 all_input=config.turn_includes_all_input,
             )
         self.state = transition(self.state, Trigger.SETUP_ACCEPTED)
-        complete = Send(ServerMessage(setup_complete=SetupComplete(session_id=self.session_id)))
-        return [complete, *self._snapshot()]
+        return [SetupAccepted(self.session_id), *self._snapshot()]
 
     def _on_client_content(self, message: ClientContent) -> list[Action]:
         # The proto: "a message here will interrupt any current model generation".
@@ -593,10 +594,7 @@ class Session:
             actions += self._calling.interrupt(said, cancel=cancel_calls)
         elif reply is not None:
             self._remember(reply)
-        return actions + [
-            Send(ServerMessage(server_content=ServerContent(interrupted=True))),
-            Send(ServerMessage(server_content=ServerContent(turn_complete=True))),
-        ]
+        return actions + [PlaybackFlushed(), TurnComplete()]
 
     def _remember(self, reply: Reply) -> None:
         text = reply.delivered_text()
@@ -666,10 +664,9 @@ class Session:
             return actions + self._snapshot()  # the client may answer on a new connection
         self.state = transition(self.state, Trigger.GENERATION_ENDED)
         self._remember(reply)
-        complete = ServerContent(turn_complete=True, turn_complete_reason=self._turn_reason)
         actions += [
             Send(ServerMessage(server_content=ServerContent(generation_complete=True))),
-            Send(ServerMessage(server_content=complete, usage_metadata=self._usage.end_turn())),
+            TurnComplete(self._turn_reason, self._usage.end_turn()),
         ]
         if self._turn_pending:
             return actions + self._start_reply()

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from openlive.engines.llm.base import ChatMessage, Image, ToolCall
+from openlive.chat import ChatMessage, Image, ToolCall
 from openlive.errors import InvalidArgument
 from openlive.session.tools import OpenCall, ToolRound
 

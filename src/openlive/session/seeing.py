@@ -10,7 +10,7 @@ session refuses them with a clear 1008, rather than answering as if it had seen 
 
 from __future__ import annotations
 
-from openlive.engines.llm.base import Image
+from openlive.chat import Image
 from openlive.errors import InvalidArgument, PolicyViolation
 from openlive.protocol.types import Blob
 

@@ -7,7 +7,7 @@ the session has handed out until it is answered, cancelled or finished, so that 
 ``toolResponse`` can be matched, refused (an id never issued: 1007) or quietly dropped
 (a call already cancelled or finished, as the Live API does).
 
-How the model sees a round (see :mod:`openlive.engines.llm.base`): one ``assistant``
+How the model sees a round (see :mod:`openlive.chat`): one ``assistant``
 message with the text said before the calls and the calls, then one ``tool`` message
 per call. A NON_BLOCKING call still running when the model goes on is shown with
 :data:`RUNNING` as its result; its real result joins the history later as a round of
@@ -24,8 +24,9 @@ from typing import Any, Literal
 
 import orjson
 
-from openlive.engines.llm.base import ChatMessage, ToolCall, ToolSpec
-from openlive.engines.llm.schema import schema_from_declaration
+from openlive.catalog.tools import BUILTIN_TOOLS
+from openlive.chat import ChatMessage, ToolCall, ToolSpec
+from openlive.chat.schema import schema_from_declaration
 from openlive.errors import InvalidArgument, PolicyViolation
 from openlive.protocol.client import Tool
 from openlive.protocol.types import FunctionResponse
@@ -35,19 +36,6 @@ RUNNING = '{"status": "started; the result will come later"}'
 #: What the model is told of a call the user's interruption cancelled.
 CANCELLED = '{"error": "cancelled: the user interrupted before it finished"}'
 
-# Tool fields that name a built-in Gemini tool, and how the wire spells them.
-BUILTIN_TOOLS: dict[str, str] = {
-    "google_search": "googleSearch",
-    "google_search_retrieval": "googleSearchRetrieval",
-    "code_execution": "codeExecution",
-    "url_context": "urlContext",
-    "google_maps": "googleMaps",
-    "computer_use": "computerUse",
-    "file_search": "fileSearch",
-    "mcp_servers": "mcpServers",
-    "retrieval": "retrieval",
-    "enterprise_web_search": "enterpriseWebSearch",
-}
 
 # Gemini's rule for function names (letters, digits, _ . : -, up to 64, not a digit first).
 _FUNCTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:\-]{0,63}")

@@ -16,91 +16,26 @@ the model within about one token, and the backend must never block the event loo
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
-Role = Literal["system", "user", "assistant", "tool"]
+from openlive.chat import (
+    DEFAULT_CONTEXT_WINDOW,
+    ChatMessage,
+    GenerationRequest,
+    Image,
+    Role,
+    SamplingParams,
+    ToolCall,
+    ToolSpec,
+)
 
-
-@dataclass(frozen=True, slots=True)
-class ToolSpec:
-    """A function the model may call: its name, what it does, its arguments' JSON Schema.
-
-    ``parameters`` is plain JSON Schema (lower-case types); convert a Live
-    ``FunctionDeclaration`` with :func:`openlive.engines.llm.schema.schema_from_declaration`.
-    """
-
-    name: str
-    description: str = ""
-    parameters: dict[str, Any] = field(
-        default_factory=lambda: {"type": "object", "properties": {}}, hash=False
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCall:
-    """One call the model asked for; ``arguments`` were validated against its ToolSpec.
-
-    ``id`` looks like production Live ids (``function-call-395220346347865271``); the
-    client's ``toolResponse`` refers to it, and so does the ``tool`` message of the result.
-    """
-
-    id: str
-    name: str
-    arguments: dict[str, Any] = field(default_factory=dict, hash=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Image:
-    """A picture the user showed (a video frame or an image part), for a vision model.
-
-    ``detail`` is the resolution the client asked for (``mediaResolution``): ``"low"``,
-    ``"high"`` or ``"auto"``, as OpenAI-compatible servers take it.
-    """
-
-    mime_type: str  # image/jpeg, image/png or image/webp
-    data: bytes = field(repr=False)
-    detail: str = "auto"
-
-
-@dataclass(frozen=True, slots=True)
-class ChatMessage:
-    """One message of the conversation as the model sees it.
-
-    An ``assistant`` message that called tools lists them in ``tool_calls`` (its
-    ``content`` is any text said with them, often empty). A ``tool`` message carries one
-    result: ``content`` is the function's response as JSON text, ``tool_call_id`` the
-    :attr:`ToolCall.id` it answers and ``name`` the function's name.
-    """
-
-    role: Role
-    content: str
-    tool_calls: tuple[ToolCall, ...] = ()
-    tool_call_id: str | None = None
-    name: str | None = None
-    images: tuple[Image, ...] = ()  # only sent to a backend whose capabilities say vision
-
-
-@dataclass(frozen=True, slots=True)
-class SamplingParams:
-    """Generation settings from the Live ``generationConfig``; ``None`` means backend default."""
-
-    temperature: float | None = None
-    top_p: float | None = None
-    top_k: int | None = None
-    max_tokens: int | None = None
-    seed: int | None = None
-    stop: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class GenerationRequest:
-    """What to generate: the whole context, oldest first, and how to sample."""
-
-    messages: tuple[ChatMessage, ...]
-    sampling: SamplingParams = field(default_factory=SamplingParams)
-    tools: tuple[ToolSpec, ...] = ()  # functions the model may call; () = plain chat
-
+__all__ = [
+    "DEFAULT_CONTEXT_WINDOW", "ChatMessage", "Finished", "GenerationRequest", "Image",
+    "LanguageModel",
+    "LlmCapabilities", "LlmEvent", "MalformedToolCall", "Role", "SamplingParams",
+    "TextDelta", "ToolCall", "ToolCallsRequested", "ToolSpec",
+]
 
 @dataclass(frozen=True, slots=True)
 class TextDelta:

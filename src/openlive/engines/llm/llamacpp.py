@@ -82,6 +82,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from openlive.engines import weights
 from openlive.engines.llm.base import (
+    DEFAULT_CONTEXT_WINDOW,
     ChatMessage,
     Finished,
     GenerationRequest,
@@ -103,8 +104,6 @@ from openlive.errors import ConfigError, EngineError
 if TYPE_CHECKING:
     from llama_cpp import Llama
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-DEFAULT_N_CTX = 4096
 
 # How tools reach the model: "template" = the chat template's own tool rendering,
 # "guarded" = our system prompt, "auto" = the template when it renders tools.
@@ -136,7 +135,7 @@ class LlamaCppModel:
         self,
         model_path: str | Path,
         *,
-        n_ctx: int = DEFAULT_N_CTX,
+        n_ctx: int = DEFAULT_CONTEXT_WINDOW,
         n_threads: int | None = None,
         chat_template: str | None = None,
         tool_prompt: ToolPrompt = "auto",

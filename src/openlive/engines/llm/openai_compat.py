@@ -46,6 +46,7 @@ from typing import Any, Literal
 import httpx
 
 from openlive.engines.llm.base import (
+    DEFAULT_CONTEXT_WINDOW,
     ChatMessage,
     Finished,
     GenerationRequest,
@@ -65,7 +66,6 @@ from openlive.engines.llm.tools import (
 )
 from openlive.errors import EngineError
 
-DEFAULT_CONTEXT_WINDOW = 4096
 _log = logging.getLogger(__name__)
 _RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
 _CountMethod = Literal["llama-server", "usage-probe"]

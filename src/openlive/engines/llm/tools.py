@@ -30,12 +30,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from openlive.engines.llm.base import MalformedToolCall, ToolCall, ToolCallsRequested, ToolSpec
-from openlive.engines.llm.schema import (
+from openlive.chat.schema import (
     EMPTY_OBJECT_SCHEMA,
     conform_arguments,
     validate_arguments,
 )
+from openlive.engines.llm.base import MalformedToolCall, ToolCall, ToolCallsRequested, ToolSpec
 
 # ---------------------------------------------------------------- parsing calls
 

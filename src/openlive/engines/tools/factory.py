@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import cast
 
+from openlive.catalog.tools import BUILTIN_TOOLS
 from openlive.engines.plugins import load_plugin
 from openlive.engines.tools.base import ServerTool
 from openlive.errors import ConfigError
-from openlive.session.tools import BUILTIN_TOOLS
 
 _MEMBERS = ("builtin", "functions", "call", "aclose")
 

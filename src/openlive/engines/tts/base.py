@@ -27,6 +27,11 @@ class SpeechSynthesizer(Protocol):
         """The Live API voice names this synthesizer renders."""
         ...
 
+    def languages(self) -> frozenset[str]:
+        """The Live API language codes it speaks (a session asking for another is
+        refused at setup)."""
+        ...
+
     def synthesize(self, text: str, *, voice: str, language: str | None = None
                    ) -> AsyncIterator[bytes]:
         """Stream 24 kHz PCM for ``text`` in chunks of at most ~100 ms, first chunk ASAP.

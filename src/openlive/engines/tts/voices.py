@@ -27,8 +27,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from openlive.catalog.languages import LIVE_LANGUAGES, live_language
+from openlive.catalog.voices import DEFAULT_VOICE, VOICE_NAMES, live_voice
 from openlive.engines.tts.base import Voice
-from openlive.errors import InvalidArgument
 
 __all__ = [
     "DEFAULT_VOICE",
@@ -43,43 +44,42 @@ __all__ = [
 
 Backend = Literal["piper", "kokoro"]
 BACKENDS: tuple[Backend, ...] = ("piper", "kokoro")
-DEFAULT_VOICE = "Puck"  # the Live API's default voice name
 
 PIPER_VOICE = "joe"  # the bundled Piper voice (a user's own Piper voice takes its place)
 
-# name, gender, character, auto backend,
+# Live voice name (catalog/voices.py describes it), auto backend,
 #   kokoro voice, kokoro semitones, kokoro length_scale, piper semitones, piper length_scale
-_TABLE: tuple[tuple[str, str, str, Backend, str, float, float, float, float], ...] = (
-    ("Zephyr", "female", "bright", "kokoro", "jf_alpha", +1, 0.95, +6, 0.92),
-    ("Puck", "male", "upbeat", "piper", "jm_kumo", 0, 0.95, 0, 0.95),
-    ("Charon", "male", "informative", "piper", "jm_kumo", -2, 1.00, -2, 1.00),
-    ("Kore", "female", "firm", "kokoro", "jf_nezumi", -1, 1.00, +3, 1.00),
-    ("Fenrir", "male", "excitable", "piper", "jm_kumo", +2, 0.90, +2, 0.90),
-    ("Leda", "female", "youthful", "kokoro", "jf_tebukuro", 0, 0.95, +7, 0.95),
-    ("Orus", "male", "firm", "piper", "jm_kumo", -1, 1.00, -1, 1.00),
-    ("Aoede", "female", "breezy", "kokoro", "jf_alpha", 0, 1.05, +5, 1.05),
-    ("Callirrhoe", "female", "easy-going", "kokoro", "jf_gongitsune", +1, 1.00, +4, 1.08),
-    ("Autonoe", "female", "bright", "kokoro", "jf_tebukuro", -2, 0.95, +6, 1.00),
-    ("Enceladus", "male", "breathy", "piper", "jm_kumo", -1, 1.10, -1, 1.10),
-    ("Iapetus", "male", "clear", "piper", "jm_kumo", +1, 1.00, +1, 1.00),
-    ("Umbriel", "male", "easy-going", "piper", "jm_kumo", 0, 1.08, 0, 1.08),
-    ("Algieba", "male", "smooth", "piper", "jm_kumo", -3, 1.05, -3, 1.05),
-    ("Despina", "female", "smooth", "kokoro", "jf_nezumi", +1, 1.05, +4, 1.00),
-    ("Erinome", "female", "clear", "kokoro", "jf_alpha", -2, 1.00, +5, 1.00),
-    ("Algenib", "male", "gravelly", "piper", "jm_kumo", -4, 1.00, -4, 1.00),
-    ("Rasalgethi", "male", "informative", "piper", "jm_kumo", -2, 0.92, -2, 0.92),
-    ("Laomedeia", "female", "upbeat", "kokoro", "jf_tebukuro", -1, 0.90, +5, 0.92),
-    ("Achernar", "female", "soft", "kokoro", "jf_gongitsune", 0, 1.10, +5, 1.12),
-    ("Alnilam", "male", "firm", "piper", "jm_kumo", -3, 0.95, -3, 0.95),
-    ("Schedar", "male", "even", "piper", "jm_kumo", +1, 1.08, +1, 1.08),
-    ("Gacrux", "female", "mature", "kokoro", "jf_gongitsune", -2, 1.05, +3, 1.08),
-    ("Pulcherrima", "female", "forward", "kokoro", "jf_alpha", +2, 0.92, +4, 0.92),
-    ("Achird", "male", "friendly", "piper", "jm_kumo", +1, 0.92, +1, 0.92),
-    ("Zubenelgenubi", "male", "casual", "piper", "jm_kumo", -1, 0.92, -1, 0.92),
-    ("Vindemiatrix", "female", "gentle", "kokoro", "jf_nezumi", -2, 1.10, +6, 1.10),
-    ("Sadachbia", "male", "lively", "piper", "jm_kumo", +2, 1.00, +2, 1.00),
-    ("Sadaltager", "male", "knowledgeable", "piper", "jm_kumo", -2, 1.08, -2, 1.08),
-    ("Sulafat", "female", "warm", "kokoro", "jf_gongitsune", -1, 1.00, +7, 1.05),
+_TABLE: tuple[tuple[str, Backend, str, float, float, float, float], ...] = (
+    ("Zephyr", "kokoro", "jf_alpha", +1, 0.95, +6, 0.92),
+    ("Puck", "piper", "jm_kumo", 0, 0.95, 0, 0.95),
+    ("Charon", "piper", "jm_kumo", -2, 1.00, -2, 1.00),
+    ("Kore", "kokoro", "jf_nezumi", -1, 1.00, +3, 1.00),
+    ("Fenrir", "piper", "jm_kumo", +2, 0.90, +2, 0.90),
+    ("Leda", "kokoro", "jf_tebukuro", 0, 0.95, +7, 0.95),
+    ("Orus", "piper", "jm_kumo", -1, 1.00, -1, 1.00),
+    ("Aoede", "kokoro", "jf_alpha", 0, 1.05, +5, 1.05),
+    ("Callirrhoe", "kokoro", "jf_gongitsune", +1, 1.00, +4, 1.08),
+    ("Autonoe", "kokoro", "jf_tebukuro", -2, 0.95, +6, 1.00),
+    ("Enceladus", "piper", "jm_kumo", -1, 1.10, -1, 1.10),
+    ("Iapetus", "piper", "jm_kumo", +1, 1.00, +1, 1.00),
+    ("Umbriel", "piper", "jm_kumo", 0, 1.08, 0, 1.08),
+    ("Algieba", "piper", "jm_kumo", -3, 1.05, -3, 1.05),
+    ("Despina", "kokoro", "jf_nezumi", +1, 1.05, +4, 1.00),
+    ("Erinome", "kokoro", "jf_alpha", -2, 1.00, +5, 1.00),
+    ("Algenib", "piper", "jm_kumo", -4, 1.00, -4, 1.00),
+    ("Rasalgethi", "piper", "jm_kumo", -2, 0.92, -2, 0.92),
+    ("Laomedeia", "kokoro", "jf_tebukuro", -1, 0.90, +5, 0.92),
+    ("Achernar", "kokoro", "jf_gongitsune", 0, 1.10, +5, 1.12),
+    ("Alnilam", "piper", "jm_kumo", -3, 0.95, -3, 0.95),
+    ("Schedar", "piper", "jm_kumo", +1, 1.08, +1, 1.08),
+    ("Gacrux", "kokoro", "jf_gongitsune", -2, 1.05, +3, 1.08),
+    ("Pulcherrima", "kokoro", "jf_alpha", +2, 0.92, +4, 0.92),
+    ("Achird", "piper", "jm_kumo", +1, 0.92, +1, 0.92),
+    ("Zubenelgenubi", "piper", "jm_kumo", -1, 0.92, -1, 0.92),
+    ("Vindemiatrix", "kokoro", "jf_nezumi", -2, 1.10, +6, 1.10),
+    ("Sadachbia", "piper", "jm_kumo", +2, 1.00, +2, 1.00),
+    ("Sadaltager", "piper", "jm_kumo", -2, 1.08, -2, 1.08),
+    ("Sulafat", "kokoro", "jf_gongitsune", -1, 1.00, +7, 1.05),
 )
 
 
@@ -96,17 +96,19 @@ class VoiceProfile:
 
 def _profiles() -> dict[str, VoiceProfile]:
     profiles: dict[str, VoiceProfile] = {}
-    for name, gender, character, preferred, kvoice, kst, klen, pst, plen in _TABLE:
+    for name, preferred, kvoice, kst, klen, pst, plen in _TABLE:
+        live = live_voice(name)
         renderings = {
             "kokoro": Voice(name, kvoice, length_scale=klen, pitch_semitones=kst),
             "piper": Voice(name, PIPER_VOICE, length_scale=plen, pitch_semitones=pst),
         }
-        profiles[name.lower()] = VoiceProfile(name, gender, character, preferred, renderings)
+        profiles[name.lower()] = VoiceProfile(name, live.gender, live.character, preferred,
+                                              renderings)
     return profiles
 
 
 _PROFILES = _profiles()
-VOICE_NAMES: tuple[str, ...] = tuple(row[0] for row in _TABLE)
+assert tuple(p.name for p in _PROFILES.values()) == VOICE_NAMES, "a Live voice lacks a rendering"
 
 
 def voice_profile(name: str | None) -> VoiceProfile:
@@ -114,14 +116,7 @@ def voice_profile(name: str | None) -> VoiceProfile:
 
     Raises :class:`InvalidArgument` (close code 1007) for a name not in the table.
     """
-    key = (name or DEFAULT_VOICE).strip().lower()
-    profile = _PROFILES.get(key)
-    if profile is None:
-        raise InvalidArgument(
-            f"unknown voiceName {name!r}; use a prebuilt voice such as "
-            f"{', '.join(VOICE_NAMES[:6])} ({len(VOICE_NAMES)} in all)"
-        )
-    return profile
+    return _PROFILES[live_voice(name).name.lower()]
 
 
 def resolve_voice(name: str | None, backend: str = "piper") -> Voice:
@@ -179,22 +174,13 @@ LANGUAGES: dict[str, SpeechLanguage] = {
         ),
     )
 }
-_BY_LOWER = {code.lower(): lang for code, lang in LANGUAGES.items()}
+assert tuple(LANGUAGES) == LIVE_LANGUAGES, "the table must list every Live languageCode"
 
 
 def resolve_language(code: str) -> SpeechLanguage:
-    """The table entry for a ``languageCode`` (any case; ``en`` or ``de-AT`` → the first
-    entry of that language). Raises :class:`InvalidArgument` (1007) when the Live API
-    defines no such language; check ``.kokoro`` (and a synthesizer's ``languages()``)
-    to learn whether a local voice speaks it.
+    """How the local voices speak ``languageCode`` (see :func:`live_language` for the
+    spellings taken). Raises :class:`InvalidArgument` (1007) when the Live API defines no
+    such language; check ``.kokoro`` (and a synthesizer's ``languages()``) to learn
+    whether a local voice speaks it.
     """
-    key = code.strip().lower().replace("_", "-")
-    found = _BY_LOWER.get(key)
-    if found is None:
-        family = key.split("-")[0]
-        found = next((lang for lang in LANGUAGES.values() if lang.family == family), None)
-    if found is None:
-        raise InvalidArgument(
-            f"unknown languageCode {code!r}; use a BCP-47 code such as en-US, es-US, fr-FR, ja-JP"
-        )
-    return found
+    return LANGUAGES[live_language(code).code]

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from openlive.engines.tts.chunker import TextChunker, speakable, split_text
+from openlive.session.chunker import TextChunker, speakable, split_text
 
 
 def stream(text: str, step: int = 1, **options: int) -> list[tuple[int, str]]:

@@ -5,7 +5,7 @@ Pure, shared by the session (which reads ``functionDeclarations``) and the backe
 
 * :func:`schema_from_declaration` turns a Live ``FunctionDeclaration``'s ``parameters``
   (an OpenAPI-style Schema, upper-case types) or ``parametersJsonSchema`` into the plain
-  JSON Schema a :class:`~openlive.engines.llm.base.ToolSpec` carries;
+  JSON Schema a :class:`~openlive.chat.ToolSpec` carries;
 * :func:`conform_arguments` nudges a small model's arguments towards the schema where
   its intent is unambiguous (numeric strings, enum case, undeclared properties);
 * :func:`validate_arguments` checks arguments against such a schema (the subset that

@@ -1,0 +1,23 @@
+"""Conversation types shared by the session and the engines (see :mod:`.messages`)."""
+
+from openlive.chat.messages import (
+    DEFAULT_CONTEXT_WINDOW,
+    ChatMessage,
+    GenerationRequest,
+    Image,
+    Role,
+    SamplingParams,
+    ToolCall,
+    ToolSpec,
+)
+
+__all__ = [
+    "DEFAULT_CONTEXT_WINDOW",
+    "ChatMessage",
+    "GenerationRequest",
+    "Image",
+    "Role",
+    "SamplingParams",
+    "ToolCall",
+    "ToolSpec",
+]

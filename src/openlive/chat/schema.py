@@ -182,7 +182,7 @@ def check_schema(schema: Mapping[str, Any], field: str = "parametersJsonSchema")
     error = best_match(checker.iter_errors(schema))
     if error is not None:
         raise InvalidArgument(f"{field}{_pointer(error.absolute_path)}: {error.message}")
-    compiled = _compile(_canonical(schema))
+    compiled = _compile(_cache_key(schema))
     for ref in _local_refs(schema):
         try:
             compiled.resolver.lookup(ref)
@@ -200,7 +200,7 @@ def validate_arguments(schema: Mapping[str, Any], args: object) -> list[str]:
     (``oneOf``, ``$ref``...), except that ``format`` is not checked. Validators are
     compiled once per distinct schema.
     """
-    validator = _compile(_canonical(schema)).validator
+    validator = _compile(_cache_key(schema)).validator
     try:
         errors = list(validator.iter_errors(cast(Any, args)))
     except Unresolvable as exc:  # a schema that skipped check_schema (an operator's tool)
@@ -208,7 +208,7 @@ def validate_arguments(schema: Mapping[str, Any], args: object) -> list[str]:
     return _describe(errors)
 
 
-def _canonical(schema: Mapping[str, Any]) -> str:
+def _cache_key(schema: Mapping[str, Any]) -> str:
     """The cache key of a schema: equal schemas share one compiled validator.
 
     Keys keep their order (errors come out in the order the schema lists its keywords).
@@ -360,7 +360,7 @@ def conform_arguments(schema: Mapping[str, Any], value: object) -> object:
     """
     if not isinstance(schema, Mapping):
         return value
-    return _conform(schema, value, _compile(_canonical(schema)).resolver)
+    return _conform(schema, value, _compile(_cache_key(schema)).resolver)
 
 
 def _conform(schema: object, value: object, resolver: Resolver[Any]) -> object:

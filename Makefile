@@ -24,8 +24,7 @@ $(VENV)/.installed-default: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade --quiet pip
 	$(BIN)/pip install -e '.[default]'
-	$(BIN)/python -m openlive.engines.weights
-	$(BIN)/python -m openlive.engines.turn.install
+	$(BIN)/python -m openlive.engines.models
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed-default

@@ -22,8 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import shutil
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from lib.speech import espeak, require_tools
 
 from openlive.audio.resample import StreamResampler
 from openlive.catalog import ModelCatalog
@@ -78,12 +77,9 @@ class Disturbance:
 
 
 def speak(text: str, voice: str, rate: int, tmp: Path) -> np.ndarray:
-    wav = tmp / "s.wav"
-    raw = tmp / "s.raw"
-    subprocess.run(["espeak-ng", "-v", voice, "-w", str(wav), text], check=True)
-    subprocess.run(["sox", str(wav), "-r", str(rate), "-c", "1", "-b", "16", "-e", "signed",
-                    str(raw)], check=True)
-    return np.fromfile(raw, dtype="<i2").astype(np.float32)
+    """``text`` at espeak-ng's default speed, ``rate`` Hz, as float samples."""
+    pcm = espeak(text, voice, None, tmp, rate=rate)
+    return np.frombuffer(pcm, dtype="<i2").astype(np.float32)
 
 
 def disturbances(tmp: Path, seed: int) -> dict[str, Disturbance]:
@@ -180,16 +176,12 @@ def _wire(action: object) -> dict[str, Any]:
     return to_wire(action.message) if hasattr(action, "message") else {}
 
 
-async def trial(disturbance: Disturbance, answer24k: np.ndarray, vad: SharedSileroModel,
-                asr: object, seed: int) -> tuple[float | None, bool]:
-    """Play the disturbance while the model speaks: (when it was interrupted, seconds
-    after the disturbance began, or None; paused at some point?)."""
-    session = Session(session_id="b", catalog=ModelCatalog(), capabilities=ServerCapabilities(
-        audio_output=True, audio_input=True))
-    now = 0.0
+def start_reply(session: Session) -> tuple[int, int]:
+    """Set the session up and have the model write its whole answer: (the generation's
+    id, the id of its first piece to synthesize)."""
 
     def feed(event: object) -> list[Any]:
-        return session.handle(event, now)  # type: ignore[arg-type]
+        return session.handle(event, 0.0)  # type: ignore[arg-type]
 
     def client(frame: dict[str, Any]) -> list[Any]:
         import orjson
@@ -205,15 +197,12 @@ async def trial(disturbance: Disturbance, answer24k: np.ndarray, vad: SharedSile
     # the model has finished writing while its audio plays (as it usually has): the
     # session knows every word it is saying, which the echo check compares with
     pieces += [a for a in feed(GenerationFinished(gid, 20, 30)) if isinstance(a, Synthesize)]
-    piece = pieces[0].piece_id if pieces else 0
-    scored: list[tuple[float, float, float]] = []
+    return gid, pieces[0].piece_id if pieces else 0
 
-    def on_scored(at: float, probability: float, echo: float) -> None:
-        scored.append((at, probability, echo))
 
-    def on_failure(error: Exception) -> None:
-        raise error
-
+def user_audio(disturbance: Disturbance, answer24k: np.ndarray) -> np.ndarray:
+    """What the user does, 16 kHz, long enough for the reply's echo and the disturbance
+    to be over for 1.5 s."""
     sound = disturbance.sound
     reply_seconds = answer24k.size / 24000
     if disturbance.echo is not None:
@@ -227,6 +216,31 @@ async def trial(disturbance: Disturbance, answer24k: np.ndarray, vad: SharedSile
     if sound is not None:
         at = int(disturbance.at * RATE)
         user[at:at + sound.size] = sound[:max(0, total - at)]
+    return user
+
+
+async def trial(disturbance: Disturbance, answer24k: np.ndarray, vad: SharedSileroModel,
+                asr: object, seed: int) -> tuple[float | None, bool]:
+    """Play the disturbance while the model speaks: (when it was interrupted, seconds
+    after the disturbance began, or None; paused at some point?)."""
+    session = Session(session_id="b", catalog=ModelCatalog(), capabilities=ServerCapabilities(
+        audio_output=True, audio_input=True))
+    gid, piece = start_reply(session)
+    now = 0.0
+
+    def feed(event: object) -> list[Any]:
+        return session.handle(event, now)  # type: ignore[arg-type]
+
+    scored: list[tuple[float, float, float]] = []
+
+    def on_scored(at: float, probability: float, echo: float) -> None:
+        scored.append((at, probability, echo))
+
+    def on_failure(error: Exception) -> None:
+        raise error
+
+    user = user_audio(disturbance, answer24k)
+    total = user.size
     rng = np.random.default_rng(seed)
     phone = Client(disturbance.echo, seed, total)
 
@@ -317,8 +331,7 @@ async def main() -> None:
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--only", default="", help="run the disturbances whose name has this")
     args = parser.parse_args()
-    if not (shutil.which("espeak-ng") and shutil.which("sox")):
-        raise SystemExit("needs espeak-ng and sox")
+    require_tools()
     vad = SharedSileroModel()
     asr = create_speech_recognizer("whisper", preload=False)
     counts: dict[str, list[int]] = {}

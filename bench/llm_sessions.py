@@ -22,7 +22,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from stats import pct
+from lib.stats import pct
+from lib.tables import header, ms, row
 
 MAX_TOKENS = 20
 
@@ -189,20 +190,18 @@ def main() -> None:
           f"model, {args.rounds} counted rounds ({len(prompts)} turns per mode), prompts "
           f"{min(prompts)}-{max(prompts)} tokens, max {MAX_TOKENS} tokens, temperature 0, "
           f"{args.threads} threads ({elapsed:.0f} s in all)\n")
-    print("| mode | TTFT p50 | TTFT p95 |")
-    print("|---|---|---|")
+    print(*header("mode", "TTFT p50", "TTFT p95"), sep="\n")
     for mode in modes:
-        print(f"| {mode.name} | {pct(mode.ttft, 0.5) * 1000:.0f} ms | "
-              f"{pct(mode.ttft, 0.95) * 1000:.0f} ms |")
+        print(row(mode.name, ms(pct(mode.ttft, 0.5)), ms(pct(mode.ttft, 0.95))))
     s = stats
     if s.saves and s.restores:
-        print("\n| snapshots | count | mean time | mean size |")
-        print("|---|---|---|---|")
-        print(f"| saved | {s.saves} | {s.save_seconds / s.saves * 1000:.1f} ms | "
-              f"{s.saved_bytes / s.saves / 1e6:.1f} MB ({s.saved_tokens // s.saves} tokens, "
-              f"{s.saved_bytes / max(s.saved_tokens, 1) / 1024:.1f} KiB/token) |")
-        print(f"| restored | {s.restores} | {s.restore_seconds / s.restores * 1000:.1f} ms | "
-              f"{s.restored_tokens // s.restores} prompt tokens reused |")
+        print()
+        print(*header("snapshots", "count", "mean time", "mean size"), sep="\n")
+        print(row("saved", s.saves, ms(s.save_seconds / s.saves, 1),
+                  f"{s.saved_bytes / s.saves / 1e6:.1f} MB ({s.saved_tokens // s.saves} tokens, "
+                  f"{s.saved_bytes / max(s.saved_tokens, 1) / 1024:.1f} KiB/token)"))
+        print(row("restored", s.restores, ms(s.restore_seconds / s.restores, 1),
+                  f"{s.restored_tokens // s.restores} prompt tokens reused"))
 
 
 if __name__ == "__main__":

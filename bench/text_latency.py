@@ -15,18 +15,17 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-from stats import pct
+from lib.server import ROOT, Server
+from lib.stats import pct
+from lib.tables import header, ms, row
 
-ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = [
     "What is the capital of France?",
     "Name three primary colors.",
@@ -39,34 +38,12 @@ MAX_TOKENS = 48
 SEED = 1234
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def through_openlive(sdk_python: Path, data_dir: Path, threads: int) -> list[dict[str, float]]:
-    openlive = [sys.executable, "-m", "openlive"]
-    key = subprocess.run([*openlive, "keys", "create", "--data-dir", str(data_dir)],
-                         check=True, capture_output=True, text=True).stdout.strip()
-    port = free_port()
-    log = open(data_dir / "server.log", "w")  # noqa: SIM115
-    server = subprocess.Popen([*openlive, "serve", "--port", str(port), "--data-dir",
-                               str(data_dir), "--log-level", "warning", "--no-voice",
-                               "--llm-threads", str(threads)],
-                              stdout=log, stderr=subprocess.STDOUT)
+    server = Server(data_dir, None, ["--no-voice", "--llm-threads", str(threads)],
+                    log_level="warning", voice=False)
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"server did not start; see {data_dir / 'server.log'}")
-                time.sleep(0.5)
-        env = {**os.environ, "GOOGLE_GEMINI_BASE_URL": f"http://127.0.0.1:{port}",
-               "GEMINI_API_KEY": key, "SSL_CERT_FILE": str(data_dir / "tls" / "ca.pem")}
+        env = {**os.environ, "GOOGLE_GEMINI_BASE_URL": server.http,
+               "GEMINI_API_KEY": server.key, "SSL_CERT_FILE": str(data_dir / "tls" / "ca.pem")}
         job = {"model": "gemini-live-2.5-flash-preview", "prompts": PROMPTS,
                "config": {"temperature": 0.0, "seed": SEED, "max_output_tokens": MAX_TOKENS}}
         out = subprocess.run([str(sdk_python), str(ROOT / "bench" / "sdk_text_client.py"),
@@ -74,13 +51,17 @@ def through_openlive(sdk_python: Path, data_dir: Path, threads: int) -> list[dic
                              text=True, timeout=600)
         return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
     finally:
-        server.terminate()
-        server.wait(30)
-        log.close()
+        server.stop()
 
 
 async def direct(threads: int) -> list[dict[str, float]]:
-    from openlive.engines.llm.base import ChatMessage, GenerationRequest, SamplingParams, TextDelta
+    from openlive.engines.llm.base import (
+        ChatMessage,
+        Finished,
+        GenerationRequest,
+        SamplingParams,
+        TextDelta,
+    )
     from openlive.engines.llm.factory import create_language_model
 
     model = create_language_model("llamacpp", n_threads=threads)
@@ -97,7 +78,7 @@ async def direct(threads: int) -> list[dict[str, float]]:
                 if isinstance(event, TextDelta):
                     last = time.perf_counter()
                     first = first or last
-                else:
+                elif isinstance(event, Finished):
                     tokens = event.completion_tokens
             results.append({"ttft": first - start, "decode": last - first, "tokens": tokens})
     finally:
@@ -134,11 +115,11 @@ def main() -> None:
     print(f"\nText latency, {len(served)} turns each, max {MAX_TOKENS} tokens, "
           f"temperature 0, {args.threads} llama.cpp threads "
           f"(google-genai {args.sdk} over TLS vs in-process llama.cpp)\n")
-    print("| path | TTFT p50 | TTFT p95 | decode tok/s p50 | decode tok/s p5 |")
-    print("|---|---|---|---|---|")
+    print(*header("path", "TTFT p50", "TTFT p95", "decode tok/s p50", "decode tok/s p5"),
+          sep="\n")
     for name, s in (("SDK → openlive → llama.cpp", a), ("llama.cpp direct", b)):
-        print(f"| {name} | {s['ttft50'] * 1000:.0f} ms | {s['ttft95'] * 1000:.0f} ms | "
-              f"{s['tps50']:.1f} | {s['tps5']:.1f} |")
+        print(row(name, ms(s["ttft50"]), ms(s["ttft95"]), f"{s['tps50']:.1f}",
+                  f"{s['tps5']:.1f}"))
     print(f"\noverhead ratio at p50: TTFT {a['ttft50'] / b['ttft50']:.3f}, "
           f"decode rate {b['tps50'] / a['tps50']:.3f} (1.000 = no overhead; target ≤ 1.05)")
 

@@ -37,6 +37,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lib.stats import pct
+from lib.tables import header
+
 from openlive.chat.schema import schema_from_declaration
 from openlive.engines.llm.base import (
     ChatMessage,
@@ -396,23 +399,19 @@ def summarise(
 def _stats(values: list[float]) -> dict[str, float]:
     if not values:
         return {"p50": float("nan"), "p90": float("nan"), "n": 0}
-    ordered = sorted(values)
-    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
-    return {"p50": statistics.median(ordered), "p90": p90, "n": len(ordered)}
+    return {"p50": statistics.median(values), "p90": pct(values, 0.9), "n": len(values)}
 
 
-ACCURACY_HEADER = (
-    "| prompt format | right tool, valid args | right tool, expected values | "
-    "no-tool prompts: false calls / rejected attempts | answer after result: text / uses it |"
-)
-LATENCY_HEADER = (
-    "| prompt format | first token, plain answer | first token, tools declared | "
-    "parsed call | a call adds | first token of the answer after the result |"
-)
+ACCURACY_HEADER = header(
+    "prompt format", "right tool, valid args", "right tool, expected values",
+    "no-tool prompts: false calls / rejected attempts", "answer after result: text / uses it")
+LATENCY_HEADER = header(
+    "prompt format", "first token, plain answer", "first token, tools declared",
+    "parsed call", "a call adds", "first token of the answer after the result")
 
 
 def markdown(results: list[dict[str, Any]]) -> str:
-    lines = [ACCURACY_HEADER, "|---|---|---|---|---|"]
+    lines = list(ACCURACY_HEADER)
     for r in results:
         n, m, f = r["tool_prompts"], r["no_tool_prompts"], r["follow_ups"]
         lines.append(
@@ -423,7 +422,7 @@ def markdown(results: list[dict[str, Any]]) -> str:
             f"{r['false_calls']}/{m} / {r['rejected_attempts']}/{m} | "
             f"{r['answers_in_text']}/{f} / {r['answers_using_result']}/{f} |"
         )
-    lines += ["", LATENCY_HEADER, "|---|---|---|---|---|---|"]
+    lines += ["", *LATENCY_HEADER]
     for r in results:
         plain, call = r["ttft_plain"], r["time_to_call"]
         adds = call["p50"] - plain["p50"]

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import os
 import random
 import time
@@ -28,7 +27,8 @@ from collections import deque
 from collections.abc import Sequence
 
 import numpy as np
-from stats import pct
+from lib.stats import pct
+from lib.tables import header, ms, row
 
 from openlive.engines.vad.silero import FRAME_SAMPLES, SharedSileroModel, SileroStream
 from openlive.runtime.audio_input import AudioInput
@@ -101,10 +101,6 @@ async def measure(vad: VadScorer, sessions: int, seconds: float) -> dict[str, fl
             "cpu": (time.process_time() - cpu) / (time.perf_counter() - wall)}
 
 
-def ms(seconds: float) -> str:
-    return "–" if math.isnan(seconds) else f"{seconds * 1000:.1f} ms"
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -116,9 +112,8 @@ async def main() -> None:
     batcher = VadBatcher(counting)  # type: ignore[arg-type]  # the model, counted
     inline = InlineVad(model)
     print(f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f} at start\n")
-    print("| sessions | VAD | loop lag p50 | p95 | p99 | frame delay p50 | p95 | p99 "
-          "| frames per call | process CPU |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print(*header("sessions", "VAD", "loop lag p50", "p95", "p99", "frame delay p50", "p95",
+                  "p99", "frames per call", "process CPU"), sep="\n")
     try:
         for i, k in enumerate(int(x) for x in args.levels.split(",")):
             modes: list[tuple[str, VadScorer]] = [("event loop", inline), ("batched", batcher)]
@@ -127,9 +122,9 @@ async def main() -> None:
                 r = await measure(vad, k, args.seconds)
                 per_call = (f"{counting.frames / counting.calls:.1f}"
                             if vad is batcher and counting.calls else "–")
-                print(f"| {k} | {name} | {ms(r['lag_p50'])} | {ms(r['lag_p95'])} | "
-                      f"{ms(r['lag_p99'])} | {ms(r['delay_p50'])} | {ms(r['delay_p95'])} | "
-                      f"{ms(r['delay_p99'])} | {per_call} | {r['cpu']:.2f} |", flush=True)
+                delays = (ms(r[key], 1) for key in ("lag_p50", "lag_p95", "lag_p99",
+                                                    "delay_p50", "delay_p95", "delay_p99"))
+                print(row(k, name, *delays, per_call, f"{r['cpu']:.2f}"), flush=True)
     finally:
         batcher.close()
     print(f"\nload average {os.getloadavg()[0]:.2f} at end")

@@ -25,9 +25,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import voice_latency as vl
+from lib.machine import CpuWindow, await_quiet, git_commit
+from lib.server import Server
+from lib.sessions import TURN_TIMEOUT, Bench, conversation, conversations
+from lib.speech import cache_dir, make_utterances
+from lib.stats import pct
+from lib.tables import header, ms, row
+from lib.trace import turn_lines
 
 DEFAULT_CONFIGS = ("answer ahead=", "no answer ahead=--no-answer-ahead")
 STAGES = ("endpoint", "ahead", "llm_first_token", "llm_first_piece", "tts_first_chunk",
@@ -40,37 +44,35 @@ def parse_config(text: str) -> tuple[str, list[str]]:
 
 
 async def run(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
-    cache = Path(tempfile.gettempdir()) / "openlive-bench-voice"
-    cache.mkdir(exist_ok=True)
-    questions, _ = vl.make_utterances(cache)
+    questions, _ = make_utterances(cache_dir())
     configs = [parse_config(c) for c in (args.config or DEFAULT_CONFIGS)]
     results: dict[str, dict[str, Any]] = {
         name: {"e2e": [], "lines": [], "cpu": []} for name, _ in configs}
     with tempfile.TemporaryDirectory(prefix="openlive-ab-") as tmp:
-        servers: dict[str, vl.Server] = {}
+        servers: dict[str, Server] = {}
         try:
             for i, (name, flags) in enumerate(configs):
                 print(f"starting {name!r}: openlive serve {' '.join(flags)} …", file=sys.stderr)
                 data = Path(tmp) / str(i)
                 data.mkdir()
-                servers[name] = vl.Server(data, None, flags)
-            benches = {name: vl.Bench(args, server) for name, server in servers.items()}
+                servers[name] = Server(data, None, flags)
+            benches = {name: Bench(args, server) for name, server in servers.items()}
             for name, bench in benches.items():  # one warm-up turn each
-                await vl.conversation(bench, questions[:1], 1, 0.0, random.Random(1))
+                await conversation(bench, questions[:1], 1, 0.0, random.Random(1))
             for round_no in range(args.rounds):
                 order = list(benches) if round_no % 2 == 0 else list(benches)[::-1]
                 for name in order:
-                    await vl.await_quiet(args.quiet_wait, servers[name].pid)
+                    await await_quiet(args.quiet_wait, servers[name].pid)
                     print(f"round {round_no + 1}/{args.rounds}: {name}", file=sys.stderr)
-                    window = vl.CpuWindow(servers[name].pid)
-                    sessions = await vl.conversations(benches[name], questions,
+                    window = CpuWindow(servers[name].pid)
+                    sessions = await conversations(benches[name], questions,
                                                       args.sessions, args.turns)
                     results[name]["cpu"].append(window.cores())
                     for _, turns in sessions:
                         results[name]["e2e"] += [t.e2e for t in turns
                                                  if t.e2e is not None and not t.split]
             for name, server in servers.items():
-                per_session = list(vl.turn_lines(server.log_text()).values())[1:]  # no warm-up
+                per_session = list(turn_lines(server.log_text()).values())[1:]  # no warm-up
                 results[name]["lines"] = [line for lines in per_session for line in lines
                                           if "llm_first_token" in line]
         finally:
@@ -83,25 +85,22 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
     out = [(f"### A/B: end of speech → first audio ({args.sessions} concurrent session(s) × "
            f"{args.turns} turns × {args.rounds} rounds per configuration, alternating)"), ""]
     names = list(results)
-    out.append("| | " + " | ".join(names) + " |")
-    out.append("|---|" + "---|" * len(names))
-    n = [len(results[name]["e2e"]) for name in names]
-    out.append("| turns | " + " | ".join(str(x) for x in n) + " |")
+    out += header("", *names)
+    out.append(row("turns", *(len(results[name]["e2e"]) for name in names)))
     for q, label in ((0.5, "p50"), (0.95, "p95")):
-        cells = [vl.ms(vl.pct(results[name]["e2e"], q)) for name in names]
-        out.append(f"| **client: end of speech → first audio, {label}** | "
-                   + " | ".join(f"**{c}**" for c in cells) + " |")
+        out.append(row(f"**client: end of speech → first audio, {label}**",
+                       *(f"**{ms(pct(results[name]['e2e'], q))}**" for name in names)))
     for stage in STAGES:
         cells = []
         for name in names:
             values = [line[stage] for line in results[name]["lines"] if stage in line]
-            cells.append(f"{vl.ms(vl.pct(values, 0.5))} (n={len(values)})" if values else "–")
-        out.append(f"| server p50: {stage} | " + " | ".join(cells) + " |")
+            cells.append(f"{ms(pct(values, 0.5))} (n={len(values)})" if values else "–")
+        out.append(row(f"server p50: {stage}", *cells))
     cpu = []
     for name in names:
         other = [c.get("other", 0.0) for c in results[name]["cpu"]]
         cpu.append(f"{max(other):.2f}" if other else "–")
-    out.append("| other processes, most cores in a round | " + " | ".join(cpu) + " |")
+    out.append(row("other processes, most cores in a round", *cpu))
     out += ["", ("Server stages exclude each server's warm-up turn. `ahead`: how long before "
             "the endpoint an answer was started (turns answered during the pause only).")]
     return "\n".join(out)
@@ -126,12 +125,12 @@ def main() -> None:
     parser.add_argument("--silence-ms", type=int, default=None)
     parser.add_argument("--language", default="en-US")
     parser.add_argument("--max-tokens", type=int, default=40)
-    parser.add_argument("--turn-timeout", type=float, default=vl.TURN_TIMEOUT)
+    parser.add_argument("--turn-timeout", type=float, default=TURN_TIMEOUT)
     parser.add_argument("--no-deflate", action="store_true")
     args = parser.parse_args()
     started = time.perf_counter()
     results = asyncio.run(run(args))
-    print(f"\n{time.strftime('%Y-%m-%d %H:%M')}, commit {vl.git_commit()}, "
+    print(f"\n{time.strftime('%Y-%m-%d %H:%M')}, commit {git_commit()}, "
           f"{time.perf_counter() - started:.0f} s\n")
     print(report(results, args))
 

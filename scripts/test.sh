@@ -18,8 +18,7 @@ echo "== SDK clients (google-genai versions, @google/genai)"
 bash scripts/sdk-envs.sh
 
 echo "== preparing the default model weights (once; cached)"
-$BIN/python -m openlive.engines.weights
-$BIN/python -m openlive.engines.turn.install
+$BIN/python -m openlive.engines.models
 
 echo "== lint and types"
 $BIN/ruff check src tests bench

@@ -3,6 +3,10 @@
 ``redis_url``: a real ``redis-server`` started once per test session on a free loopback
 port, with no persistence, in a temporary directory. Without ``redis-server`` (or the
 ``redis`` package) the tests that need it skip locally and fail in CI (``CI`` set).
+
+``record_replays`` (autouse): with ``OPENLIVE_RECORD_REPLAYS=<folder>`` set, every
+Session a test drives is recorded there (``tests/session/recorder.py``); otherwise a
+no-op.
 """
 
 from __future__ import annotations
@@ -19,6 +23,17 @@ from typing import NoReturn
 import pytest
 
 REDIS_START_TIMEOUT_S = 20.0
+
+
+@pytest.fixture(autouse=True)
+def record_replays(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Record the test's sessions when ``OPENLIVE_RECORD_REPLAYS`` names a folder."""
+    if not os.environ.get("OPENLIVE_RECORD_REPLAYS"):
+        yield
+        return
+    from tests.session.recorder import record_replays as record
+
+    yield from record(request)
 
 
 def _missing(what: str) -> NoReturn:

@@ -67,9 +67,10 @@ def wait_until_ready(
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     pytest.importorskip("llama_cpp.server")
-    from openlive.engines import weights
+    from openlive.engines.models import QWEN25_CODER_05B
+    from openlive.engines.weights import ensure
 
-    model_path = weights.ensure_model(progress=False)
+    model_path = ensure(QWEN25_CODER_05B, progress=False)
     port = free_port()
     command = [
         sys.executable, "-m", "llama_cpp.server",

@@ -7,6 +7,7 @@ SSE corner cases, and error statuses.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 
@@ -22,7 +23,7 @@ from openlive.engines.llm.base import (
     SamplingParams,
     TextDelta,
 )
-from openlive.engines.llm.openai_compat import OpenAICompatModel, sse_data
+from openlive.engines.llm.openai_compat import OpenAICompatModel
 from openlive.errors import EngineError
 
 BASE = "http://llm.test/v1"
@@ -33,6 +34,11 @@ Handler = Callable[[httpx.Request], httpx.Response]
 def sse(*events: object) -> bytes:
     lines = [f"data: {e if isinstance(e, str) else json.dumps(e)}\n\n" for e in events]
     return ("".join(lines)).encode()
+
+
+def streamed(body: bytes) -> httpx.Response:
+    """An answer as a server streams it: 200 with the event-stream content type."""
+    return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
 
 
 def chunk(text: str | None = None, finish: str | None = None) -> dict[str, object]:
@@ -51,14 +57,70 @@ async def collect(
     return [event async for event in model.stream(request)]
 
 
-async def lines(*items: str) -> AsyncIterator[str]:
-    for item in items:
-        yield item
+async def test_events_skip_comments_and_keep_alives_and_join_multiline_data() -> None:
+    body = (
+        b": ping\r\n\r\n"
+        b"event: message\r\nid: 1\r\n"
+        b'data: {"choices": [{"index": 0,\r\ndata:"delta": {"content": "one"}}]}\r\n\r\n'
+        b"\r\n"  # a blank line after an id: an event with no data
+        b'data: {"choices": [{"index": 0, "delta": {"content": "two"}}]}\n\n'
+        b'data: {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 2}}\r\r'
+        b"data: [DONE]\n\n"
+        b'data: {"choices": [{"index": 0, "delta": {"content": "after done"}}]}\n\n'
+    )
+    events = await collect(model_with(lambda _: streamed(body)))
+    assert events == [TextDelta("one"), TextDelta("two"), Finished(3, 2)]
 
 
-async def test_sse_parser_skips_comments_and_joins_multiline_data() -> None:
-    source = lines(": ping", "event: message", "data: one", "data:two", "", "", "data: [DONE]")
-    assert [d async for d in sse_data(source)] == ["one\ntwo", "[DONE]"]
+async def test_an_answer_that_is_no_event_stream_is_a_lasting_error() -> None:
+    answer = httpx.Response(200, json={"choices": [{"message": {"content": "hi"}}]})
+    with pytest.raises(EngineError, match="did not answer with an event stream") as caught:
+        await collect(model_with(lambda _: answer))
+    assert not caught.value.retryable
+
+
+class EndlessReply(httpx.AsyncByteStream):
+    """One chunk, then nothing until closed: a server still generating."""
+
+    def __init__(self) -> None:
+        self.closed = asyncio.Event()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield sse(chunk("Once"))
+        await asyncio.Event().wait()
+
+    async def aclose(self) -> None:
+        self.closed.set()
+
+
+def endless_model() -> tuple[OpenAICompatModel, EndlessReply]:
+    body = EndlessReply()
+    headers = {"content-type": "text/event-stream"}
+    return model_with(lambda _: httpx.Response(200, stream=body, headers=headers)), body
+
+
+async def test_leaving_the_stream_closes_the_response() -> None:
+    model, body = endless_model()
+    stream = model.stream(GenerationRequest(MESSAGES, SamplingParams()))
+    assert await anext(stream) == TextDelta("Once")
+    await stream.aclose()
+    assert body.closed.is_set()
+
+
+async def test_cancelling_the_task_closes_the_response() -> None:
+    model, body = endless_model()
+    first = asyncio.Event()
+
+    async def consume() -> None:
+        async for _ in model.stream(GenerationRequest(MESSAGES, SamplingParams())):
+            first.set()
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(first.wait(), 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert body.closed.is_set()
 
 
 async def test_stream_maps_sampling_and_reads_usage_from_the_last_chunk() -> None:
@@ -68,7 +130,7 @@ async def test_stream_maps_sampling_and_reads_usage_from_the_last_chunk() -> Non
         seen.append(request)
         usage = {"choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 2}}
         body = sse(chunk("Hel"), chunk("lo"), chunk(finish="length"), usage, "[DONE]")
-        return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+        return streamed(body)
 
     model = model_with(handler, api_key="sekret")
     sampling = SamplingParams(
@@ -102,9 +164,7 @@ async def test_without_usage_llama_server_counts_the_prompt() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         paths.append(request.url.path)
         if request.url.path == "/v1/chat/completions":
-            return httpx.Response(
-                200, content=sse(chunk("a"), chunk("b"), chunk(finish="stop"), "[DONE]")
-            )
+            return streamed(sse(chunk("a"), chunk("b"), chunk(finish="stop"), "[DONE]"))
         if request.url.path == "/apply-template":
             assert json.loads(request.content)["messages"] == [{"role": "user", "content": "hi"}]
             return httpx.Response(200, json={"prompt": "<|user|>hi<|assistant|>"})
@@ -159,13 +219,13 @@ async def test_http_error_status(status: int, retryable: bool) -> None:
 async def test_error_event_mid_stream() -> None:
     body = sse(chunk("a"), {"error": {"message": "out of memory"}})
     with pytest.raises(EngineError, match="out of memory"):
-        await collect(model_with(lambda _: httpx.Response(200, content=body)))
+        await collect(model_with(lambda _: streamed(body)))
 
 
 async def test_invalid_json_is_reported() -> None:
     body = sse("{not json")
     with pytest.raises(EngineError, match="invalid JSON"):
-        await collect(model_with(lambda _: httpx.Response(200, content=body)))
+        await collect(model_with(lambda _: streamed(body)))
 
 
 async def test_transport_failure_is_retryable() -> None:
@@ -185,7 +245,7 @@ async def test_zero_max_tokens_is_refused() -> None:
 async def test_reply_is_kept_when_the_server_cannot_count(caplog) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/v1/chat/completions" and json.loads(request.content)["stream"]:
-            return httpx.Response(200, content=sse(chunk("a"), chunk(finish="stop"), "[DONE]"))
+            return streamed(sse(chunk("a"), chunk(finish="stop"), "[DONE]"))
         return httpx.Response(404)
 
     events = await collect(model_with(handler))
@@ -210,7 +270,7 @@ async def test_images_go_as_openai_image_parts_to_a_vision_model() -> None:
         body = sse(chunk("A cat."), chunk(finish="stop"),
                    {"choices": [], "usage": {"prompt_tokens": 90, "completion_tokens": 2}},
                    "[DONE]")
-        return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+        return streamed(body)
 
     model = model_with(handler, vision=True)
     assert model.capabilities.vision

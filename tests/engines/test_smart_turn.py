@@ -1,9 +1,9 @@
-"""Smart Turn v3.2: features, install, and the real model on espeak-ng speech."""
+"""Smart Turn v3.2: features, fetching on first use, and the real model on espeak-ng speech."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import importlib.metadata
 import io
 import shutil
 import statistics
@@ -18,19 +18,17 @@ import pytest
 
 from openlive.audio.pcm import float32_to_pcm16, pcm16_to_float32
 from openlive.audio.resample import input_resampler
-from openlive.engines.turn import install
+from openlive.engines import weights
+from openlive.engines.models import SMART_TURN, SMART_TURN_MODEL
 from openlive.engines.turn.smart_turn import (
-    INSTALL_COMMAND,
-    LICENSE_FILE,
     MAX_SAMPLES,
-    WHEEL_LICENSE_MEMBER,
-    WHEEL_MEMBER,
     SmartTurn,
     last_window,
     log_mel_features,
     model_path,
 )
-from openlive.errors import EngineError
+from openlive.engines.weights import ensure
+from openlive.errors import ConfigError, EngineError
 
 # --- features: golden values from pipecat 1.14.0's compute_whisper_log_mel_features ------
 
@@ -76,49 +74,22 @@ def test_the_window_is_the_last_8_seconds_left_padded() -> None:
     assert last_window(long)[0] == 5
 
 
-# --- install ------------------------------------------------------------------------------------
+# --- the model file -----------------------------------------------------------------------------
+# How ensure() fetches and verifies it is tested in test_weights.py; here: what SmartTurn does.
 
 
-def fake_wheel(tmp_path: Path, payload: bytes) -> Path:
-    wheel = tmp_path / "pipecat_ai-1.14.0-py3-none-any.whl"
+def fake_wheel(directory: Path, payload: bytes, licence: bytes = b"BSD 2-Clause") -> Path:
+    """A wheel laid out like pipecat-ai 1.14.0's, for the members SMART_TURN names."""
+    wheel = directory / "pipecat_ai-1.14.0-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as archive:
-        archive.writestr(WHEEL_MEMBER, payload)
-        archive.writestr(WHEEL_LICENSE_MEMBER, "BSD 2-Clause License\n")
+        for file, content in zip(SMART_TURN.files, (payload, licence), strict=True):
+            archive.writestr(file.pieces[0].member, content)
     return wheel
 
 
-def test_extract_verifies_the_digest_and_keeps_the_licence(tmp_path: Path) -> None:
-    payload = b"not really onnx" * 1000
-    target = model_path(tmp_path)
-    install.extract(
-        fake_wheel(tmp_path, payload),
-        target,
-        sha256=hashlib.sha256(payload).hexdigest(),
-        progress=False,
-    )
-    assert target.read_bytes() == payload
-    licence = (target.parent / LICENSE_FILE).read_text()
-    assert "BSD 2-Clause License" in licence and "pipecat-ai==1.14.0" in licence
-
-
-def test_extract_refuses_a_wrong_digest_and_leaves_nothing(tmp_path: Path) -> None:
-    target = model_path(tmp_path)
-    with pytest.raises(EngineError, match="expected"):
-        install.extract(fake_wheel(tmp_path, b"tampered"), target, progress=False)
-    assert list(target.parent.iterdir()) == []
-
-
-def test_install_command_reports_failure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    wheel = fake_wheel(tmp_path, b"tampered")
-    code = install.main(["--wheel", str(wheel), "--cache-dir", str(tmp_path), "--quiet"])
-    assert code == 1
-    assert "SHA-256" in capsys.readouterr().err
-
-
-def test_a_missing_model_names_the_install_command(tmp_path: Path) -> None:
-    with pytest.raises(EngineError) as caught:
+def test_a_missing_own_model_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="Smart Turn model file not found"):
         SmartTurn(tmp_path / "nowhere.onnx")
-    assert INSTALL_COMMAND in str(caught.value)
 
 
 def test_a_wrong_digest_is_refused(tmp_path: Path) -> None:
@@ -130,30 +101,53 @@ def test_a_wrong_digest_is_refused(tmp_path: Path) -> None:
 
 def test_model_path_follows_the_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("OPENLIVE_CACHE_DIR", str(tmp_path))
-    assert model_path() == tmp_path / "models" / "smart-turn-v3.2-cpu.onnx"
+    assert model_path() == tmp_path / "models" / "smart-turn-v3.2" / "smart-turn-v3.2-cpu.onnx"
 
 
-def test_the_server_installs_a_missing_model_on_first_use(
+def test_a_tampered_wheel_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    if installed("pipecat-ai"):
+        pytest.skip("pipecat-ai is installed: ensure() takes the model from it, not a wheel")
+    tampered = b"x" * SMART_TURN.files[0].size  # the right size: only the digest tells
+    monkeypatch.setattr(weights, "download_wheel", lambda _, d: fake_wheel(d, tampered))
+    with pytest.raises(EngineError, match="SHA-256 mismatch"):
+        SmartTurn(cache_dir=tmp_path)
+    assert not model_path(tmp_path).exists()
+
+
+def test_the_server_fetches_a_missing_model_on_first_use(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    if installed("pipecat-ai"):
+        pytest.skip("pipecat-ai is installed: ensure() takes the model from it, not a wheel")
     from openlive.server import run
 
-    real = model_path()  # installed by `make install`
-    wheel = fake_wheel(tmp_path, real.read_bytes())
-    downloads: list[Path] = []
+    real = ensure(SMART_TURN, progress=False)  # the default cache, prepared by the installer
+    model_bytes = (real / SMART_TURN_MODEL).read_bytes()
+    licence = (real / "LICENSE").read_bytes()
+    downloads: list[str] = []
 
-    def download(directory: Path, *, quiet: bool = False) -> Path:
-        downloads.append(directory)
-        return wheel  # what `pip download --no-deps pipecat-ai` would leave
+    def download(requirement: str, directory: Path) -> Path:
+        downloads.append(requirement)
+        return fake_wheel(directory, model_bytes, licence)  # what pip would leave there
 
-    monkeypatch.setattr(install, "download_wheel", download)
+    monkeypatch.setattr(weights, "download_wheel", download)
     monkeypatch.setenv("OPENLIVE_CACHE_DIR", str(tmp_path / "cache"))
     model = run._smart_turn()
-    assert model_path() == tmp_path / "cache" / "models" / "smart-turn-v3.2-cpu.onnx"
-    assert model_path().read_bytes() == real.read_bytes() and len(downloads) == 1
+    fetched = tmp_path / "cache" / "models" / "smart-turn-v3.2"
+    assert model.path == fetched / SMART_TURN_MODEL
+    assert model.path.read_bytes() == model_bytes and downloads == ["pipecat-ai==1.14.0"]
+    assert b"BSD 2-Clause License" in (fetched / "LICENSE").read_bytes()
     assert 0.0 <= model.predict_blocking(b"\x00\x00" * 16000) <= 1.0
     run._smart_turn()  # there now: no second download
     assert len(downloads) == 1
+
+
+def installed(distribution: str) -> bool:
+    try:
+        importlib.metadata.distribution(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
 
 
 # --- the real model -------------------------------------------------------------------------------

@@ -104,12 +104,13 @@ async def llamacpp_model() -> AsyncIterator[Any]:
 @pytest.fixture(scope="class")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     pytest.importorskip("llama_cpp.server")
-    from openlive.engines import weights
+    from openlive.engines.models import QWEN25_CODER_05B
+    from openlive.engines.weights import ensure
 
     port = free_port()
     command = [
         sys.executable, "-m", "llama_cpp.server",
-        "--model", str(weights.ensure_model(progress=False)),
+        "--model", str(ensure(QWEN25_CODER_05B, progress=False)),
         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
         "--n_threads", str(os.cpu_count() or 1), "--api_key", API_KEY, "--verbose", "false",
     ]  # fmt: skip

@@ -245,6 +245,100 @@ def test_nullable_types_accept_null() -> None:
     assert validate_arguments(schema, "c") != []
 
 
+def test_one_of_needs_exactly_one_match() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "amount": {"oneOf": [{"type": "integer"}, {"type": "number", "minimum": 10}]},
+        },
+    }
+    assert validate_arguments(schema, {"amount": 3}) == []  # only the integer branch
+    assert validate_arguments(schema, {"amount": 12.5}) == []  # only the number branch
+    assert validate_arguments(schema, {"amount": 12}) == [
+        "arguments.amount: matches more than one of the allowed shapes; exactly one must match"
+    ]
+    assert validate_arguments(schema, {"amount": "x"}) == [
+        "arguments.amount: matches none of the allowed shapes"
+    ]
+
+
+ROUTE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "origin": {"$ref": "#/$defs/place"},
+        "stops": {"type": "array", "items": {"$ref": "#/$defs/place"}},
+    },
+    "required": ["origin"],
+    "$defs": {
+        "place": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "floor": {"type": "integer"}},
+            "required": ["city"],
+            "additionalProperties": False,
+        }
+    },
+}
+
+
+def test_refs_to_defs_are_followed() -> None:
+    assert validate_arguments(ROUTE_SCHEMA, {"origin": {"city": "Rome"}}) == []
+    assert validate_arguments(
+        ROUTE_SCHEMA, {"origin": {"town": "Rome"}, "stops": [{"city": 4}]}
+    ) == [
+        "arguments.origin: missing required 'city'",
+        "arguments.origin: unexpected property 'town'",
+        "arguments.stops[0].city: expected string, got integer",
+    ]
+
+
+def test_conforming_follows_refs() -> None:
+    args = {"origin": {"city": "Rome", "floor": "2", "note": "x"}, "stops": [{"city": "Pisa"}]}
+    assert conform_arguments(ROUTE_SCHEMA, args) == {
+        "origin": {"city": "Rome", "floor": 2},
+        "stops": [{"city": "Pisa"}],
+    }
+
+
+def test_a_wrong_type_is_one_problem_not_several() -> None:
+    schema = {"type": "string", "enum": ["a", "b"], "minLength": 1}
+    assert validate_arguments(schema, 5) == ["arguments: expected string, got integer"]
+
+
+def test_a_declared_dialect_is_honoured() -> None:
+    draft7 = {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "array",
+        "items": [{"type": "string"}, {"type": "integer"}],  # draft-07 tuple form
+    }
+    assert schema_from_declaration(parameters_json_schema=draft7) == draft7
+    assert validate_arguments(draft7, ["a", 1]) == []
+    assert validate_arguments(draft7, ["a", "b"]) == ["arguments[1]: expected integer, got string"]
+
+
+@pytest.mark.parametrize(
+    ("json_schema", "message"),
+    [
+        ({"type": "object", "properties": {"a": {"type": "text"}}},
+         "parametersJsonSchema.properties.a.type: 'text' is not"),
+        ({"type": "string", "pattern": "(unclosed"}, "parametersJsonSchema.pattern: "),
+        ({"type": "object", "required": "city"}, "parametersJsonSchema.required: 'city' is not"),
+        ({"properties": {"a": {"$ref": "#/$defs/missing"}}},
+         "$ref '#/$defs/missing' does not point inside the schema"),
+        ({"$ref": "https://example.com/schema.json"},
+         "$ref 'https://example.com/schema.json' does not point inside the schema"),
+    ],
+)
+def test_invalid_json_schemas_are_refused_at_setup(json_schema: Any, message: str) -> None:
+    with pytest.raises(InvalidArgument, match=re.escape(message)) as caught:
+        schema_from_declaration(parameters_json_schema=json_schema)
+    assert caught.value.close_code == 1007
+
+
+def test_converted_parameters_are_checked_too() -> None:
+    with pytest.raises(InvalidArgument, match=re.escape("parameters.minimum: 'low' is not")):
+        schema_from_declaration({"type": "NUMBER", "minimum": "low"})
+
+
 def test_conforming_fixes_only_unambiguous_slips() -> None:
     schema = {
         "type": "object",

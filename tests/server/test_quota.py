@@ -14,9 +14,6 @@ import pytest
 from openlive.catalog import DEFAULT_BACKEND, ModelCatalog
 from openlive.errors import MAX_REASON_BYTES, CloseCode, ProtocolError, StoreError
 from openlive.protocol.server import (
-    ServerContent,
-    ServerMessage,
-    SetupComplete,
     UsageMetadata,
 )
 from openlive.runtime.driver import SessionDriver
@@ -32,18 +29,18 @@ from openlive.server.quota import (
     token_cap_reached,
     turn_tokens,
 )
+from openlive.session.actions import SetupAccepted, TurnComplete
 from openlive.session.machine import Session
 from openlive.store.base import ApiKey, KeyCaps, KeyUsage, Period, usage_window
 from openlive.store.sqlite import SqliteStore
 from tests.fakes.llm import EchoModel
 from tests.runtime.test_driver import SETUP, MemoryTransport
 
-SET_UP = ServerMessage(setup_complete=SetupComplete(session_id="s"))
+SET_UP = SetupAccepted(session_id="s")
 
 
-def turn_done(tokens: int) -> ServerMessage:
-    return ServerMessage(server_content=ServerContent(turn_complete=True),
-                         usage_metadata=UsageMetadata(total_token_count=tokens))
+def turn_done(tokens: int) -> TurnComplete:
+    return TurnComplete(usage=UsageMetadata(total_token_count=tokens))
 
 
 def key(**caps: Any) -> ApiKey:
@@ -320,7 +317,7 @@ async def run_metered(store: SqliteStore, key_id: str, *,
     transport = MemoryTransport()
     session = Session(session_id="t", catalog=ModelCatalog())
     driver = SessionDriver(session, transport, Engines({DEFAULT_BACKEND: EchoModel()}),
-                           on_send=meter.observe)
+                           observe_output=meter.observe)
 
     async def run() -> None:
         async with meter.metering(driver):

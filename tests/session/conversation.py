@@ -8,7 +8,17 @@ import orjson
 
 from openlive.catalog import ModelCatalog
 from openlive.protocol.codec import decode_client_message, to_wire
-from openlive.session.actions import Action, Close, Send, StartGeneration
+from openlive.runtime.frames import message_for
+from openlive.session.actions import (
+    Action,
+    Close,
+    PlayAudio,
+    PlaybackFlushed,
+    Send,
+    SetupAccepted,
+    StartGeneration,
+    TurnComplete,
+)
 from openlive.session.config import ServerCapabilities
 from openlive.session.events import (
     ClientMessageReceived,
@@ -18,6 +28,8 @@ from openlive.session.events import (
     GenerationFinished,
 )
 from openlive.session.machine import Session
+
+OUTPUT = (Send, SetupAccepted, PlayAudio, PlaybackFlushed, TurnComplete)
 
 
 class Conversation:
@@ -54,8 +66,8 @@ class Conversation:
 
 
 def sent(actions: list[Action]) -> list[dict[str, Any]]:
-    """The wire objects of the Send actions."""
-    return [to_wire(a.message) for a in actions if isinstance(a, Send)]
+    """The wire objects of what the client is told, as the runtime frames them."""
+    return [to_wire(message_for(a)) for a in actions if isinstance(a, OUTPUT)]
 
 
 def starts(actions: list[Action]) -> list[StartGeneration]:

@@ -92,6 +92,20 @@ def test_bad_declarations_close_1007_with_the_reason() -> None:
     assert close.code == CloseCode.INVALID_ARGUMENT and "properties.a" in close.reason
 
 
+@pytest.mark.parametrize(("schema", "words"), [
+    ({"type": "object", "properties": {"a": {"type": "text"}}}, "parametersJsonSchema.properties.a"),
+    ({"type": "object", "properties": {"a": {"$ref": "#/$defs/nope"}}}, "$ref '#/$defs/nope'"),
+])
+def test_invalid_json_schemas_close_1007_naming_the_declaration(
+    schema: dict[str, Any], words: str
+) -> None:
+    c = Conversation()
+    [close] = closes(c.setup(tools=[{"functionDeclarations": [
+        WEATHER, {"name": "f", "parametersJsonSchema": schema}]}]))
+    assert close.code == CloseCode.INVALID_ARGUMENT
+    assert "tools[0].functionDeclarations[1]" in close.reason and words in close.reason
+
+
 @pytest.mark.parametrize("builtin", ["googleSearch", "codeExecution", "urlContext", "googleMaps"])
 def test_builtin_tools_without_a_server_side_implementation_are_refused_by_name(
     builtin: str,

@@ -10,8 +10,8 @@ from openlive.session.actions import (
     CancelSynthesis,
     EndSynthesis,
     IngestAudio,
+    PlayAudio,
     ScoreEndOfTurn,
-    Send,
     Synthesize,
     Transcribe,
     WakeAt,
@@ -538,7 +538,7 @@ def test_a_backchannel_or_an_echo_lets_the_reply_go_on() -> None:
         actions = speak(c, 0.0, 0.5, 0.95)
         out = hear(c, actions, words)
         assert CancelGeneration(gid) not in out, words
-        assert of(Send, out) or of(WakeAt, out), words  # the paused audio flows again
+        assert of(PlayAudio, out) or of(WakeAt, out), words  # the paused audio flows again
         assert {"serverContent": {"interrupted": True}} not in sent(out), words
         # the rest of that speech is not judged again
         later = speak(c, 0.5, 0.6, 0.95)

@@ -8,18 +8,33 @@ Pure, shared by the session (which reads ``functionDeclarations``) and the backe
   JSON Schema a :class:`~openlive.chat.ToolSpec` carries;
 * :func:`conform_arguments` nudges a small model's arguments towards the schema where
   its intent is unambiguous (numeric strings, enum case, undeclared properties);
-* :func:`validate_arguments` checks arguments against such a schema (the subset that
-  declarations use: type, required, enum, properties, items, anyOf, bounds).
+* :func:`check_schema` refuses, at setup, a schema that is not valid JSON Schema;
+* :func:`validate_arguments` checks arguments against such a schema with ``jsonschema``
+  (draft 2020-12 unless the schema names its ``$schema``), in readable lines.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping, Sized
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+import orjson
+from jsonschema import Draft202012Validator, ValidationError
+from jsonschema.exceptions import best_match
+from jsonschema.protocols import Validator
+from jsonschema.validators import validator_for
+from referencing import Registry, Resource
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
 
 from openlive.errors import InvalidArgument
+
+if TYPE_CHECKING:  # referencing documents Resolver but exports it only from _core
+    from referencing._core import Resolver
 
 EMPTY_OBJECT_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
 
@@ -47,8 +62,9 @@ def schema_from_declaration(
 
     ``parameters`` (Gemini's OpenAPI subset: ``OBJECT``, ``nullable``, ``anyOf``...) is
     converted; ``parameters_json_schema`` is already JSON Schema and passes through.
-    Neither means a function without arguments. Raises :class:`InvalidArgument` (1007)
-    for both at once or a Schema that cannot be read.
+    Neither means a function without arguments. The result is checked with
+    :func:`check_schema`. Raises :class:`InvalidArgument` (1007) for both at once, a
+    Schema that cannot be read or a schema that is not valid JSON Schema.
     """
     if parameters is not None and parameters_json_schema is not None:
         raise InvalidArgument(
@@ -57,10 +73,14 @@ def schema_from_declaration(
     if parameters_json_schema is not None:
         if not isinstance(parameters_json_schema, Mapping):
             raise InvalidArgument("parametersJsonSchema must be a JSON object")
-        return copy.deepcopy(dict(parameters_json_schema))
+        schema = copy.deepcopy(dict(parameters_json_schema))
+        check_schema(schema, "parametersJsonSchema")
+        return schema
     if parameters is None:
         return copy.deepcopy(EMPTY_OBJECT_SCHEMA)
-    return _convert(parameters, "parameters")
+    schema = _convert(parameters, "parameters")
+    check_schema(schema, "parameters")
+    return schema
 
 
 def _convert(schema: object, path: str) -> dict[str, Any]:
@@ -137,113 +157,178 @@ def _make_nullable(schema: dict[str, Any]) -> None:
 
 # ---------------------------------------------------------------- validation
 
+#: What a declaration's schema is read as when it names no ``$schema`` dialect.
+DEFAULT_DIALECT: type[Validator] = Draft202012Validator
+_DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples"})  # values, not schemas
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    validator: Validator
+    resolver: Resolver[Any]  # follows the schema's own ``$ref`` (for conforming)
+
+
+def check_schema(schema: Mapping[str, Any], field: str = "parametersJsonSchema") -> None:
+    """Refuse a schema that is not valid JSON Schema; call once per declaration at setup.
+
+    The dialect is the schema's ``$schema`` (draft 2020-12 when it names none). Patterns
+    must compile as Python regular expressions, and every ``$ref`` must point inside
+    the schema (nothing is fetched). Raises :class:`InvalidArgument` (1007) naming
+    ``field`` and where in the schema the problem is.
+    """
+    cls = validator_for(schema, default=DEFAULT_DIALECT)
+    meta = validator_for(cls.META_SCHEMA, default=cls)
+    checker = meta(cls.META_SCHEMA, format_checker=cls.FORMAT_CHECKER)
+    error = best_match(checker.iter_errors(schema))
+    if error is not None:
+        raise InvalidArgument(f"{field}{_pointer(error.absolute_path)}: {error.message}")
+    compiled = _compile(_cache_key(schema))
+    for ref in _local_refs(schema):
+        try:
+            compiled.resolver.lookup(ref)
+        except Unresolvable:
+            raise InvalidArgument(
+                f"{field}: $ref {ref!r} does not point inside the schema"
+            ) from None
+
 
 def validate_arguments(schema: Mapping[str, Any], args: object) -> list[str]:
     """What is wrong with ``args`` for ``schema``, one readable line per problem.
 
-    Covers the keywords declarations use (type, enum, const, required, properties,
-    additionalProperties, items, anyOf/oneOf, length, count and number bounds, pattern);
-    other keywords (``$ref``, ``format``...) are not checked.
+    Each line names where (``arguments.stops[0].city``) and why, in words a person and a
+    model retrying the call can follow. The full JSON Schema vocabulary applies
+    (``oneOf``, ``$ref``...), except that ``format`` is not checked. Validators are
+    compiled once per distinct schema.
     """
-    problems: list[str] = []
-    _check(schema, args, "arguments", problems)
-    return problems
+    validator = _compile(_cache_key(schema)).validator
+    try:
+        errors = list(validator.iter_errors(cast(Any, args)))
+    except Unresolvable as exc:  # a schema that skipped check_schema (an operator's tool)
+        return [f"arguments: the schema's $ref {exc.ref!r} cannot be resolved"]
+    return _describe(errors)
 
 
-def _check(schema: object, value: object, path: str, problems: list[str]) -> None:
-    if schema is False:
-        problems.append(f"{path}: not allowed")
-    if not isinstance(schema, Mapping):
+def _cache_key(schema: Mapping[str, Any]) -> str:
+    """The cache key of a schema: equal schemas share one compiled validator.
+
+    Keys keep their order (errors come out in the order the schema lists its keywords).
+    """
+    return orjson.dumps(schema, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+@functools.lru_cache(maxsize=512)
+def _compile(text: str) -> _Compiled:
+    schema = orjson.loads(text)
+    resource = Resource.from_contents(schema, default_specification=DRAFT202012)
+    validator = validator_for(schema, default=DEFAULT_DIALECT)(schema)
+    return _Compiled(validator, Registry().resolver_with_root(resource))
+
+
+def _local_refs(schema: object, *, root: bool = True) -> Iterator[str]:
+    """The ``$ref`` strings the root resolves (none under a nested ``$id``: another base)."""
+    if isinstance(schema, list):
+        for item in schema:
+            yield from _local_refs(item, root=root)
         return
-    choices = schema.get("anyOf") or schema.get("oneOf")
-    if isinstance(choices, list) and not any(_valid(sub, value) for sub in choices):
-        problems.append(f"{path}: matches none of the allowed shapes")
+    if not isinstance(schema, Mapping) or (not root and "$id" in schema):
         return
-    kinds = _types(schema)
-    if kinds and not any(_is_type(value, kind) for kind in kinds):
-        problems.append(f"{path}: expected {' or '.join(kinds)}, got {_type_name(value)}")
-        return
-    if "enum" in schema and not _in_enum(value, schema["enum"]):
-        problems.append(f"{path}: {value!r} is not one of {schema['enum']!r}")
-    if "const" in schema and value != schema["const"]:
-        problems.append(f"{path}: must be {schema['const']!r}")
-    if isinstance(value, dict):
-        _check_object(schema, value, path, problems)
-    elif isinstance(value, list):
-        _check_array(schema, value, path, problems)
-    elif isinstance(value, str):
-        _check_string(schema, value, path, problems)
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        _check_number(schema, value, path, problems)
+    if isinstance(ref := schema.get("$ref"), str):
+        yield ref
+    for key, value in schema.items():
+        if key not in _DATA_KEYWORDS:
+            yield from _local_refs(value, root=False)
 
 
-def _valid(schema: object, value: object) -> bool:
-    problems: list[str] = []
-    _check(schema, value, "", problems)
-    return not problems
+def _describe(errors: list[ValidationError]) -> list[str]:
+    """One line per problem; a value of the wrong type gets only that line."""
+    mistyped = {(id(e.schema), _pointer(e.absolute_path)) for e in errors if e.validator == "type"}
+    lines: list[str] = []
+    for error in errors:
+        where = _pointer(error.absolute_path)
+        if error.validator != "type" and (id(error.schema), where) in mistyped:
+            continue
+        lines.extend(f"arguments{where}{line}" for line in _reasons(error))
+    return list(dict.fromkeys(lines))  # "required" reports every missing name each time
 
 
-def _check_object(
-    schema: Mapping[str, Any], value: dict[str, Any], path: str, problems: list[str]
-) -> None:
-    for name in schema.get("required") or ():
-        if name not in value:
-            problems.append(f"{path}: missing required {name!r}")
-    properties = schema.get("properties") or {}
-    extra = schema.get("additionalProperties", True)
-    for name, item in value.items():
-        if name in properties:
-            _check(properties[name], item, f"{path}.{name}", problems)
-        elif extra is False:
-            problems.append(f"{path}: unexpected property {name!r}")
-        elif isinstance(extra, Mapping):
-            _check(extra, item, f"{path}.{name}", problems)
-    _check_bounds(len(value), schema, "minProperties", "maxProperties", f"{path} size", problems)
+def _reasons(error: ValidationError) -> list[str]:
+    """Why ``error`` happened, each as ``": reason"`` (or ``" length: ..."`` for sizes)."""
+    keyword, expected, value = error.validator, error.validator_value, error.instance
+    match keyword:
+        case "type":
+            kinds = expected if isinstance(expected, list) else [expected]
+            return [f": expected {' or '.join(map(str, kinds))}, got {_type_name(value)}"]
+        case "required" if isinstance(expected, list) and isinstance(value, dict):
+            return [f": missing required {name!r}" for name in expected if name not in value]
+        case "additionalProperties" if expected is False:
+            return [f": unexpected property {name!r}" for name in _undeclared(error)]
+        case "enum":
+            return [f": {value!r} is not one of {expected!r}"]
+        case "const":
+            return [f": must be {expected!r}"]
+        case "anyOf":
+            return [": matches none of the allowed shapes"]
+        case "oneOf" if error.context:
+            return [": matches none of the allowed shapes"]
+        case "oneOf":
+            return [": matches more than one of the allowed shapes; exactly one must match"]
+        case "pattern":
+            return [f": does not match {expected!r}"]
+        case _ if isinstance(keyword, str) and keyword in _BOUNDS:
+            return [_bound(keyword, expected, value)]
+        case _ if error.schema is False:
+            return [": not allowed"]
+        case _:
+            return [f": {error.message}"]
 
 
-def _check_array(
-    schema: Mapping[str, Any], value: list[Any], path: str, problems: list[str]
-) -> None:
-    items = schema.get("items")
-    if isinstance(items, Mapping):
-        for index, item in enumerate(value):
-            _check(items, item, f"{path}[{index}]", problems)
-    _check_bounds(len(value), schema, "minItems", "maxItems", f"{path} length", problems)
+# keyword -> (what is measured, the comparison a failure means)
+_BOUNDS = {
+    "minimum": ("", "is less than"),
+    "maximum": ("", "is more than"),
+    "exclusiveMinimum": ("", "must be more than"),
+    "exclusiveMaximum": ("", "must be less than"),
+    "minLength": (" length", "is less than"),
+    "maxLength": (" length", "is more than"),
+    "minItems": (" length", "is less than"),
+    "maxItems": (" length", "is more than"),
+    "minProperties": (" size", "is less than"),
+    "maxProperties": (" size", "is more than"),
+}
 
 
-def _check_string(schema: Mapping[str, Any], value: str, path: str, problems: list[str]) -> None:
-    _check_bounds(len(value), schema, "minLength", "maxLength", f"{path} length", problems)
-    pattern = schema.get("pattern")
-    if isinstance(pattern, str):
-        try:
-            if re.search(pattern, value) is None:
-                problems.append(f"{path}: does not match {pattern!r}")
-        except re.error:
-            pass  # a pattern Python cannot compile is not the model's fault
+def _bound(keyword: str, limit: object, value: object) -> str:
+    measure, failed = _BOUNDS[keyword]
+    if keyword.startswith("exclusive"):
+        return f": {failed} {_show(limit)}"
+    size = len(value) if measure and isinstance(value, Sized) else value
+    return f"{measure}: {_show(size)} {failed} {_show(limit)}"
 
 
-def _check_number(schema: Mapping[str, Any], value: float, path: str, problems: list[str]) -> None:
-    _check_bounds(value, schema, "minimum", "maximum", path, problems)
-    low, high = _number(schema.get("exclusiveMinimum")), _number(schema.get("exclusiveMaximum"))
-    if low is not None and value <= low:
-        problems.append(f"{path}: must be more than {low:g}")
-    if high is not None and value >= high:
-        problems.append(f"{path}: must be less than {high:g}")
+def _show(number: object) -> str:
+    if isinstance(number, float) and number.is_integer():
+        return str(int(number))
+    return str(number)
 
 
-def _check_bounds(
-    size: float,
-    schema: Mapping[str, Any],
-    low_key: str,
-    high_key: str,
-    what: str,
-    problems: list[str],
-) -> None:
-    low, high = _number(schema.get(low_key)), _number(schema.get(high_key))
-    if low is not None and size < low:
-        problems.append(f"{what}: {size:g} is less than {low:g}")
-    if high is not None and size > high:
-        problems.append(f"{what}: {size:g} is more than {high:g}")
+def _undeclared(error: ValidationError) -> list[str]:
+    """The properties an ``additionalProperties: false`` refused, in the order given."""
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    declared = schema.get("properties") or {}
+    patterns = list(schema.get("patternProperties") or ())
+    value = error.instance if isinstance(error.instance, dict) else {}
+    return [
+        str(name)
+        for name in value
+        if name not in declared and not _matches_any(patterns, str(name))
+    ]
+
+
+def _pointer(path: Iterable[str | int]) -> str:
+    """``["stops", 0, "city"]`` → ``.stops[0].city``."""
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)
+
+
 
 
 def _types(schema: Mapping[str, Any]) -> list[str]:
@@ -253,42 +338,6 @@ def _types(schema: Mapping[str, Any]) -> list[str]:
     if isinstance(kind, list):
         return [str(k) for k in kind]
     return []
-
-
-def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _is_type(value: object, kind: str) -> bool:
-    match kind:
-        case "string":
-            return isinstance(value, str)
-        case "number":
-            return _is_number(value)
-        case "integer":
-            return _is_number(value) and float(value).is_integer()  # type: ignore[arg-type]
-        case "boolean":
-            return isinstance(value, bool)
-        case "array":
-            return isinstance(value, list)
-        case "object":
-            return isinstance(value, dict)
-        case "null":
-            return value is None
-        case _:
-            return True  # a type we do not know is not the model's fault
-
-
-def _in_enum(value: object, allowed: object) -> bool:
-    if not isinstance(allowed, list):
-        return True
-    return any(value == choice and type(value) is type(choice) for choice in allowed) or (
-        _is_number(value) and any(_is_number(c) and value == c for c in allowed)
-    )
 
 
 def _type_name(value: object) -> str:
@@ -306,34 +355,57 @@ def conform_arguments(schema: Mapping[str, Any], value: object) -> object:
     Numeric strings become numbers and ``"true"``/``"false"`` booleans where only those
     types are allowed, whole floats become integers, a string matches an enum value
     case-insensitively, and undeclared properties are dropped unless the schema allows
-    more properties explicitly. Anything else is left for :func:`validate_arguments`.
+    more properties explicitly. ``$ref`` is followed. Anything else is left for
+    :func:`validate_arguments`.
     """
     if not isinstance(schema, Mapping):
         return value
+    return _conform(schema, value, _compile(_cache_key(schema)).resolver)
+
+
+def _conform(schema: object, value: object, resolver: Resolver[Any]) -> object:
+    if not isinstance(schema, Mapping):
+        return value
+    if isinstance(ref := schema.get("$ref"), str):
+        try:
+            target = resolver.lookup(ref)
+        except Unresolvable:
+            return value  # validation says so
+        value = _conform(target.contents, value, target.resolver)
     kinds = _types(schema)
-    if isinstance(value, str) and "string" not in kinds:
+    if isinstance(value, str) and kinds and "string" not in kinds:
         value = _scalar_from_string(value, kinds)
     if isinstance(value, float) and "integer" in kinds and value.is_integer():
         value = int(value)
     if isinstance(value, str) and isinstance(schema.get("enum"), list):
         value = _enum_match(value, schema["enum"])
     if isinstance(value, dict):
-        return _conform_object(schema, value)
+        return _conform_object(schema, value, resolver)
     if isinstance(value, list) and isinstance(schema.get("items"), Mapping):
-        return [conform_arguments(schema["items"], item) for item in value]
+        return [_conform(schema["items"], item, resolver) for item in value]
     return value
 
 
-def _conform_object(schema: Mapping[str, Any], value: dict[str, Any]) -> dict[str, Any]:
+def _conform_object(
+    schema: Mapping[str, Any], value: dict[str, Any], resolver: Resolver[Any]
+) -> dict[str, Any]:
     properties = schema.get("properties")
     if not isinstance(properties, Mapping):
         return value
     keep_extra = "additionalProperties" in schema and schema["additionalProperties"] is not False
+    patterns = list(schema.get("patternProperties") or ())
     return {
-        name: conform_arguments(properties[name], item) if name in properties else item
+        name: _conform(properties[name], item, resolver) if name in properties else item
         for name, item in value.items()
-        if name in properties or keep_extra
+        if name in properties or keep_extra or _matches_any(patterns, name)
     }
+
+
+def _matches_any(patterns: list[str], name: str) -> bool:
+    try:
+        return any(re.search(pattern, name) for pattern in patterns)
+    except re.error:  # a schema that skipped check_schema: keep the property, let it fail
+        return True
 
 
 def _scalar_from_string(value: str, kinds: list[str]) -> object:

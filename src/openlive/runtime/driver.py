@@ -30,10 +30,10 @@ from openlive.engines.llm.base import (
 from openlive.engines.scheduler import Priority, set_requester
 from openlive.errors import CloseCode, EngineError, InternalError, ProtocolError, StoreError
 from openlive.protocol.codec import decode_client_message, encode_server_message
-from openlive.protocol.server import ServerMessage
 from openlive.runtime import retry
 from openlive.runtime.audio_input import AudioInput
 from openlive.runtime.engines import Engines
+from openlive.runtime.frames import message_for
 from openlive.runtime.synthesis import SynthesisQueue
 from openlive.runtime.trace import AudioClock, GenerationMarks, TurnTrace
 from openlive.session.actions import (
@@ -46,13 +46,18 @@ from openlive.session.actions import (
     EndSynthesis,
     IngestAudio,
     LoadSnapshot,
+    Output,
+    PlayAudio,
+    PlaybackFlushed,
     RunServerTool,
     SaveSnapshot,
     ScoreEndOfTurn,
     Send,
+    SetupAccepted,
     StartGeneration,
     Synthesize,
     Transcribe,
+    TurnComplete,
     WakeAt,
 )
 from openlive.session.events import (
@@ -116,10 +121,11 @@ class SessionDriver:
         engines: Engines,
         clock: Callable[[], float] = time.monotonic,
         snapshots: SnapshotBinding | None = None,
-        on_send: Callable[[ServerMessage], None] | None = None,
+        observe_output: Callable[[Output], None] | None = None,
     ) -> None:
         self._snapshots = snapshots
-        self._on_send = on_send  # sees each message sent (the quota meter counts usage)
+        # sees what the client is told (the quota meter counts usage)
+        self._observe_output = observe_output
         self._handle: str | None = None  # the latest handle given to the client
         self._save_lock = asyncio.Lock()  # snapshots are saved in order
         self._session = session
@@ -233,21 +239,8 @@ class SessionDriver:
     def _execute(self, actions: list[Action]) -> None:
         for action in actions:
             match action:
-                case Send(message=message):
-                    self._outbox.put_nowait(encode_server_message(message))
-                    if self._on_send is not None:
-                        self._on_send(message)
-                    audio = _audio_of(message)
-                    if self._audio is not None:
-                        if audio:
-                            self._audio.echo.sent(audio, self._clock())
-                        content = message.server_content
-                        if content is not None and content.interrupted:
-                            # the client drops what it has not played: no echo of it
-                            self._audio.echo.flushed(self._clock())
-                    if self._trace is not None and audio:
-                        self._report_trace(self._trace)
-                        self._trace = None
+                case Send() | SetupAccepted() | PlayAudio() | PlaybackFlushed() | TurnComplete():
+                    self._send(action)
                 case StartGeneration():
                     self._start_generation(action)
                 case CancelGeneration(generation_id=gid):
@@ -290,6 +283,22 @@ class SessionDriver:
                     call = self._server_calls.pop(call_id, None)
                     if call is not None:
                         call.cancel()
+
+    def _send(self, action: Output) -> None:
+        """Queue the frame that tells the client of ``action``; let the observers see it."""
+        self._outbox.put_nowait(encode_server_message(message_for(action)))
+        if self._observe_output is not None:
+            self._observe_output(action)
+        match action:
+            case PlayAudio(pcm=pcm):
+                if self._audio is not None:
+                    self._audio.echo.sent(pcm, self._clock())
+                if self._trace is not None:
+                    self._report_trace(self._trace)
+                    self._trace = None
+            case PlaybackFlushed() if self._audio is not None:
+                # the client drops what it has not played: no echo of it
+                self._audio.echo.flushed(self._clock())
 
     async def _write_loop(self) -> None:
         while True:
@@ -530,11 +539,3 @@ class SessionDriver:
             log.exception("session %s: generation crashed", self._session.session_id)
             self._feed(GenerationFailed(gid, "the language model failed."))
 
-
-def _audio_of(message: ServerMessage) -> bytes:
-    """The audio a server message carries (empty if none)."""
-    content = message.server_content
-    turn = content.model_turn if content is not None else None
-    if turn is None:
-        return b""
-    return b"".join(p.inline_data.data for p in turn.parts if p.inline_data is not None)

@@ -241,7 +241,7 @@ class OpenLiveApp:
             snapshots = SnapshotBinding(store, principal.owner, self.services.resumption_ttl)
         driver = SessionDriver(session, transport, self.services.engines,
                                snapshots=snapshots,
-                               on_send=meter.observe if meter is not None else None)
+                               observe_output=meter.observe if meter is not None else None)
         metering: AbstractAsyncContextManager[None] = (
             meter.metering(driver) if meter is not None else contextlib.nullcontext())
         self._drivers.add(driver)

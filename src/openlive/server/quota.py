@@ -35,7 +35,8 @@ from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 from openlive.errors import PolicyViolation, ProtocolError, StoreError
-from openlive.protocol.server import ServerMessage, UsageMetadata
+from openlive.protocol.server import UsageMetadata
+from openlive.session.actions import Output, SetupAccepted, TurnComplete
 from openlive.store.base import (
     ApiKey,
     KeyCaps,
@@ -180,17 +181,17 @@ class Meter:
         return cls(store, key, usage, session_id=session_id, go_away_before=go_away_before,
                    sync=sync, wall=wall)
 
-    def observe(self, message: ServerMessage) -> None:
-        """Give to the driver as ``on_send``: it sees every message sent to the client.
+    def observe(self, action: Output) -> None:
+        """Give to the driver as ``observe_output``: it sees what the client is told.
 
         Never acts on the session from inside the call (the driver is in the middle of
         carrying out actions): the reactions are scheduled on the loop.
         """
-        if message.setup_complete is not None and not self._set_up:
+        if isinstance(action, SetupAccepted) and not self._set_up:
             self._set_up = True
             self._loop.call_soon(self._arm)
-        if message.usage_metadata is not None:
-            tokens = turn_tokens(message.usage_metadata)
+        if isinstance(action, TurnComplete) and action.usage is not None:
+            tokens = turn_tokens(action.usage)
             if tokens > 0:
                 self._tokens += tokens
                 task = self._loop.create_task(self._record())

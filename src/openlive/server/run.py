@@ -25,14 +25,10 @@ log = logging.getLogger("openlive")
 
 
 def _smart_turn() -> EndOfTurnModel:
-    """Smart Turn from the cache, installed there first if it is missing (as the other
-    weights are assembled on first use): one pip download of the wheel that carries it."""
-    from openlive.engines.turn.install import install
-    from openlive.engines.turn.smart_turn import SmartTurn, model_path
+    """Smart Turn from the cache, fetched there on first use like the other weights (one
+    pip download of the wheel that carries it, when pipecat-ai is not installed)."""
+    from openlive.engines.turn.smart_turn import SmartTurn
 
-    if not model_path().is_file():
-        log.info("installing the Smart Turn end-of-turn model (first use) …")
-        install(progress=False)
     return SmartTurn()
 
 

@@ -1,4 +1,11 @@
-"""Actions a session asks its driver to carry out."""
+"""Actions a session asks its driver to carry out.
+
+What the client is told goes out as output actions: the facts the runtime itself acts
+on are typed (:class:`SetupAccepted`, :class:`PlayAudio`, :class:`PlaybackFlushed`,
+:class:`TurnComplete`), so the echo guard, the latency trace and the quota meter observe
+them instead of reading the wire messages back; every other message is a :class:`Send`.
+The runtime turns each into its frame (``runtime/frames.py``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,7 @@ from typing import Any, Literal
 
 from openlive.chat import GenerationRequest
 from openlive.errors import CloseCode
-from openlive.protocol.server import ServerMessage
+from openlive.protocol.server import ServerMessage, UsageMetadata
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +22,39 @@ class Send:
     """Send one message to the client."""
 
     message: ServerMessage
+
+
+@dataclass(frozen=True, slots=True)
+class SetupAccepted:
+    """The setup is accepted (``setupComplete``): the session's metering starts here."""
+
+    session_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlayAudio:
+    """Send this piece of the reply's 24 kHz 16-bit mono audio for the client to play."""
+
+    pcm: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybackFlushed:
+    """The reply was interrupted (``interrupted``): the client drops what it has not
+    played, so none of it can come back as an echo."""
+
+
+@dataclass(frozen=True, slots=True)
+class TurnComplete:
+    """The model's turn is over (``turnComplete``); ``usage`` is what a turn that ran to
+    its end used (an interrupted one reports none)."""
+
+    reason: str | None = None  # turnCompleteReason, e.g. MALFORMED_FUNCTION_CALL
+    usage: UsageMetadata | None = None
+
+
+#: What the client is told, in order.
+Output = Send | SetupAccepted | PlayAudio | PlaybackFlushed | TurnComplete
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +194,7 @@ class WakeAt:
 
 
 Action = (
-    Send | StartGeneration | CancelGeneration | Close | IngestAudio | Transcribe
+    Send | SetupAccepted | PlayAudio | PlaybackFlushed | TurnComplete | StartGeneration | CancelGeneration | Close | IngestAudio | Transcribe
     | EndOfTurn | ScoreEndOfTurn | Synthesize | EndSynthesis | CancelSynthesis | WakeAt
     | SaveSnapshot | LoadSnapshot | RunServerTool | CancelServerTool
 )

@@ -33,6 +33,7 @@ consults, which returns actions (and, where the machine must act, a decision):
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import assert_never
 
 from openlive.catalog import ModelCatalog
 from openlive.chat import ChatMessage, GenerationRequest, ToolSpec
@@ -49,7 +50,6 @@ from openlive.protocol.server import (
     ServerContent,
     ServerMessage,
     SessionResumptionUpdate,
-    SetupComplete,
     Transcription,
 )
 from openlive.session.actions import (
@@ -57,9 +57,12 @@ from openlive.session.actions import (
     Close,
     EndOfTurn,
     LoadSnapshot,
+    PlaybackFlushed,
     SaveSnapshot,
     Send,
+    SetupAccepted,
     StartGeneration,
+    TurnComplete,
 )
 from openlive.session.ahead import AheadReply, changes_context
 from openlive.session.bargein import ECHO_THRESHOLD, BargeInJudge
@@ -99,7 +102,7 @@ from openlive.session.listening import (
 from openlive.session.resumption import Snapshot
 from openlive.session.seeing import Sight, is_image, refuse_without_vision
 from openlive.session.speaking import Reply, Voicing
-from openlive.session.state import State, Trigger, transition
+from openlive.session.state import AWAITING, BUSY, QUIET, State, Trigger, transition
 from openlive.session.tools import Answer, Toolbox
 from openlive.session.usage import TurnUsage, Usage
 
@@ -136,18 +139,17 @@ class Session:
         self._listening: Listening | None = None
         self._barge = BargeInJudge()
         self._next_generation_id = 1
-        self._turn_pending = False  # a user turn waits for the current reply to end
-        self._collecting_initial_history = False
         self._system_instruction: str | None = None
         self._toolbox = Toolbox()
         self._calling = Calling(self.history)  # function calls, their rounds and results
+        # The client's input that arrives while the model is busy (NO_INTERRUPTION)
+        # waits for the next turn, so that a turn's output and its function calls stay
+        # together in the history (results of NON_BLOCKING calls wait in Calling, and
+        # join sooner: when the model's round is over, within the turn).
+        self._held_input: list[ChatMessage] = []
         self._turn_reason: str | None = None  # turnCompleteReason of the current turn
         self._said_in_turn = False  # an earlier generation of this turn said words
         self._ahead: AheadReply | None = None  # answered during the user's pause, held
-        # The client's input that arrives while the model is busy (NO_INTERRUPTION)
-        # waits, so that a turn's output and its function calls stay together in the
-        # history (the results of NON_BLOCKING calls wait likewise, in Calling).
-        self._held_input: list[ChatMessage] = []
 
     @property
     def usage(self) -> list[TurnUsage]:
@@ -234,6 +236,8 @@ class Session:
                 return self._close(CloseCode.INTERNAL_ERROR, f"Internal error: {event.reason}")
             case TranscriptionFailed():
                 return self._close(CloseCode.INTERNAL_ERROR, f"Internal error: {event.reason}")
+            case _:
+                assert_never(event)
 
     def _close(self, code: CloseCode, reason: str) -> list[Action]:
         actions = self._drop_ahead() + self._stop_reply()
@@ -244,8 +248,10 @@ class Session:
     # -- client messages ------------------------------------------------------------------
 
     def _on_client_message(self, message: ClientMessage, now: float) -> list[Action]:
-        if self.state is State.AWAITING_SETUP:
-            if not isinstance(message, Setup):
+        if self.state in (State.AWAITING_SETUP, State.RESUMING):
+            if self.state is State.RESUMING or not isinstance(message, Setup):
+                if isinstance(message, Setup):
+                    raise InvalidArgument("setup may only be sent once, as the first message.")
                 raise InvalidArgument("The first message must be setup.")
             return self._lifetime.start(now) + self._on_setup(message)
         # whatever changes what the model would be asked makes an answer ahead stale
@@ -264,6 +270,8 @@ class Session:
                 return self._on_tool_response(message, now)
             case ContextUpdate():
                 return self._on_context_update(message)
+            case _:
+                assert_never(message)
 
     def _on_setup(self, setup: Setup) -> list[Action]:
         if self._constraints is not None:
@@ -275,12 +283,13 @@ class Session:
             if not self._capabilities.resumption:
                 raise PolicyViolation("Session resumption needs a store; none is configured.")
             self._pending_setup = config
+            self.state = transition(self.state, Trigger.SETUP_RECEIVED)
             return [LoadSnapshot(resumption.handle)]  # setupComplete once it is back
         return self._accept_setup(config)
 
     def _on_snapshot_loaded(self, data: bytes) -> list[Action]:
         config = self._pending_setup
-        if config is None or self.state is not State.AWAITING_SETUP:
+        if config is None or self.state is not State.RESUMING:
             return []
         snapshot = Snapshot.decode(data)
         for message in snapshot.history:
@@ -311,7 +320,6 @@ class Session:
         self._sight = Sight(config.image_detail)
         # a resumed session keeps its instruction unless the new setup gives one
         self._system_instruction = config.system_instruction or restored_instruction
-        self._collecting_initial_history = config.initial_history_in_client_content
         if self._capabilities.audio_input:
             self._listening = Listening(
                 config.activity,
@@ -319,9 +327,12 @@ class Session:
                 language=config.language,
                 all_input=config.turn_includes_all_input,
             )
+        resumed = self.state is State.RESUMING
         self.state = transition(self.state, Trigger.SETUP_ACCEPTED)
-        complete = Send(ServerMessage(setup_complete=SetupComplete(session_id=self.session_id)))
-        return [complete, *self._snapshot()]
+        if config.initial_history_in_client_content and not resumed:
+            # a resumed session has its history back: there is nothing to seed
+            self.state = transition(self.state, Trigger.HISTORY_EXPECTED)
+        return [SetupAccepted(self.session_id), *self._snapshot()]
 
     def _on_client_content(self, message: ClientContent) -> list[Action]:
         # The proto: "a message here will interrupt any current model generation".
@@ -332,9 +343,9 @@ class Session:
                 self._add_input(chat)
         if not message.turn_complete:
             return actions
-        if self._collecting_initial_history:
+        if self.state is State.SEEDING_HISTORY:
             # historyConfig.initialHistoryInClientContent: this completes the seed history.
-            self._collecting_initial_history = False
+            self.state = transition(self.state, Trigger.HISTORY_SEEDED)
             return actions
         return actions + self._user_turn_complete()
 
@@ -468,7 +479,7 @@ class Session:
         config = self.config
         if (not self._capabilities.answer_ahead or config is None
                 or config.modality != "AUDIO" or self.state is not State.IDLE
-                or self._busy() or self._held_input or self._turn_pending):
+                or self._held_input):
             return False
         return self._usage.fits(self.history, config.compression,
                                 self._capabilities.context_window)
@@ -520,7 +531,8 @@ class Session:
 
     def _user_turn_complete(self) -> list[Action]:
         if self._busy():
-            self._turn_pending = True  # NO_INTERRUPTION: answer after this one
+            # NO_INTERRUPTION: answer after this one
+            self.state = transition(self.state, Trigger.TURN_QUEUED)
             return []
         return self._start_reply()
 
@@ -539,7 +551,6 @@ class Session:
         assert config is not None
         # compress the history, or end the session when it no longer fits the model
         self._usage.fit(self.history, config.compression, self._capabilities.context_window)
-        self._turn_pending = False
         self._calling.new_turn()
         self._usage.new_turn()
         self._turn_reason = None
@@ -593,10 +604,7 @@ class Session:
             actions += self._calling.interrupt(said, cancel=cancel_calls)
         elif reply is not None:
             self._remember(reply)
-        return actions + [
-            Send(ServerMessage(server_content=ServerContent(interrupted=True))),
-            Send(ServerMessage(server_content=ServerContent(turn_complete=True))),
-        ]
+        return actions + [PlaybackFlushed(), TurnComplete()]
 
     def _remember(self, reply: Reply) -> None:
         text = reply.delivered_text()
@@ -606,7 +614,7 @@ class Session:
 
     def _busy(self) -> bool:
         """The model is answering: replying, or waiting for its calls' responses."""
-        return self._reply is not None or self._calling.round is not None
+        return self.state in BUSY
 
     def _add_input(self, message: ChatMessage) -> None:
         if message.role == "user" and self._sight is not None:
@@ -666,12 +674,11 @@ class Session:
             return actions + self._snapshot()  # the client may answer on a new connection
         self.state = transition(self.state, Trigger.GENERATION_ENDED)
         self._remember(reply)
-        complete = ServerContent(turn_complete=True, turn_complete_reason=self._turn_reason)
         actions += [
             Send(ServerMessage(server_content=ServerContent(generation_complete=True))),
-            Send(ServerMessage(server_content=complete, usage_metadata=self._usage.end_turn())),
+            TurnComplete(self._turn_reason, self._usage.end_turn()),
         ]
-        if self._turn_pending:
+        if self.state is State.TURN_PENDING:
             return actions + self._start_reply()
         return actions + self._snapshot() + self._tell_pending_result()
 
@@ -688,9 +695,9 @@ class Session:
             case Answered.ROUND_WAITS:
                 return []
             case Answered.ROUND_DONE:  # unless the reply that made the calls is going out
-                return self._continue_after_round() if self.state is State.AWAITING_TOOLS else []
+                return self._continue_after_round() if self.state in AWAITING else []
             case Answered.SILENT:
-                return self._snapshot() if self.state is State.IDLE else []
+                return self._snapshot() if self.state in QUIET else []
             case Answered.INTERRUPT:
                 return self._interrupt(cancel_calls=False) + self._start_reply()
             case Answered.WHEN_IDLE:
@@ -698,7 +705,7 @@ class Session:
 
     def _tell_pending_result(self) -> list[Action]:
         """Speak of a function result that waited, once the model and the user are quiet."""
-        if not self._calling.result_pending or self.state is not State.IDLE:
+        if not self._calling.result_pending or self.state not in QUIET:
             return []
         if self._user_speaking():
             return []  # the user's turn will see the result in the history

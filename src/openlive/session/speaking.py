@@ -16,19 +16,19 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from openlive.protocol.server import ServerContent, ServerMessage, Transcription
-from openlive.protocol.types import Blob, Content, Part
+from openlive.protocol.types import Content, Part
 from openlive.session.actions import (
     Action,
     CancelGeneration,
     CancelSynthesis,
     EndSynthesis,
+    PlayAudio,
     Send,
     Synthesize,
     WakeAt,
 )
 from openlive.session.chunker import TextChunker
 
-OUTPUT_MIME = "audio/pcm;rate=24000"
 OUTPUT_BYTES_PER_SECOND = 24_000 * 2
 LEAD_SECONDS = 0.5  # how far ahead of real time audio may be sent
 CHARS_PER_SECOND = 14.0  # speaking rate used to spread a piece's words over its audio
@@ -148,9 +148,7 @@ class Reply:
         due = math.ceil(len(words) * min(1.0, self._piece_seconds / estimate))
         actions += self._transcribe_words(words[self._piece_words_out:due])
         self._piece_words_out = max(self._piece_words_out, due)
-        part = Part(inline_data=Blob(mime_type=OUTPUT_MIME, data=pcm))
-        turn = Content(role="model", parts=[part])
-        actions.append(Send(ServerMessage(server_content=ServerContent(model_turn=turn))))
+        actions.append(PlayAudio(pcm))
         return actions
 
     def flush_words(self) -> list[Action]:

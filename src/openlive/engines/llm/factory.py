@@ -16,11 +16,10 @@ Options whose value is ``None`` count as not given. Call at start-up: loading a 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from typing import Any, cast
+from typing import Any
 
 from openlive.engines.llm.base import LanguageModel
-from openlive.engines.plugins import checked_options, load_plugin
+from openlive.engines.plugins import Backends, given_options
 from openlive.errors import ConfigError
 
 KNOWN_BACKENDS = ("llamacpp", "openai")
@@ -30,22 +29,20 @@ _LLAMACPP_OPTIONS = frozenset(
 _OPENAI_OPTIONS = frozenset(
     {"base_url", "model", "api_key", "context_window", "timeout", "vision"}
 )
-_PROTOCOL_MEMBERS = ("capabilities", "stream", "count_tokens", "aclose")
+_BACKENDS: Backends[LanguageModel] = Backends(
+    "LLM", KNOWN_BACKENDS, members=("capabilities", "stream", "count_tokens", "aclose")
+)
 
 
 def create_language_model(backend: str, **options: Any) -> LanguageModel:
     """Build the backend named ``backend``; raises :class:`ConfigError` for bad names/options."""
-    given = {name: value for name, value in options.items() if value is not None}
+    given = given_options(options)
     if backend == "llamacpp":
-        return _llamacpp(_checked(backend, given, _LLAMACPP_OPTIONS))
+        return _llamacpp(_BACKENDS.checked(backend, given, _LLAMACPP_OPTIONS))
     if backend == "openai":
-        return _openai(_checked(backend, given, _OPENAI_OPTIONS, required=("base_url", "model")))
-    if ":" in backend:
-        return _plugin(backend, given)
-    raise ConfigError(
-        f"unknown LLM backend {backend!r}; known: {', '.join(KNOWN_BACKENDS)}, "
-        "or 'package.module:attr' for your own"
-    )
+        required = ("base_url", "model")
+        return _openai(_BACKENDS.checked(backend, given, _OPENAI_OPTIONS, required))
+    return _BACKENDS.plugin(backend, given)
 
 
 def _llamacpp(options: dict[str, Any]) -> LanguageModel:
@@ -59,23 +56,10 @@ def _llamacpp(options: dict[str, Any]) -> LanguageModel:
         if sha256 is not None:
             raise ConfigError("model_sha256 needs model_path (the bundled model is verified)")
         return LlamaCppModel.from_default_weights(cache_dir=cache_dir, **options)
-    return LlamaCppModel(weights.resolve_model_path(model_path, sha256), **options)
+    return LlamaCppModel(weights.check_user_file(model_path, sha256), **options)
 
 
 def _openai(options: dict[str, Any]) -> LanguageModel:
     from openlive.engines.llm.openai_compat import OpenAICompatModel
 
     return OpenAICompatModel(**options)
-
-
-def _plugin(spec: str, options: Mapping[str, Any]) -> LanguageModel:
-    return cast(LanguageModel, load_plugin("LLM", spec, options, _PROTOCOL_MEMBERS))
-
-
-def _checked(
-    backend: str,
-    options: dict[str, Any],
-    allowed: frozenset[str],
-    required: Collection[str] = (),
-) -> dict[str, Any]:
-    return checked_options("LLM", backend, options, allowed, required)

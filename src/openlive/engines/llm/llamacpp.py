@@ -81,7 +81,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from openlive.engines import weights
 from openlive.engines.llm.base import (
     DEFAULT_CONTEXT_WINDOW,
     ChatMessage,
@@ -100,7 +99,9 @@ from openlive.engines.llm.tools import (
     declared_by_name,
     openai_tool,
 )
+from openlive.engines.models import QWEN25_CODER_05B
 from openlive.engines.scheduler import Priority, Resource
+from openlive.engines.weights import ensure
 from openlive.errors import ConfigError, EngineError
 
 if TYPE_CHECKING:
@@ -164,7 +165,7 @@ class LlamaCppModel:
         cls, cache_dir: str | Path | None = None, **options: Any
     ) -> LlamaCppModel:
         """Load the default model from the weights packages (assembled on first use)."""
-        return cls(weights.ensure_model(cache_dir=cache_dir), **options)
+        return cls(ensure(QWEN25_CODER_05B, cache_dir), **options)
 
     @property
     def capabilities(self) -> LlmCapabilities:

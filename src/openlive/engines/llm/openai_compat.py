@@ -1,10 +1,11 @@
 """A language model behind any OpenAI-compatible HTTP server (llama.cpp, vLLM, Ollama...).
 
 Theory of operation: ``stream()`` POSTs ``{base_url}/chat/completions`` with
-``stream: true`` and ``stream_options: {"include_usage": true}`` and parses the
-server-sent events itself (``data: {...}`` until ``data: [DONE]``). Leaving the stream
-early (task cancelled, ``aclose()``) closes the HTTP response, and the server stops
-generating when it notices the disconnect.
+``stream: true`` and ``stream_options: {"include_usage": true}`` and reads the
+server-sent events with ``httpx-sse`` (``data: {...}`` until ``data: [DONE]``) on our own
+client, so the timeouts, the error mapping and cancellation stay ours. Leaving the
+stream early (task cancelled, ``aclose()``) closes the HTTP response, and the server
+stops generating when it notices the disconnect.
 
 Token counts: taken from the ``usage`` the server sends. A server that sends no usage
 while streaming (llama-cpp-python's ``llama_cpp.server`` is one) gets:
@@ -44,6 +45,7 @@ from contextlib import asynccontextmanager
 from typing import Any, Literal
 
 import httpx
+from httpx_sse import SSEError, aconnect_sse
 
 from openlive.engines.llm.base import (
     DEFAULT_CONTEXT_WINDOW,
@@ -124,13 +126,15 @@ class OpenAICompatModel:
         chunks, reason = 0, "stop"
         async with (
             _errors_as_engine_errors(url),
-            self._client.stream("POST", url, json=body) as response,
+            aconnect_sse(self._client, "POST", url, json=body) as events,
         ):
-            await _check_status(response, url)
-            async for data in sse_data(response.aiter_lines()):
-                if data == "[DONE]":
+            await _check_status(events.response, url)
+            async for event in events.aiter_sse():
+                if not event.data:  # a keep-alive, or an event with only an id
+                    continue
+                if event.data == "[DONE]":
                     break
-                payload = _parse_json(data, url)
+                payload = _parse_json(event.data, url)
                 usage = payload.get("usage") or usage
                 for choice in payload.get("choices") or ():
                     delta = choice.get("delta") or {}
@@ -327,25 +331,6 @@ class _NativeCalls:
         return result
 
 
-async def sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
-    """Server-sent events → the ``data`` of each event (multi-line data joined by ``\\n``).
-
-    Comment lines (``: ping``) and other fields (``event:``, ``id:``) are skipped.
-    """
-    data: list[str] = []
-    async for line in lines:
-        if not line:
-            if data:
-                yield "\n".join(data)
-                data = []
-            continue
-        field, _, value = line.partition(":")
-        if field == "data":
-            data.append(value.removeprefix(" "))
-    if data:
-        yield "\n".join(data)
-
-
 def _sampling_fields(sampling: SamplingParams) -> dict[str, Any]:
     """OpenAI fields, plus ``top_k`` and ``seed`` that many servers understand."""
     if sampling.max_tokens is not None and sampling.max_tokens < 1:
@@ -389,6 +374,8 @@ async def _errors_as_engine_errors(url: str) -> AsyncIterator[None]:
     """Turn httpx request errors (refused, reset, timed out) into retryable EngineErrors."""
     try:
         yield
+    except SSEError as exc:  # a 200 that is no event stream: asking again will not help
+        raise EngineError(f"{url} did not answer with an event stream: {exc}") from exc
     except httpx.TimeoutException as exc:
         raise EngineError(f"{url} timed out ({type(exc).__name__})", retryable=True) from exc
     except httpx.ConnectError as exc:

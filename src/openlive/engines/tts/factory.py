@@ -22,10 +22,10 @@ Options whose value is ``None`` count as not given. Call at start-up: loading bl
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
-from typing import Any, Protocol, cast
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, Protocol
 
-from openlive.engines.plugins import checked_options, load_plugin
+from openlive.engines.plugins import Backends, given_options
 from openlive.engines.scheduler import Priority
 from openlive.engines.tts.base import SpeechSynthesizer
 from openlive.engines.tts.voices import VOICE_NAMES, resolve_language, voice_profile
@@ -54,30 +54,27 @@ _KOKORO_OPTIONS = frozenset(
         "threads",
     }
 )
-_PROTOCOL_MEMBERS = ("voices", "synthesize", "aclose")
+_BACKENDS: Backends[SpeechSynthesizer] = Backends(
+    "TTS", KNOWN_BACKENDS, members=("voices", "synthesize", "aclose")
+)
 
 
 def create_speech_synthesizer(backend: str = "piper", **options: Any) -> SpeechSynthesizer:
     """Build the backend named ``backend``; raises :class:`ConfigError` for bad names/options."""
-    given = {name: value for name, value in options.items() if value is not None}
+    given = given_options(options)
     if backend == "piper":
-        return _piper(_checked(backend, given, _PIPER_OPTIONS))
+        return _piper(_BACKENDS.checked(backend, given, _PIPER_OPTIONS))
     if backend == "kokoro":
-        return _kokoro(_checked(backend, given, _KOKORO_OPTIONS))
+        return _kokoro(_BACKENDS.checked(backend, given, _KOKORO_OPTIONS))
     if backend == "auto":
         allowed = frozenset(f"piper_{name}" for name in _PIPER_OPTIONS) | frozenset(
             f"kokoro_{name}" for name in _KOKORO_OPTIONS
         )
-        checked = _checked(backend, given, allowed)
+        checked = _BACKENDS.checked(backend, given, allowed)
         piper = _piper(_prefixed(checked, "piper_"))
         kokoro = _kokoro(_prefixed(checked, "kokoro_"))
         return VoiceRouter({"piper": piper, "kokoro": kokoro})
-    if ":" in backend:
-        return _plugin(backend, given)
-    raise ConfigError(
-        f"unknown TTS backend {backend!r}; known: {', '.join(KNOWN_BACKENDS)}, "
-        "or 'package.module:attr' for your own"
-    )
+    return _BACKENDS.plugin(backend, given)
 
 
 class _Multilingual(SpeechSynthesizer, Protocol):
@@ -149,16 +146,3 @@ def _prefixed(options: Mapping[str, Any], prefix: str) -> dict[str, Any]:
     return {
         name[len(prefix) :]: value for name, value in options.items() if name.startswith(prefix)
     }
-
-
-def _plugin(spec: str, options: Mapping[str, Any]) -> SpeechSynthesizer:
-    return cast(SpeechSynthesizer, load_plugin("TTS", spec, options, _PROTOCOL_MEMBERS))
-
-
-def _checked(
-    backend: str,
-    options: dict[str, Any],
-    allowed: frozenset[str],
-    required: Collection[str] = (),
-) -> dict[str, Any]:
-    return checked_options("TTS", backend, options, allowed, required)

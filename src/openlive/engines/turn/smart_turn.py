@@ -10,10 +10,12 @@ When to call it: at a :class:`~openlive.session.activity.PauseDetected` (about 2
 into a pause), with the turn's audio from ``audio_from`` up to now, trailing silence
 included — the model was trained on segments that end shortly after speech.
 
-The ONNX file ships only inside the ``pipecat-ai`` wheel. ``python -m
-openlive.engines.turn.install`` takes it out at install time (without pipecat's
-dependencies) into ``$OPENLIVE_CACHE_DIR/models/`` (default ``~/.cache/openlive``);
-at run time this module only loads it from there and checks its SHA-256.
+The ONNX file ships only inside the ``pipecat-ai`` wheel. On first use
+:func:`openlive.engines.weights.ensure` takes it out (with pip, without pipecat's
+dependencies, when pipecat-ai is not installed) into ``$OPENLIVE_CACHE_DIR/models/``
+(default ``~/.cache/openlive``) with its BSD-2-Clause licence, verified like every other
+weight (:data:`~openlive.engines.models.SMART_TURN`); ``python -m openlive.engines.models``
+does it at install time.
 
 The features are computed with numpy here, bit-identical to pipecat 1.14.0's vendored
 copy of ``transformers.WhisperFeatureExtractor(chunk_length=8)`` (checked in the
@@ -24,7 +26,6 @@ model, single-threaded; a second thread does not help on 2 cores.
 
 from __future__ import annotations
 
-import hashlib
 from functools import cache, partial
 from pathlib import Path
 from typing import Any
@@ -34,18 +35,10 @@ import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
 from openlive.audio.pcm import pcm16_to_float32
+from openlive.engines.models import SMART_TURN, SMART_TURN_MODEL
 from openlive.engines.scheduler import Priority, Resource
-from openlive.engines.weights import default_cache_dir
+from openlive.engines.weights import check_user_file, ensure
 from openlive.errors import EngineError
-
-MODEL_FILE = "smart-turn-v3.2-cpu.onnx"
-MODEL_SHA256 = "2bb026316b14a660486a75b1733cd3fbab8c2fd0314dc9af7be49f8cca967e4f"
-MODEL_SIZE = 8_679_182
-LICENSE_FILE = "smart-turn-v3.2-cpu.LICENSE"
-WHEEL_REQUIREMENT = "pipecat-ai==1.14.0"
-WHEEL_MEMBER = "pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx"
-WHEEL_LICENSE_MEMBER = "pipecat_ai-1.14.0.dist-info/licenses/LICENSE"
-INSTALL_COMMAND = "python -m openlive.engines.turn.install"
 
 SAMPLE_RATE = 16_000
 MAX_SECONDS = 8
@@ -59,17 +52,8 @@ Float64Array = npt.NDArray[np.float64]
 
 
 def model_path(cache_dir: str | Path | None = None) -> Path:
-    """Where the installer puts the model: ``<cache_dir>/models/smart-turn-v3.2-cpu.onnx``."""
-    root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    return root / "models" / MODEL_FILE
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as src:
-        while chunk := src.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """Where :func:`~openlive.engines.weights.ensure` puts the model (it may not be there yet)."""
+    return SMART_TURN.path(cache_dir) / SMART_TURN_MODEL
 
 
 # --- features ---------------------------------------------------------------------------
@@ -154,17 +138,21 @@ class SmartTurn:
         path: str | Path | None = None,
         *,
         sha256: str | None = None,
+        cache_dir: str | Path | None = None,
         threads: int = 1,
         max_concurrency: int = 1,
     ) -> None:
-        """Load the model from ``path`` (default: the installer's cache file).
+        """Load the model from ``path`` (default: the bundled one, fetched on first use).
 
-        The default file is checked against the committed digest; a file of your own
-        only when you pass its ``sha256``. Blocks for about 0.3 s. Raises EngineError,
-        naming the install command, when the file is missing or its digest is wrong.
+        A file of your own is checked against ``sha256`` only when you pass it. Blocks:
+        about 0.3 s, plus one pip download and a copy on first use. Raises ConfigError
+        when your file is missing, EngineError when a digest is wrong or the model
+        cannot be fetched.
         """
-        self.path = Path(path).expanduser() if path is not None else model_path()
-        _check_model_file(self.path, MODEL_SHA256 if path is None else sha256)
+        if path is None:
+            self.path = ensure(SMART_TURN, cache_dir) / SMART_TURN_MODEL
+        else:
+            self.path = check_user_file(path, sha256, what="Smart Turn model")
         self._session = _load_session(self.path, threads)
         self._slots = Resource("smart-turn", max_concurrency)
 
@@ -184,21 +172,6 @@ class SmartTurn:
 
     async def aclose(self) -> None:
         await self._slots.aclose(wait=False)
-
-
-def _check_model_file(path: Path, expected_sha256: str | None) -> None:
-    if not path.is_file():
-        raise EngineError(
-            f"the Smart Turn model is not installed at {path}; "
-            f"install it with: {INSTALL_COMMAND}"
-        )
-    if expected_sha256 is not None:
-        actual = sha256_of(path)
-        if actual != expected_sha256.lower():
-            raise EngineError(
-                f"{path} has SHA-256 {actual}, expected {expected_sha256.lower()}; "
-                f"reinstall it with: {INSTALL_COMMAND} --force"
-            )
 
 
 def _load_session(path: Path, threads: int) -> Any:

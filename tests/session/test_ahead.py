@@ -140,8 +140,8 @@ def test_an_empty_final_transcript_drops_the_answer() -> None:
     [start] = starts(c.feed(TranscriptReady(spec.turn_id, "hm", end=spec.end)))
     actions = speak(c, 1.2, 0.2, 0.01)  # the 300 ms window runs out: the turn ends here
     assert starts(actions) == []  # adopted, as the transcript was already there
-    assert c.session._reply is not None
-    assert c.session._reply.generation_id == start.generation_id
+    assert c.session.reply is not None
+    assert c.session.reply.generation_id == start.generation_id
 
 
 def test_no_answer_ahead_for_text_replies_or_when_the_server_says_not() -> None:

@@ -301,7 +301,7 @@ def test_speech_onset_pauses_audio_at_once() -> None:
     speak(c, 0.0, 0.1, 0.95)  # onset committed: paused, not yet interrupted
     c.now = 20.0  # long after the queued audio was due
     assert sent(c.session.handle(Tick(), c.now)) == []
-    assert c.session._reply is not None and c.session._reply.generation_id == gid
+    assert c.session.reply is not None and c.session.reply.generation_id == gid
 
 
 def test_cough_resumes_the_reply_without_interrupting() -> None:
@@ -351,7 +351,7 @@ def test_a_click_resumes_at_once_without_a_check() -> None:
     gid = start_speaking(c)
     actions = speak(c, 0.0, 0.1, 0.95) + speak(c, 0.1, 0.1, 0.0)
     assert checks(actions) == [] and CancelGeneration(gid) not in actions
-    assert c.session._reply is not None and c.session._reply.paused_at is None
+    assert c.session.reply is not None and c.session.reply.paused_at is None
 
 
 def test_never_stalls_over_many_interrupted_turns() -> None:
@@ -400,7 +400,7 @@ def test_frames_scored_as_echo_do_not_start_a_turn() -> None:
     for i in range(30):
         actions += c.feed(SpeechScored(round(0.032 * (i + 1), 3), 0.95, echo=0.95))
     assert CancelGeneration(gid) not in actions
-    assert c.session._reply is not None and c.session._reply.paused_at is None
+    assert c.session.reply is not None and c.session.reply.paused_at is None
 
 
 def test_turn_coverage_all_input_reaches_back_to_the_previous_turn() -> None:

@@ -1,8 +1,10 @@
 """Function calls through a turn: rounds, responses, and results that come later.
 
 Pure. :mod:`~openlive.session.tools` holds the data (the declared tools, the ledger of
-call ids, one round of calls); :class:`Calling` runs them through the turns of a session,
-for the machine, which owns the turn state and starts the generations.
+call ids, one round of calls); :class:`~openlive.session.turn.Turn` owns a turn's open
+round and the results held back during it; :class:`Calling` runs the calls through the
+turns, for the :class:`~openlive.session.responder.Responder`, which owns the turn state
+and starts the generations.
 
 Theory of operation: a generation that asks for calls sends ``toolCall`` (or runs a
 built-in server-side) and opens a round (:meth:`Calling.open_round`). Once its reply is
@@ -38,6 +40,7 @@ from openlive.session.tools import (
     ToolRound,
     round_messages,
 )
+from openlive.session.turn import Turn
 
 #: Rounds of calls one turn may make; after that the model must answer in words.
 MAX_TOOL_ROUNDS = 5
@@ -58,27 +61,24 @@ class Calling:
 
     def __init__(self, history: History) -> None:
         self.ledger = CallLedger()
-        self.round: ToolRound | None = None  # the current turn's calls, until answered
         self.result_pending = False  # a WHEN_IDLE function result waits to be told
-        self._rounds = 0  # rounds of calls in the current turn
         self._history = history  # the session's, where rounds and results go
-        # Results of NON_BLOCKING calls that arrive while the model is busy wait, so that
-        # a turn's output and its function calls stay together in the history.
-        self._held: list[ChatMessage] = []
 
     def new_turn(self) -> None:
-        """A model turn starts: no rounds yet, and it will tell any result waiting."""
-        self._rounds, self.result_pending = 0, False
+        """A model turn starts: it will tell any result waiting."""
+        self.result_pending = False
 
-    def tools(self, toolbox: Toolbox) -> tuple[ToolSpec, ...]:
+    @staticmethod
+    def tools(turn: Turn, toolbox: Toolbox) -> tuple[ToolSpec, ...]:
         """What the next generation of the turn may call: nothing past the round limit."""
-        return toolbox.specs if self._rounds < MAX_TOOL_ROUNDS else ()
+        return toolbox.specs if turn.rounds < MAX_TOOL_ROUNDS else ()
 
-    def open_round(self, calls: Iterable[ToolCall], toolbox: Toolbox) -> list[Action]:
-        """The current generation asks for ``calls``: hand them out."""
+    def open_round(self, turn: Turn, calls: Iterable[ToolCall],
+                   toolbox: Toolbox) -> list[Action]:
+        """The turn's current generation asks for ``calls``: hand them out."""
         issued = self.ledger.issue(calls, toolbox)
-        self.round = ToolRound.open(issued)
-        self._rounds += 1
+        turn.round = ToolRound.open(issued)
+        turn.rounds += 1
         actions: list[Action] = []
         for_client = [c.call for c in issued if c.server_tool is None]
         if for_client:
@@ -93,59 +93,61 @@ class Calling:
         self.ledger.restore(open_calls, finished)
         return _run_server_side(open_calls)
 
-    def take(self, answer: Answer, *, replying: bool) -> Answered:
-        """A function's result, from the client or a server-side tool.
-
-        ``replying``: a reply is going out. The machine does what the result asks.
-        """
+    def take(self, answer: Answer, turn: Turn | None) -> Answered:
+        """A function's result, from the client or a server-side tool, during ``turn``
+        (None: the model is quiet). The responder does what the result asks."""
         call = answer.call.call
-        round_ = self.round
+        round_ = turn.round if turn is not None else None
         if round_ is not None and call in round_.calls:
             round_.take(call.id, answer.result)
             return Answered.ROUND_WAITS if round_.waiting else Answered.ROUND_DONE
         # A NON_BLOCKING call whose round the model has moved past: its result joins the
         # history (once the model is not busy), and ``scheduling`` says whether and when
         # the model speaks of it.
-        self._held += round_messages("", (call,), {call.id: answer.result})
-        if not replying and round_ is None:
-            self.release()
+        messages = round_messages("", (call,), {call.id: answer.result})
+        if turn is None:
+            self._join(messages)
+        else:
+            turn.held_results += messages
         if answer.scheduling == "SILENT":
             return Answered.SILENT
+        replying = turn is not None and turn.reply is not None
         if answer.scheduling == "INTERRUPT" and replying and round_ is None:
             return Answered.INTERRUPT
         self.result_pending = True
         return Answered.WHEN_IDLE
 
-    def close_round(self) -> None:
+    def close_round(self, turn: Turn) -> None:
         """Every blocking call of the round is answered: the round joins the history."""
-        round_, self.round = self.round, None
+        round_, turn.round = turn.round, None
         assert round_ is not None
-        for message in round_.messages():
-            self._history.append(message)
-        self.release()
+        self._join(round_.messages())
+        self.release(turn)
 
-    def interrupt(self, said: str | None, *, cancel: bool) -> list[Action]:
+    def interrupt(self, turn: Turn, said: str | None, *, cancel: bool) -> list[Action]:
         """The turn was interrupted with its round open: the round joins the history
         with ``said`` (what the client got of the reply, if one was going out).
 
         Its open calls are cancelled, unless ``cancel`` is False (a function result, not
         the user, interrupts).
         """
-        round_, self.round = self.round, None
+        round_, turn.round = turn.round, None
         assert round_ is not None
         if said is not None:
             round_.said = said
         cancelled = self.ledger.cancel(round_.calls) if cancel else []
-        for message in round_.messages(CANCELLED if cancel else RUNNING):
-            self._history.append(message)
-        self.release()
+        self._join(round_.messages(CANCELLED if cancel else RUNNING))
+        self.release(turn)
         return _cancellations(cancelled)
 
-    def release(self) -> None:
-        """The model is not busy any more: results that waited join the history."""
-        for message in self._held:
+    def release(self, turn: Turn) -> None:
+        """The turn is not busy any more: results that waited join the history."""
+        self._join(turn.held_results)
+        turn.held_results.clear()
+
+    def _join(self, messages: Iterable[ChatMessage]) -> None:
+        for message in messages:
             self._history.append(message)
-        self._held.clear()
 
 
 def _run_server_side(calls: Iterable[OpenCall]) -> list[Action]:

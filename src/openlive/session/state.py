@@ -103,3 +103,23 @@ def transition(state: State, trigger: Trigger) -> State:
         return TRANSITIONS[(state, trigger)]
     except KeyError:
         raise InternalError(f"Internal error: {trigger.value} in state {state.value}.") from None
+
+
+class StateMachine:
+    """The session's current state, shared by the objects that run it; it moves only
+    through :data:`TRANSITIONS`."""
+
+    __slots__ = ("state",)
+
+    def __init__(self) -> None:
+        self.state = State.AWAITING_SETUP
+
+    def move(self, trigger: Trigger) -> State:
+        """Take the move ``trigger`` from the current state; return the new state."""
+        self.state = transition(self.state, trigger)
+        return self.state
+
+    @property
+    def busy(self) -> bool:
+        """The model is answering: replying, or waiting for its calls' responses."""
+        return self.state in BUSY

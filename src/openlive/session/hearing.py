@@ -1,0 +1,185 @@
+"""What the conversation does with what it hears: user turns, barge-in, answering ahead.
+
+Pure. :mod:`~openlive.session.listening` turns audio and activity signals into user
+turns (``UserTurnEnded``, ``TurnHeardSoFar``, ``TurnTranscribed``...); this module
+decides what each means for the conversation: the transcript goes to the client
+(``inputTranscription``, revisable ``interimInputTranscription``), a final transcript
+becomes a user turn for the :class:`~openlive.session.responder.Responder`, speech over
+the reply is judged by :mod:`~openlive.session.bargein` (pause it, let it go on, or
+interrupt it), and at each pause the words so far may be answered ahead
+(:mod:`~openlive.session.ahead`), held until the turn ends there.
+"""
+
+from __future__ import annotations
+
+from openlive.chat import ChatMessage
+from openlive.errors import PolicyViolation
+from openlive.protocol.server import ServerContent, ServerMessage, Transcription
+from openlive.protocol.types import Blob
+from openlive.session.actions import Action, EndOfTurn, Send, StartGeneration
+from openlive.session.ahead import AheadReply
+from openlive.session.bargein import ECHO_THRESHOLD
+from openlive.session.config import SessionConfig
+from openlive.session.events import EndOfTurnScored, SpeechScored, TranscriptReady
+from openlive.session.listening import (
+    Listening,
+    Signal,
+    TurnHeardSoFar,
+    TurnTranscribed,
+    UserTurnEnded,
+)
+from openlive.session.responder import Responder
+from openlive.session.seeing import Sight
+from openlive.session.state import State, StateMachine
+
+
+class Hearing:
+    """The listening half of a conversation (see the module docstring).
+
+    ``listening`` is None when the server has no speech recognition: audio is then
+    refused (1008). ``answer_ahead``: the server answers during pauses.
+    """
+
+    def __init__(self, machine: StateMachine, config: SessionConfig,
+                 listening: Listening | None, responder: Responder, sight: Sight, *,
+                 answer_ahead: bool, context_window: int) -> None:
+        self._machine = machine
+        self._config = config
+        self._listening = listening
+        self._responder = responder
+        self._sight = sight
+        self._ahead_allowed = answer_ahead
+        self._context_window = context_window
+
+    @property
+    def speaking(self) -> bool:
+        """The user is speaking now."""
+        return self._listening is not None and self._listening.speaking
+
+    def _ears(self) -> Listening:
+        if self._listening is None:
+            raise PolicyViolation(
+                "Audio input needs speech recognition; this server has none configured."
+            )
+        return self._listening
+
+    # -- input --------------------------------------------------------------------------
+
+    def on_audio(self, blob: Blob) -> list[Action]:
+        return self._ears().on_audio(blob)
+
+    def on_activity_start(self, now: float) -> list[Action]:
+        return self._listen(*self._ears().on_activity_start(), now)
+
+    def on_activity_end(self, now: float) -> list[Action]:
+        return self._listen(*self._ears().on_activity_end(), now)
+
+    def on_stream_end(self, now: float) -> list[Action]:
+        if self._listening is None:
+            return []
+        return self._listen(*self._listening.on_stream_end(), now)
+
+    def on_score(self, event: SpeechScored, now: float) -> list[Action]:
+        # The model's own voice coming back is not the user speaking.
+        probability = 0.0 if event.echo >= ECHO_THRESHOLD else event.probability
+        actions = self._listen(*self._ears().on_score(event.at, probability), now)
+        if self._responder.ahead is not None and self.speaking:
+            actions += self._responder.drop_ahead()  # only a pause: the user goes on
+        return actions + self._judge_barge_in(event.at, now)
+
+    def on_end_of_turn_score(self, event: EndOfTurnScored, now: float) -> list[Action]:
+        ears = self._ears()
+        return self._listen(*ears.on_end_of_turn_score(event.turn_id, event.probability), now)
+
+    def on_transcript(self, event: TranscriptReady, now: float) -> list[Action]:
+        barge, responder = self._responder.barge, self._responder
+        if barge.is_check(event.turn_id):  # not a user turn: is it an interruption?
+            actions, interrupted = barge.on_words(event.turn_id, event.text,
+                                                  responder.reply, now)
+            return responder.interrupt() if interrupted else actions
+        actions, signals = self._ears().on_transcript(event.turn_id, event.end, event.text)
+        return self._listen(actions, signals, now)
+
+    # -- what the signals mean ------------------------------------------------------------
+
+    def _listen(self, actions: list[Action], signals: list[Signal], now: float) -> list[Action]:
+        for signal in signals:
+            if isinstance(signal, UserTurnEnded):
+                actions.append(EndOfTurn(signal.speech_end))
+                continue
+            if isinstance(signal, TurnTranscribed):
+                actions += self._on_user_words(signal.text, now)
+                continue
+            if isinstance(signal, TurnHeardSoFar):
+                if self._config.input_transcription:
+                    # revisable, unlike inputTranscription, whose pieces clients append
+                    interim = Transcription(text=signal.text)
+                    actions.append(Send(ServerMessage(server_content=ServerContent(
+                        interim_input_transcription=interim))))
+                actions += self._answer_ahead(signal.text, now)
+                continue
+            if not self._config.interrupt_on_activity:
+                continue
+            reply = self._responder.reply
+            if self._ears().manual:
+                actions = self._responder.interrupt() + actions  # the client said so
+            elif reply is not None:
+                self._responder.barge.start(signal.at, reply, now)  # pause now, judge next
+        return actions
+
+    def _judge_barge_in(self, at: float, now: float) -> list[Action]:
+        return self._responder.barge.on_score(at, now, self._responder.reply,
+                                              speaking=self.speaking,
+                                              language=self._config.language)
+
+    def _on_user_words(self, text: str, now: float) -> list[Action]:
+        """The final transcript of a user turn: answer it, unless it is not for us."""
+        responder = self._responder
+        text = text.strip()
+        actions: list[Action] = []
+        if self._config.input_transcription and text:
+            actions.append(Send(ServerMessage(server_content=ServerContent(
+                input_transcription=Transcription(text=text, finished=True)))))
+        resumed, kept = responder.barge.on_user_turn(text, responder.reply, now)
+        if kept:  # "mm-hm" while the model speaks: it keeps the floor
+            return actions + resumed
+        if not text:
+            # noise or silence: no turn to answer, but a function result may be waiting
+            return actions + responder.drop_ahead() + responder.tell_pending_result()
+        if self._config.interrupt_on_activity:
+            actions = responder.interrupt() + actions
+        ahead = responder.ahead
+        if ahead is not None and ahead.answers(text) and self._may_answer_ahead():
+            return actions + responder.adopt(now)
+        actions += responder.drop_ahead()
+        responder.add_input(ChatMessage("user", text))
+        return actions + responder.user_turn_complete()
+
+    # -- answering ahead (ahead.py) -------------------------------------------------------
+
+    def _may_answer_ahead(self) -> bool:
+        """Idle, with nothing waiting that a new turn would add, and room in the context."""
+        responder = self._responder
+        if (not self._ahead_allowed or self._config.modality != "AUDIO"
+                or self._machine.state is not State.IDLE or responder.held_input()):
+            return False
+        return responder.usage.fits(responder.history, self._config.compression,
+                                    self._context_window)
+
+    def _answer_ahead(self, text: str, now: float) -> list[Action]:
+        """The user paused after ``text``: answer it now, held until the turn ends here."""
+        responder = self._responder
+        if not self._may_answer_ahead():
+            return responder.drop_ahead()
+        if responder.ahead is not None and responder.ahead.answers(text):
+            return []  # the same words at a later pause: that answer stands
+        actions = responder.drop_ahead()
+        message = ChatMessage("user", text, images=self._sight.peek())
+        reply = responder.new_reply(follows_words=False)
+        reply.pause(now)  # nothing goes out until the turn ends at this pause
+        responder.ahead = AheadReply(message, reply)
+        request = responder.request(
+            responder.history.messages_with(responder.instruction, message),
+            responder.toolbox.specs)
+        return actions + [StartGeneration(reply.generation_id, self._config.backend, request,
+                                          speculative=True)]

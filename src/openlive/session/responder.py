@@ -1,0 +1,295 @@
+"""The model's side of a conversation: starting, continuing and ending its turns.
+
+Pure. Theory of operation: a complete user turn (or a function result that waited)
+starts a :class:`~openlive.session.turn.Turn`: ``StartGeneration`` with the history,
+and a :class:`~openlive.session.speaking.Reply` that sends the text at once or has it
+spoken and paces the audio. When everything is out, ``generationComplete``, then
+``turnComplete`` with the turn's usage, and the model's words join the history. A
+generation that asks for function calls opens a round (:mod:`~openlive.session.calling`):
+once its reply is out the turn waits (AWAITING_TOOLS) for every blocking call's
+response, then the model goes on in the same turn. Interrupting a turn cancels the
+engines working on it and its open calls, sends ``interrupted`` and ``turnComplete``,
+and keeps in the history only what the client got.
+
+Under NO_INTERRUPTION a user turn that completes while the model is busy is queued
+(the state table's GENERATING_QUEUED...) in :attr:`Responder.next`, with the input it
+brought; it starts when the model's turn ends. The answer prepared during a user's
+pause (:mod:`~openlive.session.ahead`) is adopted here as a turn's reply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from openlive.chat import ChatMessage, GenerationRequest, ToolSpec
+from openlive.protocol.server import ServerContent, ServerMessage
+from openlive.session.actions import (
+    Action,
+    PlaybackFlushed,
+    Send,
+    StartGeneration,
+    TurnComplete,
+)
+from openlive.session.ahead import AheadReply
+from openlive.session.bargein import BargeInJudge
+from openlive.session.calling import Answered, Calling
+from openlive.session.config import SessionConfig
+from openlive.session.events import GenerationFinished, GenerationToolCalls
+from openlive.session.history import History
+from openlive.session.seeing import Sight
+from openlive.session.speaking import Reply, Voicing
+from openlive.session.state import AWAITING, QUIET, State, StateMachine, Trigger
+from openlive.session.tools import Answer, Toolbox
+from openlive.session.turn import Turn
+from openlive.session.usage import Usage
+
+
+class Responder:
+    """Runs the model's turns of one conversation (see the module docstring).
+
+    ``snapshot`` returns the actions that save a resumption snapshot (none when the
+    client did not ask for them); ``user_speaking`` says whether the user is speaking.
+    """
+
+    def __init__(self, machine: StateMachine, config: SessionConfig, history: History,
+                 calling: Calling, *, context_window: int, sight: Sight,
+                 snapshot: Callable[[], list[Action]],
+                 user_speaking: Callable[[], bool]) -> None:
+        self._machine = machine
+        self._config = config
+        self.history = history
+        self.calling = calling
+        self.usage = Usage()  # token counts: each turn's, and the context's size
+        self.barge = BargeInJudge()
+        self.toolbox: Toolbox = config.tools  # a contextUpdate may replace them
+        self.instruction: str | None = config.system_instruction
+        self.turn: Turn | None = None  # the model's turn in flight (the state is BUSY)
+        self.next: Turn | None = None  # a user turn queued behind it (NO_INTERRUPTION)
+        self.ahead: AheadReply | None = None  # answered during the user's pause, held
+        self._context_window = context_window
+        self._sight = sight
+        self._snapshot = snapshot
+        self._user_speaking = user_speaking
+        self._next_generation_id = 1
+
+    @property
+    def reply(self) -> Reply | None:
+        """The reply going out now, if any."""
+        return self.turn.reply if self.turn is not None else None
+
+    def current(self, generation_id: int) -> Reply | None:
+        """The reply going out, if it is generation ``generation_id``."""
+        return self.turn.current(generation_id) if self.turn is not None else None
+
+    def held_input(self) -> bool:
+        """Whether input waits for a queued turn."""
+        return self.next is not None and bool(self.next.held_input)
+
+    # -- starting a turn ------------------------------------------------------------------
+
+    def add_input(self, message: ChatMessage) -> None:
+        """A user message: into the history, or held for the queued turn when busy."""
+        if message.role == "user":
+            frame = self._sight.take()  # what the camera showed as the user spoke
+            if frame:
+                message = replace(message, images=message.images + frame)
+        if self._machine.busy:
+            self._queued().held_input.append(message)
+        else:
+            self.history.append(message)
+
+    def user_turn_complete(self) -> list[Action]:
+        """The user's turn is complete: answer it, or after this one (NO_INTERRUPTION)."""
+        if self._machine.busy:
+            self._queued()
+            self._machine.move(Trigger.TURN_QUEUED)
+            return []
+        return self.start()
+
+    def _queued(self) -> Turn:
+        if self.next is None:
+            self.next = Turn()
+        return self.next
+
+    def start(self) -> list[Action]:
+        """A new model turn: for the user's turn, or to tell a function's result."""
+        actions = self.drop_ahead()
+        self._begin()
+        return actions + self._generate()
+
+    def drop_ahead(self) -> list[Action]:
+        """Cancel the answer prepared ahead, if any; none of it was sent."""
+        ahead, self.ahead = self.ahead, None
+        return ahead.cancel() if ahead is not None else []
+
+    def _begin(self) -> Turn:
+        """The history and counters of a new model turn; the session starts generating."""
+        turn, self.next = self.next or Turn(), None
+        for message in turn.held_input:
+            self.history.append(message)
+        turn.held_input.clear()
+        # compress the history, or end the session when it no longer fits the model
+        self.usage.fit(self.history, self._config.compression, self._context_window)
+        self.calling.new_turn()
+        self.usage.new_turn()
+        self.turn = turn
+        self._machine.move(Trigger.GENERATION_STARTED)
+        return turn
+
+    def _generate(self) -> list[Action]:
+        """One generation of the current turn (the first, or one after function results)."""
+        turn = self.turn
+        assert turn is not None
+        turn.reply = self.new_reply(follows_words=turn.said)
+        # past the round limit the model must answer with what it has
+        tools = self.calling.tools(turn, self.toolbox)
+        request = self.request(self.history.messages(self.instruction), tools)
+        return [StartGeneration(turn.reply.generation_id, self._config.backend, request)]
+
+    def new_reply(self, *, follows_words: bool) -> Reply:
+        """A reply for the next generation, spoken in AUDIO sessions."""
+        config = self._config
+        voicing = None
+        if config.modality == "AUDIO":
+            voicing = Voicing(config.voice, config.language, config.output_transcription)
+        reply = Reply(self._next_generation_id, voicing, follows_words=follows_words)
+        self._next_generation_id += 1
+        return reply
+
+    def request(self, messages: tuple[ChatMessage, ...],
+                tools: tuple[ToolSpec, ...]) -> GenerationRequest:
+        """What to ask the model, with the session's sampling settings."""
+        return GenerationRequest(messages=messages, sampling=self._config.sampling, tools=tools)
+
+    def adopt(self, now: float) -> list[Action]:
+        """The user's turn ended where the answer ahead answered it: its reply is this
+        turn's, and what of it is ready goes out."""
+        ahead, self.ahead = self.ahead, None
+        assert ahead is not None
+        self._sight.take()  # the answer saw it (peeked)
+        self.history.append(ahead.message)
+        turn = self._begin()
+        turn.reply = ahead.reply
+        actions = ahead.reply.resume(now)
+        if ahead.calls is not None:
+            actions += self.on_tool_calls(ahead.calls)
+        if ahead.malformed:
+            turn.reason = "MALFORMED_FUNCTION_CALL"
+        if ahead.finished is not None:
+            self.usage.count(ahead.finished)
+        return actions + self.maybe_complete(now)
+
+    # -- the reply's progress -------------------------------------------------------------
+
+    def on_finished(self, event: GenerationFinished, now: float) -> list[Action]:
+        reply = self.current(event.generation_id)
+        if reply is None:
+            return []
+        self.usage.count(event)
+        return reply.on_llm_finished() + self.maybe_complete(now)
+
+    def on_malformed_call(self, generation_id: int) -> None:
+        if self.turn is not None and self.current(generation_id) is not None:
+            self.turn.reason = "MALFORMED_FUNCTION_CALL"
+
+    def maybe_complete(self, now: float) -> list[Action]:
+        """Once everything of the reply is out: go on after its calls, or end the turn."""
+        turn = self.turn
+        reply = turn.reply if turn is not None else None
+        if turn is None or reply is None or not reply.complete:
+            return []
+        turn.reply = None
+        actions: list[Action] = reply.flush_words() if reply.voicing else []
+        round_ = turn.round
+        if round_ is not None:
+            round_.said = reply.delivered_text()
+            turn.said = turn.said or bool(round_.said)
+            if not round_.waiting:
+                return actions + self._continue_after_round()
+            self._machine.move(Trigger.TOOLS_CALLED)
+            return actions + self._snapshot()  # the client may answer on a new connection
+        self._machine.move(Trigger.GENERATION_ENDED)
+        self._end(reply)
+        actions += [
+            Send(ServerMessage(server_content=ServerContent(generation_complete=True))),
+            TurnComplete(turn.reason, self.usage.end_turn()),
+        ]
+        if self._machine.state is State.TURN_PENDING:
+            return actions + self.start()
+        return actions + self._snapshot() + self.tell_pending_result()
+
+    def _end(self, reply: Reply | None) -> None:
+        """The turn is over: what the client got of ``reply`` joins the history."""
+        turn, self.turn = self.turn, None
+        text = reply.delivered_text() if reply is not None else ""
+        if text:
+            self.history.append(ChatMessage("assistant", text))
+        if turn is not None:
+            self.calling.release(turn)
+
+    def stop_reply(self) -> list[Action]:
+        """Cancel the engines working on the current reply, if any."""
+        if self.turn is None or self.turn.reply is None:
+            return []
+        reply, self.turn.reply = self.turn.reply, None
+        return reply.cancel()
+
+    def interrupt(self, cancel_calls: bool = True) -> list[Action]:
+        """Stop the turn in flight, keeping in history only what the client got.
+
+        The calls of the turn's open round are cancelled (``toolCallCancellation``),
+        unless ``cancel_calls`` is False (a function result, not the user, interrupts).
+        """
+        self.barge.forget()
+        turn = self.turn
+        if not self._machine.busy or turn is None:
+            return []
+        reply = turn.reply
+        actions = self.stop_reply()
+        self._machine.move(Trigger.INTERRUPTED)
+        if turn.round is not None:
+            said = reply.delivered_text() if reply is not None else None
+            actions += self.calling.interrupt(turn, said, cancel=cancel_calls)
+            self.turn = None
+        else:
+            self._end(reply)
+        return actions + [PlaybackFlushed(), TurnComplete()]
+
+    # -- function calls -------------------------------------------------------------------
+
+    def on_tool_calls(self, event: GenerationToolCalls) -> list[Action]:
+        if self.turn is None or self.current(event.generation_id) is None or not event.calls:
+            return []
+        return self.calling.open_round(self.turn, event.calls, self.toolbox)
+
+    def on_answer(self, answer: Answer) -> list[Action]:
+        """A function's result, from the client or a server-side tool: do as it asks."""
+        match self.calling.take(answer, self.turn):
+            case Answered.ROUND_WAITS:
+                return []
+            case Answered.ROUND_DONE:  # unless the reply that made the calls is going out
+                if self._machine.state in AWAITING:
+                    return self._continue_after_round()
+                return []
+            case Answered.SILENT:
+                return self._snapshot() if self._machine.state in QUIET else []
+            case Answered.INTERRUPT:
+                return self.interrupt(cancel_calls=False) + self.start()
+            case Answered.WHEN_IDLE:
+                return self.tell_pending_result()
+
+    def tell_pending_result(self) -> list[Action]:
+        """Speak of a function result that waited, once the model and the user are quiet."""
+        if not self.calling.result_pending or self._machine.state not in QUIET:
+            return []
+        if self._user_speaking():
+            return []  # the user's turn will see the result in the history
+        return self.start()
+
+    def _continue_after_round(self) -> list[Action]:
+        """Every blocking call of the round is answered: the model goes on."""
+        assert self.turn is not None
+        self.calling.close_round(self.turn)
+        self._machine.move(Trigger.TOOLS_ANSWERED)
+        return self._generate()

@@ -13,29 +13,19 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
-from typing import Any, Protocol
-
-import orjson
+from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from openlive import metrics
-from openlive.engines.llm.base import (
-    Finished,
-    LanguageModel,
-    MalformedToolCall,
-    TextDelta,
-    ToolCallsRequested,
-)
-from openlive.engines.scheduler import Priority, set_requester
-from openlive.errors import CloseCode, EngineError, InternalError, ProtocolError, StoreError
+from openlive.errors import CloseCode, InternalError, ProtocolError
 from openlive.protocol.codec import decode_client_message, encode_server_message
-from openlive.runtime import retry
+from openlive.runtime import work
 from openlive.runtime.audio_input import AudioInput
 from openlive.runtime.engines import Engines
 from openlive.runtime.frames import message_for
+from openlive.runtime.snapshots import SnapshotBinding, Snapshots
 from openlive.runtime.synthesis import SynthesisQueue
-from openlive.runtime.trace import AudioClock, GenerationMarks, TurnTrace
+from openlive.runtime.trace import Tracer
 from openlive.session.actions import (
     Action,
     CancelGeneration,
@@ -62,41 +52,22 @@ from openlive.session.actions import (
 )
 from openlive.session.events import (
     ClientMessageReceived,
-    EndOfTurnScored,
     Event,
     GenerationDelta,
     GenerationFailed,
-    GenerationFinished,
-    GenerationMalformedCall,
-    GenerationToolCalls,
-    ServerToolFinished,
     ShutdownRequested,
-    SnapshotLoaded,
-    SnapshotSaved,
     SpeechScored,
     SpeechSynthesized,
     Tick,
-    TranscriptionFailed,
     TranscriptReady,
 )
 from openlive.session.machine import Session
-from openlive.store.base import SnapshotStore, new_handle
+
+__all__ = ["SessionDriver", "SnapshotBinding", "Transport"]
 
 END_OF_TURN_WINDOW = 8.0  # seconds of audio the end-of-turn model looks at
-SERVER_TOOL_TIMEOUT = 30.0  # seconds a server-side tool may take before it counts as failed
-
-MAX_MARKS = 8  # generations whose timestamps are kept for the latency trace
 
 log = logging.getLogger("openlive.session")
-
-
-@dataclass(frozen=True, slots=True)
-class SnapshotBinding:
-    """Where a session's resumption snapshots go, and whose they are."""
-
-    store: SnapshotStore
-    owner: str  # the principal that opened the session
-    ttl: float  # seconds a handle stays valid
 
 
 class Transport(Protocol):
@@ -123,11 +94,9 @@ class SessionDriver:
         snapshots: SnapshotBinding | None = None,
         observe_output: Callable[[Output], None] | None = None,
     ) -> None:
-        self._snapshots = snapshots
+        self._snapshots = Snapshots(snapshots, session.session_id) if snapshots else None
         # sees what the client is told (the quota meter counts usage)
         self._observe_output = observe_output
-        self._handle: str | None = None  # the latest handle given to the client
-        self._save_lock = asyncio.Lock()  # snapshots are saved in order
         self._session = session
         self._transport = transport
         self._engines = engines
@@ -140,9 +109,7 @@ class SessionDriver:
         self._audio: AudioInput | None = None
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._closed = False  # run() has ended: late callbacks are ignored
-        self._audio_clock = AudioClock()
-        self._trace: TurnTrace | None = None
-        self._marks: dict[int, GenerationMarks] = {}  # recent generations, for the trace
+        self._tracer = Tracer(session.session_id, clock)
         self._closing: Close | None = None
 
     async def run(self) -> None:
@@ -207,7 +174,7 @@ class SessionDriver:
     def _feed(self, event: Event) -> None:
         if self._closed:
             return
-        if self._marks or self._trace is not None:
+        if self._tracer.active:
             self._observe(event)
         self._execute(self._session.handle(event, self._clock()))
 
@@ -217,22 +184,12 @@ class SessionDriver:
         Called for every event of a voice session (VAD scores too): the clock is read
         only for the first of each kind."""
         match event:
-            case TranscriptReady() if self._trace is not None:
-                self._trace.transcribed = self._trace.transcribed or self._clock()
-            case GenerationDelta(generation_id=gid) if (marks := self._marks.get(gid)):
-                marks.first_token = marks.first_token or self._clock()
-            case SpeechSynthesized(generation_id=gid) if (marks := self._marks.get(gid)):
-                marks.first_chunk = marks.first_chunk or self._clock()
-
-    def _report_trace(self, trace: TurnTrace) -> None:
-        """The turn's first audio is out: log and export where its time went."""
-        trace.first_audio = self._clock()
-        # no TranscriptReady after the end: the speculative one was ready at once
-        trace.transcribed = trace.transcribed or trace.endpointed
-        voiced = [gid for gid, marks in self._marks.items() if marks.first_chunk is not None]
-        if voiced:  # the newest generation with audio is the one being heard
-            trace.generation = self._marks.pop(voiced[-1])
-        trace.report(self._session.session_id)
+            case TranscriptReady():
+                self._tracer.transcribed()
+            case GenerationDelta(generation_id=gid):
+                self._tracer.first_token(gid)
+            case SpeechSynthesized(generation_id=gid):
+                self._tracer.first_chunk(gid)
 
     # -- actions ------------------------------------------------------------------------
 
@@ -244,7 +201,7 @@ class SessionDriver:
                 case StartGeneration():
                     self._start_generation(action)
                 case CancelGeneration(generation_id=gid):
-                    self._marks.pop(gid, None)
+                    self._tracer.generation_cancelled(gid)
                     task = self._generations.pop(gid, None)
                     if task is not None:
                         task.cancel()
@@ -254,16 +211,13 @@ class SessionDriver:
                 case IngestAudio():
                     self._ingest(action)
                 case Transcribe():
-                    self._spawn(self._transcribe(action))
+                    self._transcribe(action)
                 case EndOfTurn(speech_end=speech_end):
-                    self._trace = TurnTrace(speech_end=self._audio_clock.wall_at(speech_end),
-                                            endpointed=self._clock())
+                    self._tracer.turn_ended(speech_end)
                 case ScoreEndOfTurn():
-                    self._spawn(self._score_end_of_turn(action))
+                    self._score_end_of_turn(action)
                 case Synthesize():
-                    marks = self._marks.get(action.generation_id)
-                    if marks is not None and marks.first_piece is None:
-                        marks.first_piece = self._clock()
+                    self._tracer.piece_queued(action.generation_id)
                     self._synthesis(action.generation_id).put(action)
                 case EndSynthesis(generation_id=gid):
                     self._synthesis(gid).end()
@@ -272,7 +226,7 @@ class SessionDriver:
                     if queue is not None:
                         queue.cancel()
                 case SaveSnapshot(data=data):
-                    self._spawn(self._save_snapshot(data))
+                    self._save_snapshot(data)
                 case LoadSnapshot(handle=handle):
                     self._spawn(self._load_snapshot(handle))
                 case WakeAt(at=at, key=key):
@@ -293,9 +247,7 @@ class SessionDriver:
             case PlayAudio(pcm=pcm):
                 if self._audio is not None:
                     self._audio.echo.sent(pcm, self._clock())
-                if self._trace is not None:
-                    self._report_trace(self._trace)
-                    self._trace = None
+                self._tracer.audio_sent()
             case PlaybackFlushed() if self._audio is not None:
                 # the client drops what it has not played: no echo of it
                 self._audio.echo.flushed(self._clock())
@@ -325,7 +277,7 @@ class SessionDriver:
             self._audio = AudioInput(self._engines.vad, self._scored, self._vad_failed)
         now = self._clock()
         self._audio.push(action.pcm, action.rate, now)
-        self._audio_clock.arrived(self._audio.seconds, now)
+        self._tracer.audio_clock.arrived(self._audio.seconds, now)
 
     def _scored(self, at: float, probability: float, echo: float) -> None:
         try:
@@ -343,75 +295,45 @@ class SessionDriver:
             self._execute(self._session.abort(
                 InternalError("Internal error: voice activity detection failed.")))
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coro)
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
         self._helpers.add(task)
         task.add_done_callback(self._helpers.discard)
 
-    async def _transcribe(self, action: Transcribe) -> None:
-        assert self._audio is not None and self._engines.asr is not None
-        asr, sid = self._engines.asr, self._session.session_id
-        set_requester(sid)
-        pcm = self._audio.cut(action.start, action.end)
-        # a partial at a pause may be thrown away; a final is what the user waits for
-        priority = Priority.WAITING if action.kind == "final" else Priority.REVISABLE
-        try:
-            result = await retry.call(
-                lambda: asr.transcribe(pcm, language=action.language, priority=priority),
-                f"session {sid}: recognition")
-        except EngineError as err:
-            log.error("session %s: recognition failed: %s", self._session.session_id, err)
-            self._feed(TranscriptionFailed(action.turn_id, "speech recognition failed."))
-            return
-        log.info("session %s: heard %r", self._session.session_id, result.text)
-        self._feed(TranscriptReady(action.turn_id, result.text, result.language, action.end))
+    def _report(self, work: Awaitable[Event | None]) -> None:
+        """Run ``work`` beside the session; feed the event it ends with, if any."""
+        async def run() -> None:
+            event = await work
+            if event is not None:
+                self._feed(event)
+        self._spawn(run())
 
-    async def _score_end_of_turn(self, action: ScoreEndOfTurn) -> None:
+    def _transcribe(self, action: Transcribe) -> None:
+        assert self._audio is not None and self._engines.asr is not None
+        pcm = self._audio.cut(action.start, action.end)
+        self._report(work.transcribe(self._engines.asr, pcm, action, self._session.session_id))
+
+    def _score_end_of_turn(self, action: ScoreEndOfTurn) -> None:
         assert self._audio is not None and self._engines.end_of_turn is not None
-        set_requester(self._session.session_id)
         start = max(action.start, action.end - END_OF_TURN_WINDOW)
-        try:
-            probability = await self._engines.end_of_turn.predict(
-                self._audio.cut(start, action.end))
-        except EngineError as err:
-            log.warning("session %s: end-of-turn model failed: %s",
-                        self._session.session_id, err)
-            return  # the silence window still ends the turn
-        self._feed(EndOfTurnScored(action.turn_id, probability))
+        pcm = self._audio.cut(start, action.end)
+        self._report(work.score_end_of_turn(self._engines.end_of_turn, pcm, action.turn_id,
+                                            self._session.session_id))
 
     # -- resumption -----------------------------------------------------------------------
 
-    async def _save_snapshot(self, data: bytes) -> None:
-        binding = self._snapshots
-        assert binding is not None  # the session only asks when resumption is available
-        async with self._save_lock:
-            handle = new_handle()
-            try:
-                await asyncio.to_thread(binding.store.save_snapshot, handle, binding.owner,
-                                        data, ttl_seconds=binding.ttl, now=time.time())
-            except StoreError as err:
-                log.error("session %s: snapshot not saved: %s", self._session.session_id, err)
-                return
-            # Older handles stay valid until they expire (the update naming the new one
-            # may never reach a client whose connection is dying).
-            self._handle = handle
-            self._feed(SnapshotSaved(handle))
+    def _save_snapshot(self, data: bytes) -> None:
+        assert self._snapshots is not None  # the session only asks when resumption is on
+        self._report(self._snapshots.save(data))
 
     async def _load_snapshot(self, handle: str) -> None:
-        binding = self._snapshots
-        assert binding is not None
+        assert self._snapshots is not None
         try:
-            data = await asyncio.to_thread(binding.store.load_snapshot, handle, binding.owner,
-                                           time.time())
+            loaded = await self._snapshots.load(handle)
         except ProtocolError as err:  # unknown, expired or foreign handle: 1008
             self._execute(self._session.abort(err))
             return
-        except StoreError as err:
-            self._execute(self._session.abort(InternalError(f"Internal error: {err}")))
-            return
-        self._handle = handle
-        log.info("session %s: resumed", self._session.session_id)
-        self._feed(SnapshotLoaded(data))
+        self._feed(loaded)
 
     # -- speaking -------------------------------------------------------------------------
 
@@ -439,28 +361,14 @@ class SessionDriver:
     # -- server-side tools --------------------------------------------------------------
 
     def _run_server_tool(self, action: RunServerTool) -> None:
-        task = asyncio.create_task(self._server_tool(action), name="openlive-server-tool")
+        tool = self._engines.server_tools.get(action.tool)
+        called = work.call_server_tool(tool, action, self._session.session_id)
+
+        async def run() -> None:
+            self._feed(await called)
+        task = asyncio.create_task(run(), name="openlive-server-tool")
         self._server_calls[action.call_id] = task
         task.add_done_callback(lambda _t: self._server_calls.pop(action.call_id, None))
-
-    async def _server_tool(self, action: RunServerTool) -> None:
-        tool = self._engines.server_tools.get(action.tool)
-        sid = self._session.session_id
-        try:
-            if tool is None:
-                raise LookupError(f"no server-side {action.tool} is configured")
-            response = await asyncio.wait_for(tool.call(action.name, action.arguments),
-                                              SERVER_TOOL_TIMEOUT)
-            result = orjson.dumps(dict(response)).decode()
-            log.info("session %s: server tool %s.%s answered", sid, action.tool, action.name)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any failure of an operator's tool
-            message = "timed out" if isinstance(exc, TimeoutError) else str(exc) or repr(exc)
-            log.warning("session %s: server tool %s.%s failed: %s", sid, action.tool,
-                        action.name, message)
-            result = orjson.dumps({"error": message}).decode()
-        self._feed(ServerToolFinished(action.call_id, result))
 
     def go_away(self, grace: float) -> None:
         """The server is shutting down: the session tells its client (``goAway``)."""
@@ -484,58 +392,9 @@ class SessionDriver:
             return
         metrics.TURNS_TOTAL.labels(backend=action.backend).inc()
         if self._audio is not None:  # a voice session: its turns are traced
-            self._marks[action.generation_id] = GenerationMarks(started=self._clock())
-            while len(self._marks) > MAX_MARKS:
-                del self._marks[next(iter(self._marks))]
-        task = asyncio.create_task(self._generate(model, action), name="openlive-generation")
+            self._tracer.generation_started(action.generation_id)
+        generation = work.generate(model, action, self._feed,
+                                   session_id=self._session.session_id, clock=self._clock)
+        task = asyncio.create_task(generation, name="openlive-generation")
         self._generations[action.generation_id] = task
         task.add_done_callback(lambda _t: self._generations.pop(action.generation_id, None))
-
-    async def _generate(self, model: LanguageModel, action: StartGeneration) -> None:
-        gid, started, first = action.generation_id, self._clock(), True
-        set_requester(self._session.session_id)
-        # an answer ahead is thrown away if the user goes on: after work someone waits for
-        priority = Priority.SPECULATIVE if action.speculative else Priority.WAITING
-        events = retry.stream(lambda: model.stream(action.request, priority=priority),
-                              f"session {self._session.session_id}: generation")
-        try:
-            async for event in events:
-                match event:
-                    case TextDelta(text=text):
-                        if first:
-                            first = False
-                            metrics.GENERATION_FIRST_TOKEN.labels(action.backend).observe(
-                                self._clock() - started
-                            )
-                        self._feed(GenerationDelta(gid, text))
-                    case ToolCallsRequested(calls=calls, rejected=rejected):
-                        names = ", ".join(call.name for call in calls)
-                        log.info("session %s: the model calls %s", self._session.session_id,
-                                 names)
-                        if rejected:
-                            log.info("session %s: rejected call attempts: %s",
-                                     self._session.session_id, "; ".join(rejected))
-                        self._feed(GenerationToolCalls(gid, calls))
-                    case MalformedToolCall(reasons=reasons):
-                        log.warning("session %s: malformed function call: %s",
-                                    self._session.session_id, "; ".join(reasons))
-                        self._feed(GenerationMalformedCall(gid, reasons))
-                    case Finished():
-                        metrics.TOKENS_TOTAL.labels(action.backend, "prompt").inc(
-                            event.prompt_tokens
-                        )
-                        metrics.TOKENS_TOTAL.labels(action.backend, "response").inc(
-                            event.completion_tokens
-                        )
-                        self._feed(
-                            GenerationFinished(gid, event.prompt_tokens, event.completion_tokens)
-                        )
-        except EngineError as err:
-            log.error("session %s: generation failed: %s", self._session.session_id, err)
-            self._feed(GenerationFailed(gid, "the language model failed."))
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("session %s: generation crashed", self._session.session_id)
-            self._feed(GenerationFailed(gid, "the language model failed."))
-

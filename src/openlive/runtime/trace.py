@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from openlive import metrics
@@ -95,3 +96,69 @@ class TurnTrace:
             metrics.VOICE_STAGE_SECONDS.labels(stage=name).observe(seconds)
         log.info("session %s: turn latency %s", session_id,
                  ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in stages.items()))
+
+
+MAX_MARKS = 8  # generations whose timestamps are kept for the latency trace
+
+
+class Tracer:
+    """The latency trace of one voice session: the driver tells it what happened, it
+    reads the clock at the first of each kind and reports each turn at its first audio.
+
+    Only voice sessions are traced (:meth:`generation_started` with ``voice``)."""
+
+    def __init__(self, session_id: str, clock: Callable[[], float]) -> None:
+        self._session_id = session_id
+        self._clock = clock
+        self.audio_clock = AudioClock()
+        self._trace: TurnTrace | None = None
+        self._marks: dict[int, GenerationMarks] = {}  # recent generations
+
+    def turn_ended(self, speech_end: float) -> None:
+        """The user's turn ended at ``speech_end`` (audio time): its trace starts."""
+        self._trace = TurnTrace(speech_end=self.audio_clock.wall_at(speech_end),
+                                endpointed=self._clock())
+
+    def generation_started(self, generation_id: int) -> None:
+        self._marks[generation_id] = GenerationMarks(started=self._clock())
+        while len(self._marks) > MAX_MARKS:
+            del self._marks[next(iter(self._marks))]
+
+    def generation_cancelled(self, generation_id: int) -> None:
+        self._marks.pop(generation_id, None)
+
+    def piece_queued(self, generation_id: int) -> None:
+        """A piece of the reply went to synthesis."""
+        marks = self._marks.get(generation_id)
+        if marks is not None and marks.first_piece is None:
+            marks.first_piece = self._clock()
+
+    def transcribed(self) -> None:
+        if self._trace is not None:
+            self._trace.transcribed = self._trace.transcribed or self._clock()
+
+    def first_token(self, generation_id: int) -> None:
+        if marks := self._marks.get(generation_id):
+            marks.first_token = marks.first_token or self._clock()
+
+    def first_chunk(self, generation_id: int) -> None:
+        if marks := self._marks.get(generation_id):
+            marks.first_chunk = marks.first_chunk or self._clock()
+
+    @property
+    def active(self) -> bool:
+        """Whether anything is being timed (else events need not be looked at)."""
+        return bool(self._marks) or self._trace is not None
+
+    def audio_sent(self) -> None:
+        """Audio went out: the first of a turn ends its trace, which is reported."""
+        trace, self._trace = self._trace, None
+        if trace is None:
+            return
+        trace.first_audio = self._clock()
+        # no TranscriptReady after the end: the speculative one was ready at once
+        trace.transcribed = trace.transcribed or trace.endpointed
+        voiced = [gid for gid, marks in self._marks.items() if marks.first_chunk is not None]
+        if voiced:  # the newest generation with audio is the one being heard
+            trace.generation = self._marks.pop(voiced[-1])
+        trace.report(self._session_id)

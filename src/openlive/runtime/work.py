@@ -1,0 +1,151 @@
+"""The engine work a session's actions ask for, as coroutines that report events.
+
+Each function runs one piece of work for the driver (:mod:`~openlive.runtime.driver`)
+and returns (or, for a generation, feeds) the events the session is to see; failures
+become the session's failure events, retryable engine errors are retried first
+(:mod:`~openlive.runtime.retry`), and every call names its session to the scheduler
+(:func:`~openlive.engines.scheduler.set_requester`) so that sessions take turns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import assert_never
+
+import orjson
+
+from openlive import metrics
+from openlive.engines.asr.base import SpeechRecognizer
+from openlive.engines.llm.base import (
+    Finished,
+    LanguageModel,
+    LlmEvent,
+    MalformedToolCall,
+    TextDelta,
+    ToolCallsRequested,
+)
+from openlive.engines.scheduler import Priority, set_requester
+from openlive.engines.tools.base import ServerTool
+from openlive.errors import EngineError
+from openlive.runtime import retry
+from openlive.runtime.engines import EndOfTurnModel
+from openlive.session.actions import RunServerTool, StartGeneration, Transcribe
+from openlive.session.events import (
+    EndOfTurnScored,
+    Event,
+    GenerationDelta,
+    GenerationFailed,
+    GenerationFinished,
+    GenerationMalformedCall,
+    GenerationToolCalls,
+    ServerToolFinished,
+    TranscriptionFailed,
+    TranscriptReady,
+)
+
+SERVER_TOOL_TIMEOUT = 30.0  # seconds a server-side tool may take before it counts as failed
+
+log = logging.getLogger("openlive.session")
+
+
+async def transcribe(asr: SpeechRecognizer, pcm: bytes, action: Transcribe,
+                     session_id: str) -> TranscriptReady | TranscriptionFailed:
+    """Recognize ``pcm``, the audio ``action`` names."""
+    set_requester(session_id)
+    # a partial at a pause may be thrown away; a final is what the user waits for
+    priority = Priority.WAITING if action.kind == "final" else Priority.REVISABLE
+    try:
+        result = await retry.call(
+            lambda: asr.transcribe(pcm, language=action.language, priority=priority),
+            f"session {session_id}: recognition")
+    except EngineError as err:
+        log.error("session %s: recognition failed: %s", session_id, err)
+        return TranscriptionFailed(action.turn_id, "speech recognition failed.")
+    log.info("session %s: heard %r", session_id, result.text)
+    return TranscriptReady(action.turn_id, result.text, result.language, action.end)
+
+
+async def score_end_of_turn(model: EndOfTurnModel, pcm: bytes, turn_id: int,
+                            session_id: str) -> EndOfTurnScored | None:
+    """Whether the user is done, from the audio of their turn; None if the model failed
+    (the silence window still ends the turn)."""
+    set_requester(session_id)
+    try:
+        probability = await model.predict(pcm)
+    except EngineError as err:
+        log.warning("session %s: end-of-turn model failed: %s", session_id, err)
+        return None
+    return EndOfTurnScored(turn_id, probability)
+
+
+async def call_server_tool(tool: ServerTool | None, action: RunServerTool,
+                           session_id: str) -> ServerToolFinished:
+    """Run a built-in tool's function server-side; any failure is its result."""
+    try:
+        if tool is None:
+            raise LookupError(f"no server-side {action.tool} is configured")
+        response = await asyncio.wait_for(tool.call(action.name, action.arguments),
+                                          SERVER_TOOL_TIMEOUT)
+        result = orjson.dumps(dict(response)).decode()
+        log.info("session %s: server tool %s.%s answered", session_id, action.tool,
+                 action.name)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure of an operator's tool
+        message = "timed out" if isinstance(exc, TimeoutError) else str(exc) or repr(exc)
+        log.warning("session %s: server tool %s.%s failed: %s", session_id, action.tool,
+                    action.name, message)
+        result = orjson.dumps({"error": message}).decode()
+    return ServerToolFinished(action.call_id, result)
+
+
+async def generate(model: LanguageModel, action: StartGeneration, feed: Callable[[Event], None],
+                   *, session_id: str, clock: Callable[[], float]) -> None:
+    """Stream the model's answer to ``action``, feeding each step as an event."""
+    gid, started, first = action.generation_id, clock(), True
+    set_requester(session_id)
+    # an answer ahead is thrown away if the user goes on: after work someone waits for
+    priority = Priority.SPECULATIVE if action.speculative else Priority.WAITING
+    events = retry.stream(lambda: model.stream(action.request, priority=priority),
+                          f"session {session_id}: generation")
+    try:
+        async for event in events:
+            if first and isinstance(event, TextDelta):
+                first = False
+                metrics.GENERATION_FIRST_TOKEN.labels(action.backend).observe(clock() - started)
+            feed(_session_event(gid, event, action.backend, session_id))
+    except EngineError as err:
+        log.error("session %s: generation failed: %s", session_id, err)
+        feed(GenerationFailed(gid, "the language model failed."))
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("session %s: generation crashed", session_id)
+        feed(GenerationFailed(gid, "the language model failed."))
+
+
+def _session_event(gid: int, event: LlmEvent, backend: str, session_id: str) -> Event:
+    """What the session hears of one step of a generation (logged and counted here)."""
+    match event:
+        case TextDelta(text=text):
+            return GenerationDelta(gid, text)
+        case ToolCallsRequested(calls=calls, rejected=rejected):
+            log.info("session %s: the model calls %s", session_id,
+                     ", ".join(call.name for call in calls))
+            if rejected:
+                log.info("session %s: rejected call attempts: %s", session_id,
+                         "; ".join(rejected))
+            return GenerationToolCalls(gid, calls)
+        case MalformedToolCall(reasons=reasons):
+            log.warning("session %s: malformed function call: %s", session_id,
+                        "; ".join(reasons))
+            return GenerationMalformedCall(gid, reasons)
+        case Finished():
+            metrics.TOKENS_TOTAL.labels(backend, "prompt").inc(event.prompt_tokens)
+            metrics.TOKENS_TOTAL.labels(backend, "response").inc(event.completion_tokens)
+            return GenerationFinished(gid, event.prompt_tokens, event.completion_tokens)
+        case _:
+            assert_never(event)
+

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from openlive.engines.llm.llamacpp import StopScanner
+from openlive.engines.llm.stops import StopScanner
 
 
 def run(stops: tuple[str, ...], pieces: list[str]) -> tuple[list[str], bool]:

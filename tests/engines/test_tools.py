@@ -31,17 +31,15 @@ from openlive.engines.llm.base import (
     ToolCallsRequested,
     ToolSpec,
 )
-from openlive.engines.llm.llamacpp import (
+from openlive.engines.llm.llamacpp import LlamaCppModel, _Generation, _Sink
+from openlive.engines.llm.openai_compat import OpenAICompatModel, openai_messages
+from openlive.engines.llm.prompting import (
     ANSWER_PROMPT,
-    LlamaCppModel,
-    StopScanner,
-    _as_dicts,
-    _Generation,
-    _Sink,
     answer_round,
+    as_dicts,
     guarded_messages,
 )
-from openlive.engines.llm.openai_compat import OpenAICompatModel, openai_messages
+from openlive.engines.llm.stops import StopScanner
 from openlive.engines.llm.tools import ToolCallScanner, parse_tool_calls
 from openlive.errors import InvalidArgument
 
@@ -553,7 +551,7 @@ ROUND = (
 
 
 def test_template_messages_carry_calls_as_objects_and_plain_ones_unchanged() -> None:
-    rendered = _as_dicts(ROUND)
+    rendered = as_dicts(ROUND)
     assert rendered[:2] == [
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "Weather in Paris?"},

@@ -72,9 +72,7 @@ against ``input_ids[:n_tokens]`` and on its private ``_requires_eval`` flag.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import re
 import threading
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -93,6 +91,16 @@ from openlive.engines.llm.base import (
     ToolSpec,
 )
 from openlive.engines.llm.kv_cache import DEFAULT_MAX_BYTES, KvSnapshots, SnapshotStats
+from openlive.engines.llm.prompting import (
+    ToolPrompt,
+    add_to_last_user,
+    answer_round,
+    as_dicts,
+    chat_formatter,
+    guarded_messages,
+    resolve_tool_prompt,
+)
+from openlive.engines.llm.stops import StopScanner
 from openlive.engines.llm.tools import (
     ToolCallScanner,
     calls_event,
@@ -106,11 +114,6 @@ from openlive.errors import ConfigError, EngineError
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-# How tools reach the model: "template" = the chat template's own tool rendering,
-# "guarded" = our system prompt, "auto" = the template when it renders tools.
-ToolPrompt = Literal["auto", "template", "guarded"]
 
 _Item = LlmEvent | EngineError | None  # None: the worker stopped because it was cancelled
 
@@ -147,9 +150,9 @@ class LlamaCppModel:
     ) -> None:
         threads = n_threads or default_threads()
         self._llama = _load(Path(model_path), n_ctx=n_ctx, n_threads=threads)
-        self._formatter = _chat_formatter(self._llama, chat_template)
+        self._formatter = chat_formatter(self._llama, chat_template)
         self._llama.chat_handler = self._formatter.to_chat_handler()
-        self._tool_prompt = _resolve_tool_prompt(tool_prompt, self._formatter.template)
+        self._tool_prompt = resolve_tool_prompt(tool_prompt, self._formatter.template)
         self._chain_tool_calls = chain_tool_calls
         self._eos = self._llama.token_eos()
         self._capabilities = LlmCapabilities(context_window=self._llama.n_ctx(), tools=True)
@@ -260,13 +263,13 @@ class LlamaCppModel:
         else:
             facts = ""
         if self._tool_prompt == "template":
-            rendered = _as_dicts(messages)
+            rendered = as_dicts(messages)
             if facts:
                 rendered.append({"role": "system", "content": facts})
             return rendered, [openai_tool(tool) for tool in tools] or None
         rendered = guarded_messages(messages, tools)
         if facts:
-            _add_to_last_user(rendered, facts)
+            add_to_last_user(rendered, facts)
         return rendered, None
 
     def _run(self, generation: _Generation, request: GenerationRequest) -> None:
@@ -412,44 +415,6 @@ class _Generation:
         return Finished(self.prompt_tokens, max(completion, 0), finish_reason)
 
 
-class StopScanner:
-    """Finds the first stop sequence in streamed text, holding back partial matches.
-
-    ``feed`` returns the text that is safe to emit and whether a stop sequence was hit;
-    after a hit, nothing more should be fed. ``flush`` returns what was held back.
-    """
-
-    def __init__(self, stops: Sequence[str]) -> None:
-        self._stops = tuple(stop for stop in stops if stop)
-        self._pending = ""
-
-    def feed(self, text: str) -> tuple[str, bool]:
-        if not self._stops:
-            return text, False
-        buffer = self._pending + text
-        hits = [index for stop in self._stops if (index := buffer.find(stop)) >= 0]
-        if hits:
-            self._pending = ""
-            return buffer[: min(hits)], True
-        keep = self._partial_suffix(buffer)
-        self._pending = buffer[len(buffer) - keep :]
-        return buffer[: len(buffer) - keep], False
-
-    def flush(self) -> str:
-        pending, self._pending = self._pending, ""
-        return pending
-
-    def _partial_suffix(self, buffer: str) -> int:
-        """Length of the longest end of ``buffer`` that begins some stop sequence."""
-        longest = 0
-        for stop in self._stops:
-            for size in range(min(len(stop) - 1, len(buffer)), longest, -1):
-                if buffer.endswith(stop[:size]):
-                    longest = size
-                    break
-        return longest
-
-
 def _load(path: Path, *, n_ctx: int, n_threads: int) -> Llama:
     try:
         from llama_cpp import Llama
@@ -471,114 +436,6 @@ def _load(path: Path, *, n_ctx: int, n_threads: int) -> Llama:
         )
     except (ValueError, RuntimeError) as exc:
         raise EngineError(f"llama.cpp could not load {path}: {exc}") from exc
-
-
-def _chat_formatter(llama: Llama, template: str | None) -> Jinja2ChatFormatter:
-    """The formatter both ``stream`` and ``count_tokens`` use, so their counts agree."""
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-    template = template or llama.metadata.get("tokenizer.chat_template")
-    if not template:
-        raise ConfigError(f"{llama.model_path} has no chat template; set chat_template")
-    eos, bos = llama.token_eos(), llama.token_bos()
-    return Jinja2ChatFormatter(
-        template=template,
-        eos_token=llama._model.token_get_text(eos) if eos != -1 else "",
-        bos_token=llama._model.token_get_text(bos) if bos != -1 else "",
-        stop_token_ids=[eos],
-    )
-
-
-def _resolve_tool_prompt(choice: ToolPrompt, template: str) -> Literal["template", "guarded"]:
-    if choice == "auto":
-        return "template" if re.search(r"\btools\b", template) else "guarded"
-    if choice not in ("template", "guarded"):
-        raise ConfigError(f"tool_prompt must be auto, template or guarded, not {choice!r}")
-    return choice
-
-
-def _as_dicts(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
-    """Messages as chat templates expect them (HF convention: arguments as an object)."""
-    return [_as_dict(message) for message in messages]
-
-
-def _as_dict(message: ChatMessage) -> dict[str, Any]:
-    rendered: dict[str, Any] = {"role": message.role, "content": message.content}
-    if message.tool_calls:
-        rendered["tool_calls"] = [
-            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-            for c in message.tool_calls
-        ]
-    if message.role == "tool":
-        rendered["tool_call_id"] = message.tool_call_id
-        rendered["name"] = message.name
-    return rendered
-
-
-GUARDED_TOOL_PROMPT = """\
-# Tools
-
-You can call these functions (their arguments are described as JSON Schema):
-<tools>
-{tools}
-</tools>
-
-When the user's request needs one of these functions, reply with only the call:
-<tool_call>
-{{"name": "<function name>", "arguments": {{<argument values>}}}}
-</tool_call>
-Call a function only when the user asks for what it does, and only once, unless the user \
-asks for several things. Use only the functions and arguments listed above. Otherwise \
-answer in plain text and do not mention the functions."""
-
-
-def guarded_messages(
-    messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]
-) -> list[dict[str, Any]]:
-    """Plain-text messages for a template that cannot render tools.
-
-    The tools go into the system message (a new one first if there is none); earlier
-    calls are written as ``<tool_call>`` blocks and results as ``<tool_response>`` blocks
-    in a user message, so any chat template can render the conversation.
-    """
-    rendered: list[dict[str, Any]] = []
-    for index, message in enumerate(messages):
-        if message.role == "tool":
-            block = _tool_response_block(message)
-            if index > 0 and messages[index - 1].role == "tool":  # results of one turn
-                rendered[-1]["content"] += "\n" + block
-            else:
-                rendered.append({"role": "user", "content": block})
-            continue
-        content = message.content
-        if message.tool_calls:
-            blocks = [_tool_call_block(call.name, call.arguments) for call in message.tool_calls]
-            content = "\n".join(filter(None, [content, *blocks]))
-        rendered.append({"role": message.role, "content": content})
-    if tools:
-        _add_tool_prompt(rendered, tools)
-    return rendered
-
-
-def _tool_call_block(name: str, arguments: dict[str, Any]) -> str:
-    call = json.dumps({"name": name, "arguments": arguments}, ensure_ascii=False)
-    return f"<tool_call>\n{call}\n</tool_call>"
-
-
-def _tool_response_block(message: ChatMessage) -> str:
-    try:
-        response: Any = json.loads(message.content)
-    except ValueError:
-        response = message.content
-    result = json.dumps({"name": message.name, "response": response}, ensure_ascii=False)
-    return f"<tool_response>\n{result}\n</tool_response>"
-
-
-def _add_tool_prompt(rendered: list[dict[str, Any]], tools: Sequence[ToolSpec]) -> None:
-    listing = "\n".join(
-        json.dumps(openai_tool(tool)["function"], ensure_ascii=False) for tool in tools
-    )
-    _add_to_system(rendered, GUARDED_TOOL_PROMPT.format(tools=listing))
 
 
 def _check_sampling(sampling: SamplingParams) -> None:
@@ -604,62 +461,3 @@ def _engine_error(exc: Exception) -> EngineError:
     error = EngineError(f"llama.cpp generation failed: {exc}")
     error.__cause__ = exc
     return error
-
-
-ANSWER_PROMPT = "Tell the user the outcome in one short sentence."
-
-
-def answer_round(
-    messages: Sequence[ChatMessage],
-) -> tuple[Sequence[ChatMessage], str]:
-    """Split off the last round of calls and results, told as facts to answer from.
-
-    ``messages`` ends with ``tool`` messages, usually after the ``assistant`` message
-    whose calls they answer. Returns the messages before that round and the facts
-    ("You called X with {...}; it returned {...}.") followed by :data:`ANSWER_PROMPT`.
-    """
-    end = len(messages)
-    while end > 0 and messages[end - 1].role == "tool":
-        end -= 1
-    results, caller = messages[end:], None
-    if end > 0 and messages[end - 1].tool_calls:
-        end, caller = end - 1, messages[end - 1]
-    facts = " ".join(_fact(result, caller) for result in results)
-    return messages[:end], f"{facts} {ANSWER_PROMPT}"
-
-
-def _fact(result: ChatMessage, caller: ChatMessage | None) -> str:
-    calls = caller.tool_calls if caller is not None else ()
-    call = next((c for c in calls if c.id == result.tool_call_id), None)
-    name = result.name or (call.name if call else "a function")
-    arguments = json.dumps(call.arguments, ensure_ascii=False) if call else "{}"
-    outcome = _outcome(result.content)
-    return f"You called {name} with {arguments}; {outcome}."
-
-
-def _outcome(content: str) -> str:
-    """``{"output": X}`` → "it returned X", ``{"error": E}`` → "it failed: E"."""
-    try:
-        response: Any = json.loads(content)
-    except ValueError:
-        return f"it returned {content}"
-    if isinstance(response, dict) and len(response) == 1 and "error" in response:
-        return f"it failed: {json.dumps(response['error'], ensure_ascii=False)}"
-    if isinstance(response, dict) and len(response) == 1 and "output" in response:
-        response = response["output"]
-    return f"it returned {json.dumps(response, ensure_ascii=False)}"
-
-
-def _add_to_last_user(rendered: list[dict[str, Any]], text: str) -> None:
-    """Guarded prompts: the facts end the user's message (any template accepts that)."""
-    if rendered and rendered[-1]["role"] == "user":
-        rendered[-1] = {**rendered[-1], "content": f"{rendered[-1]['content']}\n\n{text}"}
-    else:
-        rendered.append({"role": "user", "content": text})
-
-
-def _add_to_system(rendered: list[dict[str, Any]], text: str) -> None:
-    if rendered and rendered[0]["role"] == "system":
-        rendered[0] = {**rendered[0], "content": f"{rendered[0]['content']}\n\n{text}"}
-    else:
-        rendered.insert(0, {"role": "system", "content": text})

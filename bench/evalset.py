@@ -161,14 +161,19 @@ def debian_root(cache: Path, package: str) -> Path:
 def read_audio(path: Path) -> tuple[Audio, int]:
     """A WAV file, or pocketsphinx's headerless 16 kHz 16-bit raw, as float32 in -1..1."""
     if path.suffix == ".raw":
-        return np.fromfile(path, dtype="<i2").astype(np.float32) / 32768, 16000
+        return to_float(np.fromfile(path, dtype="<i2")), 16000
     with wave.open(str(path), "rb") as w:
         if w.getsampwidth() != 2:
             raise SystemExit(f"{path}: only 16-bit WAV is read here")
         samples = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
         channels, rate = w.getnchannels(), w.getframerate()
     mono = samples.reshape(-1, channels).mean(axis=1) if channels > 1 else samples
-    return mono.astype(np.float32) / 32768, rate
+    return to_float(mono), rate
+
+
+def to_float(samples: npt.NDArray[Any]) -> Audio:
+    """16-bit samples as float32 in -1..1."""
+    return (np.asarray(samples, dtype=np.float32) / np.float32(32768)).astype(np.float32)
 
 
 class Voices:
@@ -203,7 +208,7 @@ def _synthesize(synth: Any, text: str, item: Item) -> Audio:
         return b"".join(chunks)
 
     pcm = asyncio.run(run())
-    return trim(np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768, 24000)
+    return trim(to_float(np.frombuffer(pcm, dtype="<i2")), 24000)
 
 
 def _espeak(text: str, voice: str, wpm: int) -> tuple[Audio, int]:
@@ -256,7 +261,8 @@ def make_noise(kind: str, n: int, rate: int, rng: np.random.Generator, cache: Pa
         noise = np.resize(np.roll(clip, -start), n)  # looped from a random point
     else:
         raise SystemExit(f"unknown noise {kind!r}")
-    return (noise / (np.sqrt(np.mean(noise**2)) + 1e-12)).astype(np.float32)
+    scaled: Audio = (noise / (np.sqrt(np.mean(noise**2)) + 1e-12)).astype(np.float32)
+    return scaled
 
 
 def cough(rate: int, rng: np.random.Generator) -> Audio:

@@ -45,6 +45,7 @@ import contextlib
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -226,10 +227,12 @@ async def wait_answer(events: Events, speech_end: float, timeout: float) -> None
         now = time.perf_counter()
         if events.closed or now > speech_end + timeout:
             return
-        if not events.inputs and now > speech_end + HEARD_TIMEOUT_S:
+        # a turn ended before the speech did (a cut-off): the rest comes as another turn
+        rest_heard = any(t >= speech_end for t, _ in events.inputs)
+        if not rest_heard and now > speech_end + HEARD_TIMEOUT_S:
             return
         last = max([speech_end, *(t for t, _ in events.inputs)])
-        if events.inputs and events.since(events.turn_complete, last):
+        if rest_heard and events.since(events.turn_complete, last):
             await asyncio.sleep(0.3)  # late transcript pieces
             return
 
@@ -491,7 +494,7 @@ def preamble(args: argparse.Namespace, items: Sequence[Item]) -> str:
         f"{os.cpu_count()} cores ({platform.machine()}, shared), default stack, one "
         f"session at a time. {len([i for i in items if i.kind != 'prompt'])} items; "
         "command:"), "",
-        "    python bench/understanding.py " + " ".join(sys.argv[1:]), "",
+        "    python bench/understanding.py " + " ".join(sys.argv[1:]), "", "",
     ])
 
 
@@ -514,6 +517,8 @@ def main() -> None:
     parser.add_argument("--server-arg", action="append", default=[], metavar="ARG",
                         help="an extra argument for `openlive serve` (repeatable)")
     parser.add_argument("--json", type=Path, help="also write every outcome here")
+    parser.add_argument("--report", type=Path, nargs="+", metavar="JSON",
+                        help="no run: the tables of earlier runs' --json files")
     parser.add_argument("--write-docs", action="store_true",
                         help="put the tables into docs/benchmarks.md")
     args = parser.parse_args()
@@ -523,6 +528,11 @@ def main() -> None:
     if bool(args.url) != bool(args.key):
         parser.error("--url and --key go together")
     items = select(load_items(args.manifest), args.items, args.limit)
+    if args.report:
+        outcomes = [Outcome(**o) for path in args.report for o in json.loads(path.read_text())]
+        print(preamble(args, items) + report(outcomes, args.late))
+        return
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the server on the way out
     built = build(items, args.cache)
     with tempfile.TemporaryDirectory(prefix="openlive-understanding-") as tmp:
         server = None if args.url else Server(Path(tmp), args.server_arg)

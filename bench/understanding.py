@@ -219,9 +219,11 @@ class Outcome:
     note: str = ""
 
 
-async def wait_answer(events: Events, speech_end: float, timeout: float) -> None:
-    """Until a turn completes after the last final transcript and the speech, or nothing
-    was heard for HEARD_TIMEOUT_S, or ``timeout`` after the speech."""
+async def wait_answer(events: Events, speech_end: float, timeout: float,
+                      answers: bool = True) -> None:
+    """Until a turn completes after the last final transcript and the speech (with
+    ``answers`` false: until the speech's transcript is there), or nothing was heard for
+    HEARD_TIMEOUT_S, or ``timeout`` after the speech."""
     while True:
         await asyncio.sleep(0.1)
         now = time.perf_counter()
@@ -230,6 +232,9 @@ async def wait_answer(events: Events, speech_end: float, timeout: float) -> None
         # a turn ended before the speech did (a cut-off): the rest comes as another turn
         rest_heard = any(t >= speech_end for t, _ in events.inputs)
         if not rest_heard and now > speech_end + HEARD_TIMEOUT_S:
+            return
+        if rest_heard and not answers:
+            await asyncio.sleep(0.5)  # late transcript pieces
             return
         last = max([speech_end, *(t for t, _ in events.inputs)])
         if rest_heard and events.since(events.turn_complete, last):
@@ -242,8 +247,7 @@ def score_speech(out: Outcome, item: Item, events: Events, speech_end: float) ->
     out.heard, out.said = heard, "".join(text for _, text in events.outputs).strip()
     if item.kind in ("transcribe", "question", "pause"):
         out.errors, out.ref_words = word_errors(item.text, heard, item.language)
-    out.wrong_script = bool(heard) and wrong_script(heard, item.language)
-    out.wrong_language = bool(heard) and wrong_language(heard, item.language)
+    check_language(out)
     early = [t for t, _ in events.inputs if t < speech_end] + [t for t in events.audio
                                                                if t < speech_end]
     out.cut_off = bool(early) or len(events.inputs) > 1
@@ -255,9 +259,16 @@ def score_speech(out: Outcome, item: Item, events: Events, speech_end: float) ->
         out.note = "nothing heard"
 
 
+def check_language(out: Outcome) -> None:
+    """Set the wrong script / wrong language flags from what was heard."""
+    out.wrong_script = bool(out.heard) and wrong_script(out.heard, out.language)
+    out.wrong_language = bool(out.heard) and wrong_language(out.heard, out.language)
+
+
 async def run_item(url: str, item: Item, built: dict[str, Built], condition: str,
-                   timeout: float) -> Outcome:
-    """One fresh session: the item (over its prompt's reply for a barge-in item)."""
+                   timeout: float, answers: bool = True) -> Outcome:
+    """One fresh session: the item (over its prompt's reply for a barge-in item); with
+    ``answers`` false it ends once the speech is transcribed, and answers are not scored."""
     out = Outcome(item.id, condition, item.kind, item.voice_kind, item.language, item.text)
     mic = Microphone(item.rate)
     await mic.open(url, setup_for(item, condition))
@@ -268,8 +279,10 @@ async def run_item(url: str, item: Item, built: dict[str, Built], condition: str
             this = built[item.id]
             start = await mic.say(silence(LEAD_S, item.rate) + this.pcm())
             speech_end = start + LEAD_S + this.speech_end
-            await wait_answer(mic.events, speech_end, timeout)
+            await wait_answer(mic.events, speech_end, timeout, answers)
             score_speech(out, item, mic.events, speech_end)
+            if not answers:
+                out.answered = None
     finally:
         await mic.close()
     if mic.events.closed and mic.events.closed != "closed by the server":
@@ -305,6 +318,7 @@ async def barge_in(mic: Microphone, item: Item, built: dict[str, Built], out: Ou
         await wait_answer(events, over_end, timeout)
     heard = [text for t, text in events.inputs if t >= onset]
     out.heard = " ".join(heard).strip()
+    check_language(out)
     out.said = "".join(text for t, text in events.outputs if t >= onset).strip()
     if item.answer and out.interrupted:
         out.answered = has_answer(out.said, item.answer, item.language)
@@ -530,6 +544,8 @@ def main() -> None:
     items = select(load_items(args.manifest), args.items, args.limit)
     if args.report:
         outcomes = [Outcome(**o) for path in args.report for o in json.loads(path.read_text())]
+        for out in outcomes:  # the checks may have improved since the run
+            check_language(out)
         print(preamble(args, items) + report(outcomes, args.late))
         return
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the server on the way out

@@ -212,6 +212,14 @@ def openlive_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
         yield server
 
 
+@pytest.fixture(scope="session")
+def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A real ``openlive serve`` on the default models (llama.cpp), started once for every
+    test that needs them: loading them takes most of a minute."""
+    with running_server(tmp_path_factory, "llamacpp") as server:
+        yield server
+
+
 @contextlib.contextmanager
 def running_server(tmp_path_factory: pytest.TempPathFactory, llm: str,
                    extra_args: tuple[str, ...] = ()) -> Iterator[Server]:

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,6 @@ from tests.conformance.conftest import (
     PY_SDK_VERSIONS,
     SDK_ENVS,
     Server,
-    running_server,
 )
 from tests.conformance.speech import sounds_like, spoken, transcribe_24k, words
 
@@ -118,12 +116,6 @@ def test_the_answer_coming_back_through_a_speakerphone_does_not_interrupt(
 
 
 # -- the real default language model ---------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_server(tmp_path_factory, "llamacpp") as server:
-        yield server
 
 
 @pytest.mark.realmodel

@@ -50,7 +50,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -58,12 +57,13 @@ from typing import Any
 
 import numpy as np
 from evalset import DEFAULT_CACHE, MANIFEST, Built, Item, build, load_items, select
-from stats import pct
+from lib.server import LIVE_PATH, Server
+from lib.stats import pct
+from lib.tables import replace_section
 from textnorm import has_answer, word_errors, wrong_language, wrong_script
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "models/gemini-2.5-flash-native-audio-preview-12-2025"
-LIVE_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
 SYSTEM = "You are a voice assistant. Answer in one short sentence."
 CHUNK_S = 0.04
 LEAD_S = 0.4  # microphone noise before the item
@@ -337,63 +337,6 @@ def resampled(built: Built, rate: int) -> bytes:
     return np.asarray(soxr.resample(audio, built.item.rate, rate)).astype("<i2").tobytes()
 
 
-# --- the server -------------------------------------------------------------------------
-
-
-class Server:
-    """``openlive serve`` on the default stack in a subprocess, with its log kept."""
-
-    def __init__(self, data_dir: Path, extra: Sequence[str] = ()) -> None:
-        self.log_path = data_dir / "server.log"
-        with socket_free() as port:
-            self.port = port
-        openlive = [sys.executable, "-m", "openlive"]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            [str(ROOT / "src"), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
-        self.key = subprocess.run([*openlive, "keys", "create", "--data-dir", str(data_dir)],
-                                  check=True, capture_output=True, text=True,
-                                  env=env).stdout.strip().splitlines()[-1]
-        command = [*openlive, "serve", "--host", "127.0.0.1", "--port", str(self.port),
-                   "--data-dir", str(data_dir), "--log-level", "info", *extra]
-        self._log = open(self.log_path, "w")  # noqa: SIM115
-        self.proc = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
-                                     env=env, cwd=ROOT)
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1).read()
-                return
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise SystemExit("server did not start:\n"
-                                     + self.log_path.read_text()[-3000:]) from None
-                time.sleep(0.25)
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self._log.close()
-
-
-@contextlib.contextmanager
-def socket_free() -> Any:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        yield int(s.getsockname()[1])
-
-
 def live_url(base: str, key: str) -> str:
     """The Live endpoint of a server at ``base`` (ws://host:port), with the key."""
     return f"{base.rstrip('/')}{LIVE_PATH}?key={key}"
@@ -487,15 +430,8 @@ def report(outcomes: Sequence[Outcome], late: float) -> str:
 
 
 def write_docs(text: str, path: Path) -> None:
-    """Put ``text`` under TITLE in ``path``: replace that section, or append it."""
-    docs = path.read_text()
-    start = docs.find(TITLE)
-    if start < 0:
-        docs = docs.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
-    else:
-        end = docs.find("\n## ", start + len(TITLE))
-        docs = docs[:start] + text.rstrip("\n") + "\n" + (docs[end:] if end >= 0 else "")
-    path.write_text(docs)
+    """Put ``text`` (which starts with TITLE) in ``path``: replace that section, or append it."""
+    path.write_text(replace_section(path.read_text(), TITLE.removeprefix("## "), text))
 
 
 def preamble(args: argparse.Namespace, items: Sequence[Item]) -> str:
@@ -551,9 +487,9 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the server on the way out
     built = build(items, args.cache)
     with tempfile.TemporaryDirectory(prefix="openlive-understanding-") as tmp:
-        server = None if args.url else Server(Path(tmp), args.server_arg)
-        url = live_url(args.url or server.url if server else args.url, args.key or
-                       (server.key if server else ""))
+        server = None if args.url else Server(Path(tmp), None, args.server_arg)
+        base = f"ws://127.0.0.1:{server.port}" if server is not None else args.url
+        url = live_url(base, args.key or (server.key if server is not None else ""))
         try:
             outcomes = asyncio.run(run_all(url, items, built, conditions, args.turn_timeout))
         finally:

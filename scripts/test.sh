@@ -20,6 +20,10 @@ bash scripts/sdk-envs.sh
 echo "== preparing the default model weights (once; cached)"
 $BIN/python -m openlive.engines.models
 
+echo "== the understanding evaluation set (human recordings from Debian packages and every"
+echo "   shipped voice; built once into ~/.cache/openlive/evalset, then cached)"
+$BIN/python bench/evalset.py build
+
 echo "== lint and types"
 $BIN/ruff check src tests bench
 $BIN/mypy

@@ -76,7 +76,7 @@ def test_shipped_voices_are_heard(outcomes: dict[str, Any]) -> None:
     assert corpus_wer(outcomes, NEURAL) <= NEURAL_WER, heard(outcomes, NEURAL)
 
 
-@pytest.mark.xfail(strict=True, reason=WRONG_SCRIPT)
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=WRONG_SCRIPT)
 def test_english_is_transcribed_in_english(outcomes: dict[str, Any]) -> None:
     wrong = [i for i, o in outcomes.items() if o.wrong_script or o.wrong_language]
     assert not wrong, heard(outcomes, tuple(wrong))

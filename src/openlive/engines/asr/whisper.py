@@ -117,6 +117,34 @@ def check_model_dir(path: str | Path) -> Path:
 # --- decoding --------------------------------------------------------------------------
 
 
+FALLBACK_LANGUAGE = "en"
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageRule:
+    """Which language to decode in when none is given, from detection's probabilities.
+
+    Short or narrow-band speech and synthetic voices confuse Whisper base's detection
+    (8 kHz English came out as Thai, a Kokoro voice's "What do bees make?" as Japanese),
+    and a wrong language gives a transcript in the wrong script, which no later step can
+    mend. So English wins when detection gives it at least ``english_floor``, and any
+    other language needs ``min_probability``; below that the speech is decoded as
+    English. ``bench/language_id.py`` measured the choice on the evaluation set.
+    """
+
+    # measured on the evaluation set (docs/asr.md): English items wrong 6/55 → 1/55,
+    # other languages right 4/9 → 5/9; well-detected Spanish, Italian and Portuguese
+    # gave English at most 0.01
+    min_probability: float = 0.4
+    english_floor: float = 0.05
+
+    def choose(self, scores: dict[str, float]) -> str:
+        if self.english_floor > 0 and scores.get(FALLBACK_LANGUAGE, 0.0) >= self.english_floor:
+            return FALLBACK_LANGUAGE
+        language, probability = max(scores.items(), key=lambda kv: kv[1])
+        return language if probability >= self.min_probability else FALLBACK_LANGUAGE
+
+
 @dataclass(frozen=True, slots=True)
 class DecodeOptions:
     """How utterances are decoded; the defaults were measured on 2 cores (docs/asr.md)."""
@@ -125,6 +153,7 @@ class DecodeOptions:
     window_s: float = 10.0  # shortest encoder window; see the module's docstring
     silence_dbfs: float = -60.0  # RMS level below which audio is silence
     no_speech_threshold: float = 0.6  # Whisper's no-speech probability above which: ""
+    language_rule: LanguageRule = LanguageRule()  # the language when none is given
 
 
 class _Model:
@@ -182,17 +211,10 @@ class _Model:
         beam: int,
         options: DecodeOptions,
     ) -> tuple[str, str]:
-        import ctranslate2
-
-        features = whisper.feature_extractor(samples)
         duration = len(samples) / SAMPLE_RATE
-        frames = min(_MAX_FRAMES, math.ceil(max(options.window_s, duration + 1) * _FRAMES_PER_S))
-        padded = np.zeros((features.shape[0], frames), dtype=np.float32)
-        used = min(frames, features.shape[1])
-        padded[:, :used] = features[:, :used]
-        encoded = whisper.model.encode(ctranslate2.StorageView.from_array(padded[None]))
+        encoded = _encode(whisper, samples, options.window_s)
         if language is None:
-            language = _detect(whisper, encoded)
+            language = options.language_rule.choose(_language_scores(whisper, encoded))
         tokenizer, prompt, suppress = self._prompt(whisper, language)
         result = whisper.model.generate(
             encoded,
@@ -207,6 +229,11 @@ class _Model:
         if result.no_speech_prob > options.no_speech_threshold or not _has_words(text):
             text = ""
         return text, language
+
+    def language_scores(self, samples: FloatArray, options: DecodeOptions) -> dict[str, float]:
+        """The probability of each language for ``samples``, as detection sees it."""
+        whisper = self.load()
+        return _language_scores(whisper, _encode(whisper, samples, options.window_s))
 
     def _prompt(self, whisper: WhisperModel, language: str) -> tuple[Any, list[int], list[int]]:
         """The tokenizer, start prompt and suppressed tokens of ``language`` (cached)."""
@@ -245,19 +272,24 @@ def _load(path: Path, cpu_threads: int, workers: int) -> WhisperModel:
         raise ConfigError(f"cannot load the Whisper model in {path}: {exc}") from exc
 
 
-# Below this confidence a detected language is a guess (short or narrow-band speech
-# confuses Whisper base: 8 kHz English came out as Thai); fall back to English then.
-DETECTION_MIN_PROBABILITY = 0.5
-FALLBACK_LANGUAGE = "en"
+def _encode(whisper: WhisperModel, samples: FloatArray, window_s: float) -> Any:
+    """The encoder's output for ``samples``, padded to the short window (see above)."""
+    import ctranslate2
+
+    features = whisper.feature_extractor(samples)
+    duration = len(samples) / SAMPLE_RATE
+    frames = min(_MAX_FRAMES, math.ceil(max(window_s, duration + 1) * _FRAMES_PER_S))
+    padded = np.zeros((features.shape[0], frames), dtype=np.float32)
+    used = min(frames, features.shape[1])
+    padded[:, :used] = features[:, :used]
+    return whisper.model.encode(ctranslate2.StorageView.from_array(padded[None]))
 
 
-def _detect(whisper: WhisperModel, encoded: Any) -> str:
+def _language_scores(whisper: WhisperModel, encoded: Any) -> dict[str, float]:
+    """Whisper's probability of each language ("<|de|>" → "de"); English-only: en."""
     if not whisper.model.is_multilingual:
-        return "en"
-    token, probability = whisper.model.detect_language(encoded)[0][0]
-    if probability < DETECTION_MIN_PROBABILITY:
-        return FALLBACK_LANGUAGE
-    return str(token)[2:-2]  # "<|de|>" → "de"
+        return {FALLBACK_LANGUAGE: 1.0}
+    return {str(token)[2:-2]: float(p) for token, p in whisper.model.detect_language(encoded)[0]}
 
 
 def _transcribe_long(
@@ -389,6 +421,11 @@ class WhisperRecognizer:
         if priority is None:
             priority = Priority.WAITING if final else Priority.REVISABLE
         return await self._slots.run(job, priority=priority)
+
+    def language_scores(self, samples: FloatArray) -> dict[str, float]:
+        """Detection's probability of each language for 16 kHz ``samples``, as a
+        transcription without a language would compute it (blocking; for measurements)."""
+        return self._multilingual.language_scores(samples, self._decode)
 
     async def aclose(self) -> None:
         """Refuse new calls, fail waiting ones, let running decodes end, free the models."""

@@ -2,6 +2,8 @@
 # Regenerate tests/session/replays/ from the current code: run the tests that drive a
 # Session with the recorder on (tests/session/recorder.py). Run from anywhere; extra
 # arguments go to pytest. PYTHON defaults to the project's venv, else python3.
+# The runtime tests' sessions run on the wall clock: their recordings change at every
+# regeneration (times only); keep the old ones unless their behaviour changed.
 set -eu
 cd "$(dirname "$0")/../.."
 PYTHON="${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}"

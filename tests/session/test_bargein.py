@@ -85,5 +85,9 @@ def test_the_words_of_a_user_turn_keep_the_floor_only_if_they_are_aside() -> Non
     _, kept = judge.on_user_turn("uh-huh", reply, 11.0)
     assert kept and reply.paused_at is None and judge.pending is None
     assert judge.on_user_turn("what about Rome", speaking_reply(), 11.0) == ([], False)
-    assert judge.on_user_turn("", speaking_reply(), 11.0) == ([], False)
+    # no words at all (noise ended the turn): the reply goes on, paused or not
+    assert judge.on_user_turn("", speaking_reply(), 11.0) == ([], True)
+    judge, reply = started()
+    _, kept = judge.on_user_turn("", reply, 11.0)
+    assert kept and reply.paused_at is None
     assert judge.on_user_turn("uh-huh", None, 11.0) == ([], False)

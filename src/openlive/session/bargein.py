@@ -166,11 +166,13 @@ class BargeInJudge:
                      now: float) -> tuple[list[Action], bool]:
         """A user turn ended with ``text`` (stripped): (actions, kept).
 
-        While the model speaks, "mm-hm" or its own voice coming back keeps the floor,
-        whether or not the speech was loud or long enough to pause the reply: the reply
-        goes on (kept) and the turn is not answered.
+        While the model speaks, "mm-hm", its own voice coming back or a turn with no
+        words at all keeps the floor, whether or not the speech was loud or long enough
+        to pause the reply: the reply goes on (kept) and the turn is not answered.
         """
         self.pending = None
-        if reply is not None and text and keeps_floor(text, reply):
+        if reply is not None and (not text or keeps_floor(text, reply)):
+            # no words (noise that ended the user's turn, e.g. the microphone closed
+            # right after the onset paused the reply) or not for us: the reply goes on
             return reply.resume(now), True
         return [], False

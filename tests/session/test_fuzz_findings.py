@@ -1,27 +1,18 @@
-"""Bugs the session fuzzer found, pinned as conversations until they are fixed.
-
-Each test is ``xfail(strict=True)``: it fails today, and the fix turns it into a pass
-(remove the marker then, and the matching workaround in ``test_session_fuzz.py``).
-"""
+"""Bugs the session fuzzer found, kept as conversations so that they stay fixed."""
 
 from __future__ import annotations
 
 import base64
-
-import pytest
 
 from openlive.session.actions import Transcribe
 from openlive.session.events import SpeechScored, Tick, TranscriptReady
 from tests.session.conversation import sent
 from tests.session.test_voice import of, start_speaking, vad_voice
 
-RECORD_REPLAYS = False  # a conversation that fails today: nothing to keep
 
-
-@pytest.mark.xfail(strict=True, reason="bug: a user turn that ends with no words while a "
-                   "barge-in has paused the reply (audioStreamEnd right after the onset) "
-                   "forgets the barge-in without resuming the reply: the turn never completes")
 def test_noise_that_ends_as_an_empty_turn_over_the_reply_lets_it_play_on() -> None:
+    """A user turn with no words while a barge-in has paused the reply (audioStreamEnd
+    right after the onset) used to leave the reply paused for good."""
     c = vad_voice()
     start_speaking(c)
     audio = base64.b64encode(b"\x00\x00" * 1024).decode()

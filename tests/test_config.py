@@ -18,8 +18,15 @@ from click.testing import CliRunner, Result
 from pydantic import ValidationError
 
 from openlive.cli import main, serve
-from openlive.config import Settings, env_name, flag_name, load_settings, setting_fields
-from openlive.config_file import read_config_file, settings_to_toml, toml_value
+from openlive.config import (
+    Settings,
+    env_name,
+    flag_name,
+    load_settings,
+    setting_fields,
+    settings_to_toml,
+)
+from openlive.config_file import read_config_file, toml_value
 from openlive.config_reference import render
 from openlive.errors import ConfigError
 
@@ -153,7 +160,8 @@ def test_an_unknown_key_names_the_key_and_the_file(tmp_path: Path) -> None:
     assert f"unknown setting 'llm-context' in {config} (did you mean llm_context?)" in \
         result.output
     with pytest.raises(ConfigError, match="unknown setting 'server'"):
-        read_config_file(write(tmp_path / "t.toml", "[server]\nport = 1\n"))
+        read_config_file(write(tmp_path / "t.toml", "[server]\nport = 1\n"),
+                         Settings.model_fields)
 
 
 def test_a_wrong_value_names_where_it_came_from(monkeypatch: pytest.MonkeyPatch,

@@ -18,8 +18,7 @@ import click
 
 from openlive import __version__
 from openlive.cli_options import SettingsCommand, given_flags, setting_option, settings_options
-from openlive.config import load_settings
-from openlive.config_file import settings_to_toml
+from openlive.config import load_settings, settings_to_toml
 from openlive.errors import ConfigError
 
 if TYPE_CHECKING:

@@ -28,6 +28,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict
 
 from openlive.chat import DEFAULT_CONTEXT_WINDOW
+from openlive.config_file import MASK, read_config_file, toml_value
 from openlive.errors import ConfigError
 from openlive.session.lifetime import (
     LIVE_AUDIO_SESSION_LIMIT,
@@ -264,11 +265,9 @@ def load_settings(
 ) -> Settings:
     """The effective settings: ``flags`` over ``OPENLIVE_*`` over ``config_file`` over
     the defaults. Raises :class:`ConfigError` naming the setting and where it came from."""
-    from openlive.config_file import read_config_file
-
     layers: list[tuple[Origin, Mapping[str, Any]]] = []
     if config_file is not None:
-        layers.append((config_file, read_config_file(config_file)))
+        layers.append((config_file, read_config_file(config_file, Settings.model_fields)))
     layers += [("env", environment_values()), ("flag", flags or {})]
     values: dict[str, Any] = {}
     origin: dict[str, Origin] = {}
@@ -291,3 +290,20 @@ def _given(name: str, origin: Mapping[str, Origin]) -> str:
     if where == "env":
         return env_name(name)
     return name if where is None else f"{name} in {where}"
+
+
+def settings_to_toml(settings: Settings) -> str:
+    """The settings as a file ``--config`` reads back; secrets are masked as ``"***"``."""
+    lines = ["# openlive settings (openlive serve --config FILE reads this file back)"]
+    group = None
+    for name, _, cli in setting_fields():
+        if cli.group != group:
+            group = cli.group
+            lines += ["", f"# {group}"]
+        value = getattr(settings, name)
+        if value is None:
+            meaning = f": {cli.shown_default}" if cli.shown_default else ""
+            lines.append(f"# {name} is not set{meaning}")
+        else:
+            lines.append(f"{name} = {toml_value(MASK if cli.secret else value)}")
+    return "\n".join(lines) + "\n"

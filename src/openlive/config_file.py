@@ -1,6 +1,7 @@
 """The settings as a TOML file: ``openlive serve --config`` reads one, ``--print-config``
 writes one.
 
+Pure TOML, no knowledge of the settings themselves (:mod:`openlive.config` uses it).
 The file is flat: its keys are the setting names of :class:`openlive.config.Settings`
 (``port = 9000``, ``tls_hosts = ["lan.example", "10.0.0.2"]``); relative paths are
 relative to the working directory. A setting left unset is written as a comment, since
@@ -14,18 +15,18 @@ import difflib
 import json
 import math
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
-from openlive.config import Settings, setting_fields
 from openlive.errors import ConfigError
 
 MASK = "***"
 
 
-def read_config_file(path: Path) -> dict[str, Any]:
-    """The settings a TOML file gives; unknown keys and bad TOML are a :class:`ConfigError`."""
+def read_config_file(path: Path, known: Collection[str]) -> dict[str, Any]:
+    """The settings a TOML file gives; keys not ``known`` and bad TOML are a
+    :class:`ConfigError`."""
     try:
         with path.open("rb") as file:
             values = tomllib.load(file)
@@ -33,30 +34,12 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read the config file {path}: {err.strerror}") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path} is not valid TOML: {err}") from None
-    known = list(Settings.model_fields)
     for key in values:
         if key not in known:
-            close = difflib.get_close_matches(key.replace("-", "_"), known, n=1)
+            close = difflib.get_close_matches(key.replace("-", "_"), list(known), n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
             raise ConfigError(f"unknown setting {key!r} in {path}{hint}")
     return values
-
-
-def settings_to_toml(settings: Settings) -> str:
-    """The settings as a file ``--config`` reads back; secrets are masked as ``"***"``."""
-    lines = ["# openlive settings (openlive serve --config FILE reads this file back)"]
-    group = None
-    for name, _, cli in setting_fields():
-        if cli.group != group:
-            group = cli.group
-            lines += ["", f"# {group}"]
-        value = getattr(settings, name)
-        if value is None:
-            meaning = f": {cli.shown_default}" if cli.shown_default else ""
-            lines.append(f"# {name} is not set{meaning}")
-        else:
-            lines.append(f"{name} = {toml_value(MASK if cli.secret else value)}")
-    return "\n".join(lines) + "\n"
 
 
 def toml_value(value: object) -> str:

@@ -25,9 +25,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
 from openlive.catalog import ModelCatalog
-from openlive.engines.llm.base import ToolCall, ToolSpec
+from openlive.chat import ToolCall, ToolSpec
 from openlive.errors import ProtocolError
 from openlive.protocol.codec import decode_client_message
+from openlive.session.actions import Transcribe
 from openlive.session.config import ServerCapabilities
 from openlive.session.events import (
     ClientMessageReceived,
@@ -165,6 +166,11 @@ class SessionFuzz(RuleBasedStateMachine):
             actions = self.session.abort(err)
         view = observe(actions)
         self.rules.check(type(event).__name__, view, stale_event=stale)
+        # The view rounds times; the runtime reports a transcript's end exactly as the
+        # session asked (a rounded end would be a stale transcript to it).
+        for action in actions:
+            if isinstance(action, Transcribe) and action.turn_id in self.rules.asked.transcriptions:
+                self.rules.asked.transcriptions[action.turn_id] = action.end
         return view
 
     def frame(self, frame: str | dict[str, Any], step: float = 0.0) -> list[Any]:

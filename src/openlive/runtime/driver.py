@@ -25,6 +25,7 @@ from openlive.runtime.engines import Engines
 from openlive.runtime.frames import message_for
 from openlive.runtime.snapshots import SnapshotBinding, Snapshots
 from openlive.runtime.synthesis import SynthesisQueue
+from openlive.runtime.timers import Timers
 from openlive.runtime.trace import Tracer
 from openlive.session.actions import (
     Action,
@@ -107,7 +108,7 @@ class SessionDriver:
         self._helpers: set[asyncio.Task[None]] = set()  # recognition, end-of-turn checks
         self._server_calls: dict[str, asyncio.Task[None]] = {}  # server-side tools running
         self._audio: AudioInput | None = None
-        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._timers = Timers(clock, lambda: self._feed(Tick()))
         self._closed = False  # run() has ended: late callbacks are ignored
         self._tracer = Tracer(session.session_id, clock)
         self._closing: Close | None = None
@@ -123,8 +124,7 @@ class SessionDriver:
             self._closed = True
             if self._audio is not None:
                 self._audio.close()  # frees the VAD stream; late scores are dropped
-            for timer in self._timers.values():
-                timer.cancel()
+            self._timers.cancel()
             tasks = [reader, writer, *self._generations.values(), *self._helpers,
                      *self._server_calls.values(),
                      *(queue.task for queue in self._speech.values())]
@@ -230,7 +230,7 @@ class SessionDriver:
                 case LoadSnapshot(handle=handle):
                     self._spawn(self._load_snapshot(handle))
                 case WakeAt(at=at, key=key):
-                    self._wake_at(at, key)
+                    self._timers.wake_at(at, key)
                 case RunServerTool():
                     self._run_server_tool(action)
                 case CancelServerTool(call_id=call_id):
@@ -346,17 +346,6 @@ class SessionDriver:
             self._speech[generation_id] = queue
             queue.task.add_done_callback(lambda _t: self._speech.pop(generation_id, None))
         return queue
-
-    def _wake_at(self, at: float, key: str) -> None:
-        old = self._timers.pop(key, None)
-        if old is not None:
-            old.cancel()
-        delay = max(0.0, at - self._clock())
-        self._timers[key] = asyncio.get_running_loop().call_later(delay, self._tick, key)
-
-    def _tick(self, key: str) -> None:
-        self._timers.pop(key, None)
-        self._feed(Tick())
 
     # -- server-side tools --------------------------------------------------------------
 

@@ -62,7 +62,7 @@ settings.register_profile(
 # OPENLIVE_FUZZ_EXAMPLES splits a long run between processes (each with its own
 # --hypothesis-seed), one per core
 settings.register_profile(
-    "session-fuzz", max_examples=int(os.environ.get("OPENLIVE_FUZZ_EXAMPLES", 100_000)),
+    "session-fuzz", max_examples=int(os.environ.get("OPENLIVE_FUZZ_EXAMPLES", "100000")),
     stateful_step_count=60, deadline=None,
     suppress_health_check=[HealthCheck.too_slow], print_blob=True)
 PROFILE = "session-fuzz" if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz" else "session-default"

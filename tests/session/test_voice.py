@@ -280,6 +280,18 @@ def test_a_language_no_voice_speaks_is_refused_at_setup() -> None:
     assert c.session.config is not None and c.session.config.language == "en-GB"
 
 
+def test_a_voice_the_synthesizer_lacks_is_refused_at_setup() -> None:
+    few = ServerCapabilities(audio_output=True, speech_voices=frozenset({"Puck", "Charon"}))
+    c = Conversation(few)
+    [close] = closes(c.setup(generationConfig={"responseModalities": ["AUDIO"], "speechConfig": {
+        "voiceConfig": {"prebuiltVoiceConfig": {"voiceName": "Kore"}}}}))
+    assert close.code == CloseCode.POLICY_VIOLATION and "'Kore'" in close.reason
+    c = Conversation(few)
+    c.setup(generationConfig={"responseModalities": ["AUDIO"], "speechConfig": {
+        "voiceConfig": {"prebuiltVoiceConfig": {"voiceName": "charon"}}}})
+    assert c.session.config is not None and c.session.config.voice == "Charon"
+
+
 def start_speaking(c: Conversation, text: str = "Once upon a time, there was a king. "):
     """A reply whose first piece is playing and whose second is queued."""
     [start] = starts(c.client({"realtimeInput": {"text": "tell me a story"}}))

@@ -29,11 +29,12 @@ from openlive.engines.asr.whisper import (
 )
 
 SPEECH_KINDS = ("transcribe", "question", "pause", "barge-stop")
+SWITCH = (0.8, 0.9)
 RULES = {
-    "top if p >= 0.5, else en (before)": LanguageRule(min_probability=0.5, english_floor=0.0),
-    "top if p >= 0.8, else en": LanguageRule(min_probability=0.8, english_floor=0.0),
+    "top if p >= 0.5, else en (before)": LanguageRule(min_probability=0.5, floor=0.0),
+    "top if p >= 0.8, else en": LanguageRule(min_probability=0.8, floor=0.0),
     "en if P(en) >= 0.05, else top if p >= 0.5": LanguageRule(min_probability=0.5,
-                                                              english_floor=0.05),
+                                                              floor=0.05),
     "en if P(en) >= 0.05, else top if p >= 0.4 (now)": LanguageRule(),
 }
 
@@ -64,6 +65,21 @@ def main() -> None:
     for group, scored in sorted(groups.items()):
         wrong = [sum(RULES[n].choose(s) != truth for truth, s in scored) for n in names]
         print(row(group, len(scored), *(f"{w}/{len(scored)}" for w in wrong)))
+    # A session that expects a language (it heard it before): wrong when it expects the
+    # one spoken (it must keep it) and, for other languages, when it expects English
+    # (the user switched: it must follow), per switch threshold.
+    print()
+    print("\n".join(header("voices", "items", *(f"{kind}, switch at {p}" for p in SWITCH
+                                                for kind in ("kept wrong", "switch missed")))))
+    for group, scored in sorted(groups.items()):
+        cells: list[str] = []
+        for switch in SWITCH:
+            rule = LanguageRule(switch_probability=switch)
+            kept = sum(rule.choose(s, expected=truth) != truth for truth, s in scored)
+            other = [(t, s) for t, s in scored if t != "en"]
+            missed = sum(rule.choose(s, expected="en") != t for t, s in other)
+            cells += [f"{kept}/{len(scored)}", f"{missed}/{len(other)}" if other else "–"]
+        print(row(group, len(scored), *cells))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ class MeasuringRecognizer:
         self.failures = list(failures or [])
 
     async def transcribe(self, pcm16k: bytes, *, language: str | None = None,
-                         final: bool = True,
+                         expected: str | None = None, final: bool = True,
                          priority: Priority = Priority.WAITING) -> Transcript:
         self.calls.append((len(pcm16k), language))
         self.priorities.append(priority)

@@ -556,3 +556,51 @@ def test_a_backchannel_or_an_echo_lets_the_reply_go_on() -> None:
         later = speak(c, 0.5, 0.6, 0.95)
         assert not [t for t in of(Transcribe, later) if t.turn_id < 0], words
         assert CancelGeneration(gid) not in later, words
+
+
+
+SILENCE_300 = {"automaticActivityDetection": {"silenceDurationMs": 300}}
+
+
+def one_turn(c: Conversation, start: float, words: str, language: str | None) -> Transcribe:
+    """A spoken turn ended by the silence window, heard as ``words`` in ``language``;
+    returns the transcription it asked for."""
+    speak(c, start, 1.0, 0.9)
+    [transcribe] = of(Transcribe, speak(c, start + 1.0, 0.4, 0.01))
+    c.feed(TranscriptReady(transcribe.turn_id, words, language, end=transcribe.end))
+    return transcribe
+
+
+def test_the_session_language_sticks_once_heard() -> None:
+    spanish = ServerCapabilities(audio_output=True, audio_input=True,
+                                 speech_languages=frozenset({"en-US", "es-US", "es-ES"}))
+    c = Conversation(spanish)
+    c.setup(generationConfig={"responseModalities": ["AUDIO"]}, realtimeInputConfig=SILENCE_300)
+    first = one_turn(c, 0.0, "¿qué hora es?", "es")
+    assert first.language is None and first.expected is None  # nothing heard yet: detect
+    reply = c.session.reply
+    assert reply is not None and reply.voicing is not None
+    assert reply.voicing.language == "es-US"  # answered in Spanish: a voice speaks it
+    second = one_turn(c, 5.0, "gracias", "es")  # (over the reply: a barge-in check)
+    assert second.language is None and second.expected == "es"  # detection expects it
+    third = one_turn(c, 10.0, "", "en")  # noise says nothing about the language
+    fourth = one_turn(c, 15.0, "adiós", "es")
+    assert third.expected == "es" and fourth.expected == "es"
+
+
+def test_english_speakers_keep_the_voice_s_own_language() -> None:
+    c = voice(realtimeInputConfig=SILENCE_300)
+    one_turn(c, 0.0, "what time is it", "en")
+    reply = c.session.reply
+    assert reply is not None and reply.voicing is not None and reply.voicing.language is None
+    assert one_turn(c, 5.0, "thanks", "en").expected == "en"
+
+
+def test_a_language_code_is_never_replaced_by_what_was_heard() -> None:
+    c = Conversation(VOICE)
+    c.setup(generationConfig={"responseModalities": ["AUDIO"],
+                              "speechConfig": {"languageCode": "en-US"}},
+            realtimeInputConfig=SILENCE_300)
+    one_turn(c, 0.0, "hola", "es")
+    later = one_turn(c, 5.0, "hello", "en")
+    assert later.language == "en-US" and later.expected is None

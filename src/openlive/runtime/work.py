@@ -58,7 +58,8 @@ async def transcribe(asr: SpeechRecognizer, pcm: bytes, action: Transcribe,
     priority = Priority.WAITING if action.kind == "final" else Priority.REVISABLE
     try:
         result = await retry.call(
-            lambda: asr.transcribe(pcm, language=action.language, priority=priority),
+            lambda: asr.transcribe(pcm, language=action.language, expected=action.expected,
+                                   priority=priority),
             f"session {session_id}: recognition")
     except EngineError as err:
         log.error("session %s: recognition failed: %s", session_id, err)

@@ -125,8 +125,11 @@ class Transcribe:
     turn_id: int
     start: float
     end: float
-    language: str | None
+    language: str | None  # the language asked for (languageCode): no detection
     kind: TranscriptKind = "final"
+    # the language the user has been speaking, when none was asked for: detection keeps
+    # it unless another language is clear
+    expected: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

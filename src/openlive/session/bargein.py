@@ -111,8 +111,11 @@ class BargeInJudge:
         self.pending = None
 
     def on_score(self, at: float, now: float, reply: Reply | None, *, speaking: bool,
-                 language: str | None) -> list[Action]:
-        """One more VAD frame, at audio time ``at``; ``speaking``: the user is speaking."""
+                 language: str | None, expected: str | None = None) -> list[Action]:
+        """One more VAD frame, at audio time ``at``; ``speaking``: the user is speaking.
+
+        ``language`` and ``expected`` go with the recognition it asks for (see
+        :class:`~openlive.session.actions.Transcribe`)."""
         barge = self.pending
         if barge is None or reply is None:
             self.pending = None
@@ -130,20 +133,22 @@ class BargeInJudge:
             return []
         if barge.confirmed(at, speaking):
             # long enough to matter: let the recognizer say what it is (is it words?)
-            return [self._check(barge, at, language)]
+            return [self._check(barge, at, language, expected)]
         if not speaking and not barge.resumed:
             if at - barge.onset >= SHORT_WORD_SECONDS:
                 # short, but maybe a word ("Stop!"): held until the recognizer says
-                return [self._check(barge, at, language)]
+                return [self._check(barge, at, language, expected)]
             barge.resumed = True  # a click or a tap: the reply goes on
             return reply.resume(now)
         return []
 
-    def _check(self, barge: PendingBargeIn, at: float, language: str | None) -> Transcribe:
+    def _check(self, barge: PendingBargeIn, at: float, language: str | None,
+               expected: str | None) -> Transcribe:
         """Ask the recognizer what the speech since the onset is."""
         barge.checking = self._next_check
         self._next_check -= 1
-        return Transcribe(barge.checking, max(0.0, barge.onset - BARGE_PREROLL), at, language)
+        return Transcribe(barge.checking, max(0.0, barge.onset - BARGE_PREROLL), at, language,
+                          expected=None if language else expected)
 
     def on_words(self, check_id: int, text: str, reply: Reply | None,
                  now: float) -> tuple[list[Action], bool]:

@@ -88,6 +88,7 @@ class Conversation:
                                   all_input=config.turn_includes_all_input)
         self.responder = Responder(machine, config, history, calling,
                                    context_window=capabilities.context_window,
+                                   speech_languages=capabilities.speech_languages,
                                    sight=self._sight, snapshot=self.snapshot,
                                    user_speaking=lambda: self.hearing.speaking)
         self.responder.instruction = instruction

@@ -97,7 +97,8 @@ class Hearing:
             actions, interrupted = barge.on_words(event.turn_id, event.text,
                                                   responder.reply, now)
             return responder.interrupt() if interrupted else actions
-        actions, signals = self._ears().on_transcript(event.turn_id, event.end, event.text)
+        actions, signals = self._ears().on_transcript(event.turn_id, event.end, event.text,
+                                                      event.language)
         return self._listen(actions, signals, now)
 
     # -- what the signals mean ------------------------------------------------------------
@@ -108,6 +109,7 @@ class Hearing:
                 actions.append(EndOfTurn(signal.speech_end))
                 continue
             if isinstance(signal, TurnTranscribed):
+                self._heard_language(signal)
                 actions += self._on_user_words(signal.text, now)
                 continue
             if isinstance(signal, TurnHeardSoFar):
@@ -127,10 +129,23 @@ class Hearing:
                 self._responder.barge.start(signal.at, reply, now)  # pause now, judge next
         return actions
 
+    def _heard_language(self, turn: TurnTranscribed) -> None:
+        """A user turn was heard in ``turn.language``: with no languageCode, the session's
+        language sticks to it. The recognizer is then told to expect it, and leaves it
+        only for another language it is sure of (engines/asr/whisper.py LanguageRule),
+        so one unsure detection neither sets nor changes it back and forth."""
+        if self._config.language or not turn.text.strip() or not turn.language:
+            return
+        if self._listening is not None:
+            self._listening.expected = turn.language
+        self._responder.spoken = turn.language
+
     def _judge_barge_in(self, at: float, now: float) -> list[Action]:
+        expected = self._listening.expected if self._listening is not None else None
         return self._responder.barge.on_score(at, now, self._responder.reply,
                                               speaking=self.speaking,
-                                              language=self._config.language)
+                                              language=self._config.language,
+                                              expected=expected)
 
     def _on_user_words(self, text: str, now: float) -> list[Action]:
         """The final transcript of a user turn: answer it, unless it is not for us."""

@@ -30,7 +30,13 @@ from dataclasses import dataclass
 from openlive.audio.pcm import check_pcm_bytes, parse_audio_mime
 from openlive.errors import InvalidArgument
 from openlive.protocol.types import Blob
-from openlive.session.actions import Action, IngestAudio, ScoreEndOfTurn, Transcribe
+from openlive.session.actions import (
+    Action,
+    IngestAudio,
+    ScoreEndOfTurn,
+    Transcribe,
+    TranscriptKind,
+)
 from openlive.session.activity import (
     ActivityConfig,
     ActivityDetector,
@@ -87,6 +93,7 @@ class TurnTranscribed:
 
     turn_id: int
     text: str
+    language: str | None = None  # as the recognizer heard it
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +115,7 @@ class _Transcript:
     end: float
     text: str | None = None
     final: bool = False  # the turn ended exactly here: this is the user's turn
+    language: str | None = None  # as the recognizer heard it
 
 
 class Listening:
@@ -122,7 +130,10 @@ class Listening:
         self._last_end = 0.0
         self.manual = activity.disabled
         self._semantic = end_of_turn_model and self.detector.semantic_end_of_turn
-        self._language = language
+        self._language = language  # languageCode: recognition is asked for it
+        # the language the user has been speaking (when none is asked for), as the
+        # conversation learns it: recognition expects it (see session/hearing.py)
+        self.expected: str | None = None
         self.audio_time = 0.0  # seconds of audio received so far
         self._turn_from: float | None = None  # start of the current turn's audio
         self._next_turn_id = 1
@@ -196,9 +207,14 @@ class Listening:
         self._pause_end = speech_end
         if self._transcript(self._next_turn_id, speech_end) is None:
             self._transcripts.append(_Transcript(self._next_turn_id, speech_end))
-            return [Transcribe(self._next_turn_id, self._turn_from, speech_end, self._language,
-                               kind="partial")]
+            return [self._transcribe(self._next_turn_id, self._turn_from, speech_end,
+                                     "partial")]
         return self._ask_end_of_turn()
+
+    def _transcribe(self, turn_id: int, start: float, end: float,
+                    kind: TranscriptKind) -> Transcribe:
+        expected = None if self._language else self.expected
+        return Transcribe(turn_id, start, end, self._language, kind=kind, expected=expected)
 
     def _transcript(self, turn_id: int, end: float) -> _Transcript | None:
         """The transcript asked for turn ``turn_id``'s audio up to ``end``, if any."""
@@ -222,17 +238,17 @@ class Listening:
         self._scoring, self._scored_end = self._next_turn_id, end
         return [ScoreEndOfTurn(self._next_turn_id, self._turn_from, end)]
 
-    def on_transcript(self, turn_id: int, end: float, text: str
+    def on_transcript(self, turn_id: int, end: float, text: str, language: str | None = None
                       ) -> tuple[list[Action], list[Signal]]:
         """A transcript came back; signals the turn's final text when it is the one,
         or what was said so far, and asks the end-of-turn model if the words allow."""
         transcript = self._transcript(turn_id, end)
         if transcript is None:
             return [], []  # stale
-        transcript.text = text
+        transcript.text, transcript.language = text, language
         if transcript.final:
             self._forget(turn_id)
-            return [], [TurnTranscribed(turn_id, text)]
+            return [], [TurnTranscribed(turn_id, text, language)]
         if turn_id != self._next_turn_id or self._turn_from is None:
             return [], []  # for a turn that has ended: kept until it is used
         signals: list[Signal] = []
@@ -279,10 +295,10 @@ class Listening:
         ready = self._transcript(turn_id, speech_end)
         if ready is not None and ready.text is not None:
             self._forget(turn_id)
-            return [], [*signals, TurnTranscribed(turn_id, ready.text)]
+            return [], [*signals, TurnTranscribed(turn_id, ready.text, ready.language)]
         self._transcripts = [t for t in self._transcripts if t.turn_id != turn_id]
         self._transcripts.append(_Transcript(turn_id, speech_end, final=True))
         actions: list[Action] = []
         if ready is None:  # nothing speculative to wait for: transcribe now
-            actions.append(Transcribe(turn_id, start, speech_end, self._language, kind="final"))
+            actions.append(self._transcribe(turn_id, start, speech_end, "final"))
         return actions, signals

@@ -22,7 +22,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
+from openlive.catalog.languages import live_language
 from openlive.chat import ChatMessage, GenerationRequest, ToolSpec
+from openlive.errors import InvalidArgument
 from openlive.protocol.server import ServerContent, ServerMessage
 from openlive.session.actions import (
     Action,
@@ -54,6 +56,7 @@ class Responder:
 
     def __init__(self, machine: StateMachine, config: SessionConfig, history: History,
                  calling: Calling, *, context_window: int, sight: Sight,
+                 speech_languages: frozenset[str] | None = None,
                  snapshot: Callable[[], list[Action]],
                  user_speaking: Callable[[], bool]) -> None:
         self._machine = machine
@@ -72,6 +75,10 @@ class Responder:
         self._snapshot = snapshot
         self._user_speaking = user_speaking
         self._next_generation_id = 1
+        # the language the user speaks, once heard (no languageCode): the reply is
+        # spoken in it where a voice of ``speech_languages`` can
+        self.spoken: str | None = None
+        self._speech_languages = speech_languages
 
     @property
     def reply(self) -> Reply | None:
@@ -152,10 +159,23 @@ class Responder:
         config = self._config
         voicing = None
         if config.modality == "AUDIO":
-            voicing = Voicing(config.voice, config.language, config.output_transcription)
+            language = config.language or self._voice_language()
+            voicing = Voicing(config.voice, language, config.output_transcription)
         reply = Reply(self._next_generation_id, voicing, follows_words=follows_words)
         self._next_generation_id += 1
         return reply
+
+    def _voice_language(self) -> str | None:
+        """The languageCode to answer the user in, when they speak another language than
+        English and a voice of this server speaks it (English stays the voice's own)."""
+        spoken, languages = self.spoken, self._speech_languages
+        if spoken is None or spoken == "en" or not languages:
+            return None
+        try:
+            code = live_language(spoken).code
+        except InvalidArgument:
+            return None
+        return code if code in languages else None
 
     def request(self, messages: tuple[ChatMessage, ...],
                 tools: tuple[ToolSpec, ...]) -> GenerationRequest:

@@ -127,22 +127,29 @@ class LanguageRule:
     Short or narrow-band speech and synthetic voices confuse Whisper base's detection
     (8 kHz English came out as Thai, a Kokoro voice's "What do bees make?" as Japanese),
     and a wrong language gives a transcript in the wrong script, which no later step can
-    mend. So English wins when detection gives it at least ``english_floor``, and any
-    other language needs ``min_probability``; below that the speech is decoded as
-    English. ``bench/language_id.py`` measured the choice on the evaluation set.
+    mend. So English wins when detection gives it at least ``floor``, and any other
+    language needs ``min_probability``; below that the speech is decoded as English.
+    ``bench/language_id.py`` measured the choice on the evaluation set.
+
+    A session that has been speaking a language ``expected`` keeps it the same way (it
+    takes English's place above), and leaves it only for a language detection gives
+    ``switch_probability``: one unsure utterance does not switch the session.
     """
 
     # measured on the evaluation set (docs/asr.md): English items wrong 6/55 → 1/55,
     # other languages right 4/9 → 5/9; well-detected Spanish, Italian and Portuguese
     # gave English at most 0.01
     min_probability: float = 0.4
-    english_floor: float = 0.05
+    floor: float = 0.05
+    switch_probability: float = 0.9
 
-    def choose(self, scores: dict[str, float]) -> str:
-        if self.english_floor > 0 and scores.get(FALLBACK_LANGUAGE, 0.0) >= self.english_floor:
-            return FALLBACK_LANGUAGE
+    def choose(self, scores: dict[str, float], expected: str | None = None) -> str:
+        default = expected or FALLBACK_LANGUAGE
+        if self.floor > 0 and scores.get(default, 0.0) >= self.floor:
+            return default
         language, probability = max(scores.items(), key=lambda kv: kv[1])
-        return language if probability >= self.min_probability else FALLBACK_LANGUAGE
+        needed = self.switch_probability if expected else self.min_probability
+        return language if probability >= needed else default
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +190,8 @@ class _Model:
             self._prompts.clear()
 
     def transcribe(
-        self, samples: FloatArray, language: str | None, final: bool, options: DecodeOptions
+        self, samples: FloatArray, language: str | None, final: bool, options: DecodeOptions,
+        expected: str | None = None,
     ) -> Transcript:
         """Decode one utterance; runs on a worker thread."""
         try:
@@ -192,9 +200,11 @@ class _Model:
                 raise EngineError(f"{self.path} is English-only; it cannot do {language!r}")
             beam = options.beam_size if final else 1
             if len(samples) > LONG_UTTERANCE_S * SAMPLE_RATE:
-                text, language = _transcribe_long(whisper, samples, language, beam, options)
+                text, language = _transcribe_long(whisper, samples, language or expected, beam,
+                                                  options)
             else:
-                text, language = self._transcribe_window(whisper, samples, language, beam, options)
+                text, language = self._transcribe_window(whisper, samples, language, beam,
+                                                         options, expected)
         except EngineError:
             raise
         except ConfigError as exc:  # a model loaded on first use (preload=False) is broken
@@ -210,11 +220,13 @@ class _Model:
         language: str | None,
         beam: int,
         options: DecodeOptions,
+        expected: str | None = None,
     ) -> tuple[str, str]:
         duration = len(samples) / SAMPLE_RATE
         encoded = _encode(whisper, samples, options.window_s)
         if language is None:
-            language = options.language_rule.choose(_language_scores(whisper, encoded))
+            scores = _language_scores(whisper, encoded)
+            language = options.language_rule.choose(scores, expected)
         tokenizer, prompt, suppress = self._prompt(whisper, language)
         result = whisper.model.generate(
             encoded,
@@ -396,14 +408,16 @@ class WhisperRecognizer:
         pcm16k: bytes,
         *,
         language: str | None = None,
+        expected: str | None = None,
         final: bool = True,
         priority: Priority | None = None,
     ) -> Transcript:
         """Transcribe an utterance (16-bit mono PCM at 16 kHz); see :class:`SpeechRecognizer`.
 
         ``language`` is a BCP-47 or Whisper code, None to detect it; the transcript's
-        ``language`` is Whisper's code (pass it back for the next call of the session to
-        skip detection, and to use the fast English model once English is detected).
+        ``language`` is Whisper's code. ``expected``: the language the session has been
+        speaking, kept unless detection is sure of another (:class:`LanguageRule`); it
+        decodes on the model that detects, as a detected language does.
         ``final=False`` is a partial: greedy, and served after every waiting final. Call
         it on the audio so far every 0.5–1 s while the user speaks, and not again before
         the previous partial of the session has returned. ``priority`` overrides the
@@ -417,7 +431,8 @@ class WhisperRecognizer:
         if level_dbfs(samples) < self._decode.silence_dbfs:
             return Transcript("", code, final)
         model = self._english if code == "en" else self._multilingual
-        job = functools.partial(model.transcribe, samples, code, final, self._decode)
+        hint = _whisper_code(expected) if expected and code is None else None
+        job = functools.partial(model.transcribe, samples, code, final, self._decode, hint)
         if priority is None:
             priority = Priority.WAITING if final else Priority.REVISABLE
         return await self._slots.run(job, priority=priority)

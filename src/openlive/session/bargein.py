@@ -148,7 +148,7 @@ class BargeInJudge:
         barge.checking = self._next_check
         self._next_check -= 1
         return Transcribe(barge.checking, max(0.0, barge.onset - BARGE_PREROLL), at, language,
-                          expected=None if language else expected)
+                          expected=expected)
 
     def on_words(self, check_id: int, text: str, reply: Reply | None,
                  now: float) -> tuple[list[Action], bool]:

@@ -90,7 +90,8 @@ class Conversation:
                                    context_window=capabilities.context_window,
                                    speech_languages=capabilities.speech_languages,
                                    sight=self._sight, snapshot=self.snapshot,
-                                   user_speaking=lambda: self.hearing.speaking)
+                                   user_speaking=lambda: self.hearing.speaking,
+                                   spoken_language=lambda: self.hearing.language)
         self.responder.instruction = instruction
         self.hearing = Hearing(machine, config, listening, self.responder, self._sight,
                                answer_ahead=capabilities.answer_ahead,

@@ -56,6 +56,11 @@ class Hearing:
         """The user is speaking now."""
         return self._listening is not None and self._listening.speaking
 
+    @property
+    def language(self) -> str | None:
+        """The language the user has been heard speaking (no languageCode), if any."""
+        return self._listening.expected if self._listening is not None else None
+
     def _ears(self) -> Listening:
         if self._listening is None:
             raise PolicyViolation(
@@ -138,14 +143,12 @@ class Hearing:
             return
         if self._listening is not None:
             self._listening.expected = turn.language
-        self._responder.spoken = turn.language
 
     def _judge_barge_in(self, at: float, now: float) -> list[Action]:
-        expected = self._listening.expected if self._listening is not None else None
         return self._responder.barge.on_score(at, now, self._responder.reply,
                                               speaking=self.speaking,
                                               language=self._config.language,
-                                              expected=expected)
+                                              expected=self.language)
 
     def _on_user_words(self, text: str, now: float) -> list[Action]:
         """The final transcript of a user turn: answer it, unless it is not for us."""

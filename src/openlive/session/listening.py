@@ -131,8 +131,8 @@ class Listening:
         self.manual = activity.disabled
         self._semantic = end_of_turn_model and self.detector.semantic_end_of_turn
         self._language = language  # languageCode: recognition is asked for it
-        # the language the user has been speaking (when none is asked for), as the
-        # conversation learns it: recognition expects it (see session/hearing.py)
+        # the language the user has been speaking, as the conversation learns it (only
+        # when none is asked for): recognition expects it (see session/hearing.py)
         self.expected: str | None = None
         self.audio_time = 0.0  # seconds of audio received so far
         self._turn_from: float | None = None  # start of the current turn's audio
@@ -213,8 +213,7 @@ class Listening:
 
     def _transcribe(self, turn_id: int, start: float, end: float,
                     kind: TranscriptKind) -> Transcribe:
-        expected = None if self._language else self.expected
-        return Transcribe(turn_id, start, end, self._language, kind=kind, expected=expected)
+        return Transcribe(turn_id, start, end, self._language, kind=kind, expected=self.expected)
 
     def _transcript(self, turn_id: int, end: float) -> _Transcript | None:
         """The transcript asked for turn ``turn_id``'s audio up to ``end``, if any."""

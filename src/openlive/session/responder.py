@@ -51,14 +51,16 @@ class Responder:
     """Runs the model's turns of one conversation (see the module docstring).
 
     ``snapshot`` returns the actions that save a resumption snapshot (none when the
-    client did not ask for them); ``user_speaking`` says whether the user is speaking.
+    client did not ask for them); ``user_speaking`` says whether the user is speaking,
+    ``spoken_language`` which language they have been heard speaking (if known).
     """
 
     def __init__(self, machine: StateMachine, config: SessionConfig, history: History,
                  calling: Calling, *, context_window: int, sight: Sight,
                  speech_languages: frozenset[str] | None = None,
                  snapshot: Callable[[], list[Action]],
-                 user_speaking: Callable[[], bool]) -> None:
+                 user_speaking: Callable[[], bool],
+                 spoken_language: Callable[[], str | None] = lambda: None) -> None:
         self._machine = machine
         self._config = config
         self.history = history
@@ -77,7 +79,7 @@ class Responder:
         self._next_generation_id = 1
         # the language the user speaks, once heard (no languageCode): the reply is
         # spoken in it where a voice of ``speech_languages`` can
-        self.spoken: str | None = None
+        self._spoken_language = spoken_language
         self._speech_languages = speech_languages
 
     @property
@@ -168,7 +170,7 @@ class Responder:
     def _voice_language(self) -> str | None:
         """The languageCode to answer the user in, when they speak another language than
         English and a voice of this server speaks it (English stays the voice's own)."""
-        spoken, languages = self.spoken, self._speech_languages
+        spoken, languages = self._spoken_language(), self._speech_languages
         if spoken is None or spoken == "en" or not languages:
             return None
         try:

@@ -41,7 +41,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import contextlib
 import json
 import os
 import platform
@@ -57,6 +56,7 @@ from typing import Any
 
 import numpy as np
 from evalset import DEFAULT_CACHE, MANIFEST, Built, Item, build, load_items, select
+from lib.live import close_connection
 from lib.server import LIVE_PATH, Server
 from lib.stats import pct
 from lib.tables import replace_section
@@ -130,12 +130,7 @@ class Microphone:
         return started
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._ws is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._ws.close(), 5)
+        await close_connection(self._tasks, self._ws)
 
     async def _send(self) -> None:
         due, k, pending = time.perf_counter(), 0, b""

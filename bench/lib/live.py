@@ -16,7 +16,7 @@ import json
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,12 +154,7 @@ class LiveClient:
             self._turns.remove(turn)
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._ws is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._ws.close(), 5)
+        await close_connection(self._tasks, self._ws)
 
     async def _send(self) -> None:
         k = 0
@@ -250,6 +245,16 @@ class LiveClient:
                 turn.turn_complete = now
                 turn.done.set()
                 self._turns.popleft()
+
+
+async def close_connection(tasks: Sequence[asyncio.Task[Any]], ws: Any) -> None:
+    """Stop a client's tasks, then close its socket (giving up after 5 s)."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    if ws is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ws.close(), 5)
 
 
 async def wait(awaitable: Awaitable[Any], timeout: float) -> bool:

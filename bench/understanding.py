@@ -24,7 +24,9 @@ Per item:
 * **barge-ins**: a prompt asks for a long reply; one second into it a noise, a cough or a
   backchannel (must not interrupt: a *false* barge-in if it does) or a question (must:
   *missed* if no ``interrupted`` within 2.5 s of its end) is played over it;
-* **answers right**: any of the item's keywords in the ``outputTranscription``.
+* **answers right**: any of the item's keywords in the ``outputTranscription``; and
+  among the questions heard word for word, so that what the model gets wrong is told
+  apart from what the recognizer did.
 
 Starts ``openlive serve`` on the default stack (its own data directory, a free port)
 unless ``--url`` and ``--key`` name a running server. Prints markdown tables;
@@ -383,6 +385,7 @@ def row(label: str, rows: Sequence[Outcome], late: float) -> str:
     barge_stop = [o for o in rows if o.kind == "barge-stop" and o.interrupted is not None]
     questions = [o for o in rows if o.answered is not None or o.kind == "question"]
     pauses = [o for o in speech if o.kind == "pause"]
+    exact = [o for o in questions if o.kind == "question" and o.ref_words and not o.errors]
     return "| " + " | ".join([
         label, str(len(rows)), wer,
         _share(sum(o.wrong_script for o in spoken), len(spoken)),
@@ -395,19 +398,22 @@ def row(label: str, rows: Sequence[Outcome], late: float) -> str:
         _share(sum(bool(o.interrupted) for o in barge_ok), len(barge_ok)),
         _share(sum(not o.interrupted for o in barge_stop), len(barge_stop)),
         _share(sum(bool(o.answered) for o in questions), len(questions)),
+        # heard word for word: what is wrong there is the model's, not the recognizer's
+        _share(sum(bool(o.answered) for o in exact), len(exact)),
     ]) + " |"
 
 
 def report(outcomes: Sequence[Outcome], late: float) -> str:
     head = ("| voices | items | WER | wrong script | wrong language | cut-offs (pause items) "
             f"| cut-offs (others) | late or no answer (> {late:g} s) | answer start p50 / p95 "
-            "| false barge-ins | missed barge-ins | answers right |")
+            "| false barge-ins | missed barge-ins | answers right "
+            "| right when heard exactly |")
     lines = []
     for condition in dict.fromkeys(o.condition for o in outcomes):
         these = [o for o in outcomes if o.condition == condition]
         setting = ("no `languageCode` (default)" if condition == "default"
                    else "`speechConfig.languageCode` = the item's language")
-        lines += [f"**{setting}**", "", head, "|" + "---|" * 12]
+        lines += [f"**{setting}**", "", head, "|" + "---|" * 13]
         for kind in ("human", "piper", "kokoro", "espeak", "noise"):
             group = [o for o in these if o.voice_kind == kind and o.language.startswith("en")]
             if group:

@@ -153,6 +153,11 @@ class Settings(BaseSettings):
         "of the turn is decided; the answer is held back and thrown away if the user goes on. "
         "Saves recognition + generation + synthesis time after the endpoint, at the cost of "
         "compute on pauses that were not the end.")
+    spoken_answer_chars: Annotated[int, VOICE] = Field(
+        240, ge=0, description="A spoken answer ends at the first sentence end past this many "
+        "characters (ideographs count 3), a few sentences as the Live API's native-audio "
+        "models answer; its tokens are capped at half this, in case no sentence ends. A "
+        "client's generationConfig.maxOutputTokens replaces both; 0: no bound.")
 
     # --- Sessions
     connection_lifetime: Annotated[Seconds, SESSIONS] = Field(

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
+from openlive.chat import SpokenReply
 from openlive.engines.llm.base import (
     ChatMessage,
     Finished,
@@ -20,6 +21,7 @@ from openlive.engines.llm.base import (
     SamplingParams,
     TextDelta,
 )
+from openlive.engines.llm.spoken import spoken_length, with_spoken_guidance
 
 pytestmark = [pytest.mark.realmodel, pytest.mark.asyncio(loop_scope="module")]
 
@@ -75,6 +77,28 @@ async def test_max_tokens_ends_with_length(model) -> None:
     assert finished.finish_reason == "length"
     assert finished.completion_tokens == 5
     assert 1 <= len(events) - 1 <= 5
+
+
+async def test_a_spoken_answer_ends_on_a_whole_sentence_past_its_bound(model) -> None:
+    """The runaway of issue 11: a long answer asked for by voice stops at a sentence end
+    past the bound, with real counts, and the model is free for the next request."""
+    messages = (ChatMessage("user", "Tell me everything you know about the history of "
+                            "Paris, in great detail, from the Romans to today."),)
+    request = GenerationRequest(messages, SamplingParams(temperature=0.0, max_tokens=400),
+                                spoken=SpokenReply("en-US", bound_chars=120))
+    events = [e async for e in model.stream(request)]
+    finished = events[-1]
+    assert isinstance(finished, Finished)
+    text = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert 120 <= spoken_length(text) < 120 + 400, text
+    assert text.rstrip()[-1] in ".!?", text
+    assert finished.finish_reason == "stop"
+    assert 0 < finished.completion_tokens < 400
+    # the guidance is part of the prompt the model saw
+    guided = with_spoken_guidance(messages, request.spoken)
+    assert finished.prompt_tokens == await model.count_tokens(guided)
+    again, _, _ = await generate(model, ask("Say hi."), max_tokens=8, temperature=0.0)
+    assert again
 
 
 async def test_seed_makes_sampling_repeatable(model) -> None:

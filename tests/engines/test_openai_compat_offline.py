@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 
+from openlive.chat import SpokenReply
 from openlive.engines.llm.base import (
     ChatMessage,
     Finished,
@@ -283,4 +284,37 @@ async def test_images_go_as_openai_image_parts_to_a_vision_model() -> None:
         {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9g=",
                                             "detail": "low"}}]}
     assert not model_with(handler).capabilities.vision  # only when the operator says so
+    await model.aclose()
+
+
+async def test_a_spoken_reply_is_guided_and_ends_at_its_bound() -> None:
+    """The server is told the reply is spoken; the stream is left (closing it, so the
+    server stops) at the first sentence end past the bound, and the turn ends normally."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if not request.url.path.endswith("/chat/completions"):
+            return httpx.Response(404)  # no llama-server counting: a usage probe counts
+        if not json.loads(request.content)["stream"]:
+            return httpx.Response(200, json={"choices": [], "usage": {
+                "prompt_tokens": 9, "completion_tokens": 1}})
+        seen.append(request)
+        body = sse(chunk("Paris is old. It grew"), chunk(" on the Seine. Then"),
+                   chunk(" more came."), chunk(finish="stop"), "[DONE]")
+        return streamed(body)
+
+    model = model_with(handler)
+    request = GenerationRequest(MESSAGES, SamplingParams(),
+                                spoken=SpokenReply("fr-FR", bound_chars=20))
+    events = [event async for event in model.stream(request)]
+
+    text = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert text == "Paris is old. It grew on the Seine."
+    finished = events[-1]
+    assert isinstance(finished, Finished) and finished.finish_reason == "stop"
+    assert (finished.prompt_tokens, finished.completion_tokens) == (9, 2)  # chunks received
+    messages = json.loads(seen[0].content)["messages"]
+    assert messages[0]["role"] == "system"
+    assert "spoken aloud" in messages[0]["content"]
+    assert "answer in French" in messages[0]["content"]
     await model.aclose()

@@ -374,3 +374,15 @@ def test_the_language_rule_prefers_english_then_what_the_session_speaks() -> Non
     assert rule.choose({"en": 0.95, "es": 0.01}, expected="es") == "en"
     assert rule.choose(kokoro_english, expected="en") == "en"
 
+
+
+def test_the_language_rule_chooses_among_the_allowed_languages() -> None:
+    rule = LanguageRule()
+    # languageCodes [es, pt]: Thai is out of the question; detection between the two decides
+    assert rule.choose({"th": 0.6, "pt": 0.3, "es": 0.1}, allowed=frozenset({"es", "pt"})) == "pt"
+    # English allowed: it keeps its floor as without narrowing
+    assert rule.choose({"ja": 0.85, "en": 0.11}, allowed=frozenset({"en", "ja"})) == "en"
+    # a session speaking Spanish keeps it within the allowed ones
+    assert rule.choose({"pt": 0.6, "es": 0.3}, "es", frozenset({"es", "pt"})) == "es"
+    # detection gave none of the allowed languages a score: the first of them
+    assert rule.choose({"th": 1.0}, allowed=frozenset({"fr", "de"})) == "de"

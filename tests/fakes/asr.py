@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from openlive.engines.asr.base import Transcript
 from openlive.engines.scheduler import Priority
 from openlive.errors import EngineError
@@ -20,7 +22,8 @@ class MeasuringRecognizer:
         self.failures = list(failures or [])
 
     async def transcribe(self, pcm16k: bytes, *, language: str | None = None,
-                         expected: str | None = None, final: bool = True,
+                         expected: str | None = None, languages: Sequence[str] = (),
+                         final: bool = True,
                          priority: Priority = Priority.WAITING) -> Transcript:
         self.calls.append((len(pcm16k), language))
         self.priorities.append(priority)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 
+from openlive.chat import SpokenReply
 from openlive.errors import CloseCode
 from openlive.session.actions import (
     CancelGeneration,
@@ -604,3 +605,57 @@ def test_a_language_code_is_never_replaced_by_what_was_heard() -> None:
     one_turn(c, 0.0, "hola", "es")
     later = one_turn(c, 5.0, "hello", "en")
     assert later.language == "en-US" and later.expected is None
+
+
+BOUNDED = ServerCapabilities(audio_output=True, audio_input=True, spoken_answer_chars=240)
+
+
+def test_a_spoken_answer_is_bounded_unless_max_output_tokens_is_set() -> None:
+    c = Conversation(BOUNDED)
+    c.setup(generationConfig={"responseModalities": ["AUDIO"]})
+    [start] = starts(c.client({"realtimeInput": {"text": "Tell me about Paris"}}))
+    assert start.request.spoken == SpokenReply(None, bound_chars=240)
+    assert start.request.sampling.max_tokens == 120  # the hard stop for a runaway
+
+    c = Conversation(BOUNDED)
+    c.setup(generationConfig={"responseModalities": ["AUDIO"], "maxOutputTokens": 500})
+    [start] = starts(c.client({"realtimeInput": {"text": "Tell me about Paris"}}))
+    assert start.request.spoken == SpokenReply(None, bound_chars=None)
+    assert start.request.sampling.max_tokens == 500
+
+
+def test_a_text_answer_is_neither_spoken_nor_bounded() -> None:
+    c = Conversation(BOUNDED)
+    c.setup(generationConfig={"responseModalities": ["TEXT"]})
+    [start] = starts(c.client({"realtimeInput": {"text": "Tell me about Paris"}}))
+    assert start.request.spoken is None
+    assert start.request.sampling.max_tokens is None
+
+
+def test_the_spoken_reply_names_the_language_asked_for_or_heard() -> None:
+    c = Conversation(BOUNDED)
+    c.setup(generationConfig={"responseModalities": ["AUDIO"],
+                              "speechConfig": {"languageCode": "en-GB"}})
+    [start] = starts(c.client({"realtimeInput": {"text": "Hello"}}))
+    assert start.request.spoken is not None and start.request.spoken.language == "en-GB"
+
+    c = Conversation(BOUNDED)
+    c.setup(generationConfig={"responseModalities": ["AUDIO"]},
+            realtimeInputConfig={"automaticActivityDetection": {"silenceDurationMs": 100}})
+    speak(c, 0.0, 0.5, 0.9)
+    [t] = of(Transcribe, speak(c, 0.5, 0.3, 0.0))
+    [start] = starts(c.feed(TranscriptReady(t.turn_id, "¿Dónde está la estación?",
+                                            end=t.end, language="es")))
+    assert start.request.spoken is not None and start.request.spoken.language == "es"
+
+
+def test_transcription_language_codes_narrow_recognition() -> None:
+    c = voice(inputAudioTranscription={"languageCodes": ["es-ES", "pt", "es-US"]},
+              realtimeInputConfig={"automaticActivityDetection": {"silenceDurationMs": 100}})
+    speak(c, 0.0, 0.5, 0.9)
+    [t] = of(Transcribe, speak(c, 0.5, 0.3, 0.0))
+    assert t.languages == ("es-ES", "pt-BR", "es-US") and t.language is None
+    c = Conversation(VOICE)
+    [close] = closes(c.setup(generationConfig={"responseModalities": ["AUDIO"]},
+                             inputAudioTranscription={"languageCodes": ["klingon"]}))
+    assert close.code == CloseCode.INVALID_ARGUMENT and "klingon" in close.reason

@@ -19,6 +19,14 @@ LIVE_LANGUAGES: tuple[str, ...] = (
     "pl-PL", "ru-RU", "th-TH",
 )
 _BY_LOWER = {code.lower(): code for code in LIVE_LANGUAGES}
+# English names, to tell a model which language to answer in
+_NAMES = {
+    "en": "English", "es": "Spanish", "it": "Italian", "pt": "Portuguese", "ja": "Japanese",
+    "fr": "French", "hi": "Hindi", "de": "German", "ar": "Arabic", "id": "Indonesian",
+    "tr": "Turkish", "vi": "Vietnamese", "bn": "Bengali", "gu": "Gujarati", "kn": "Kannada",
+    "ml": "Malayalam", "mr": "Marathi", "ta": "Tamil", "te": "Telugu", "nl": "Dutch",
+    "ko": "Korean", "cmn": "Mandarin Chinese", "pl": "Polish", "ru": "Russian", "th": "Thai",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +39,11 @@ class LiveLanguage:
     def family(self) -> str:
         """The language without region: ``"en"`` for ``en-GB``, ``"cmn"`` for ``cmn-CN``."""
         return self.code.split("-")[0].lower()
+
+    @property
+    def name(self) -> str:
+        """The language's English name: ``"Spanish"`` for ``es-US``."""
+        return _NAMES[self.family]
 
 
 def live_language(code: str) -> LiveLanguage:

@@ -7,6 +7,7 @@ from openlive.chat.messages import (
     Image,
     Role,
     SamplingParams,
+    SpokenReply,
     ToolCall,
     ToolSpec,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "Image",
     "Role",
     "SamplingParams",
+    "SpokenReply",
     "ToolCall",
     "ToolSpec",
 ]

@@ -89,9 +89,24 @@ class SamplingParams:
 
 
 @dataclass(frozen=True, slots=True)
+class SpokenReply:
+    """The reply will be spoken (an AUDIO session), so the backend asks for speech.
+
+    ``language`` is the language the user speaks, when known (a ``languageCode`` or as
+    heard), e.g. ``"es-ES"``. ``bound_chars``: end the reply at the first sentence end
+    after about this many characters (a spoken answer's length, in the spirit of the
+    Live API's native-audio answers); ``None`` leaves the length to ``max_tokens``.
+    """
+
+    language: str | None = None
+    bound_chars: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class GenerationRequest:
     """What to generate: the whole context, oldest first, and how to sample."""
 
     messages: tuple[ChatMessage, ...]
     sampling: SamplingParams = field(default_factory=SamplingParams)
     tools: tuple[ToolSpec, ...] = ()  # functions the model may call; () = plain chat
+    spoken: SpokenReply | None = None  # None: a text reply

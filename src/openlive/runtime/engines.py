@@ -36,6 +36,8 @@ class Engines:
     server_tools: Mapping[str, ServerTool] = field(default_factory=dict)
     # answer a voice turn during the user's pause, held until the turn ends (ahead.py)
     answer_ahead: bool = True
+    # a spoken answer ends at the first sentence end past this many characters (None: no bound)
+    spoken_answer_chars: int | None = None
 
     def capabilities(self) -> ServerCapabilities:
         return ServerCapabilities(
@@ -46,6 +48,7 @@ class Engines:
             server_tools={name: tool.functions for name, tool in self.server_tools.items()},
             vision=all(m.capabilities.vision for m in self.llms.values()),
             answer_ahead=self.answer_ahead,
+            spoken_answer_chars=self.spoken_answer_chars,
             speech_voices=frozenset(self.tts.voices()) if self.tts is not None else None,
             speech_languages=self.tts.languages() if self.tts is not None else None,
         )

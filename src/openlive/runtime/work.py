@@ -59,7 +59,7 @@ async def transcribe(asr: SpeechRecognizer, pcm: bytes, action: Transcribe,
     try:
         result = await retry.call(
             lambda: asr.transcribe(pcm, language=action.language, expected=action.expected,
-                                   priority=priority),
+                                   languages=action.languages, priority=priority),
             f"session {session_id}: recognition")
     except EngineError as err:
         log.error("session %s: recognition failed: %s", session_id, err)

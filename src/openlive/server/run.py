@@ -103,7 +103,8 @@ async def run_server(settings: Settings) -> None:
     model = create_language_model(settings.llm, **settings.llm_options())
     server_tools = load_server_tools(settings.server_tools)
     engines = Engines({DEFAULT_BACKEND: model}, server_tools=server_tools,
-                      answer_ahead=settings.answer_ahead)
+                      answer_ahead=settings.answer_ahead,
+                      spoken_answer_chars=settings.spoken_answer_chars or None)
     for name in engines.server_tools:
         log.info("server-side tool: %s", name)
     if settings.voice:

@@ -130,6 +130,8 @@ class Transcribe:
     # the language the user has been speaking, when none was asked for: detection keeps
     # it unless another language is clear
     expected: str | None = None
+    # inputAudioTranscription.languageCodes: the languages the speech may be in (): any)
+    languages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

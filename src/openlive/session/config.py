@@ -7,7 +7,7 @@ code the hosted API would use.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from openlive.catalog import ModelCatalog, bare_model_id
@@ -37,6 +37,9 @@ class ServerCapabilities:
     vision: bool = False  # the language model takes images (video frames, image parts)
     # answer a voice turn during its pause, held until the turn ends there (ahead.py)
     answer_ahead: bool = False
+    # a spoken answer ends at the first sentence end past this many characters, unless
+    # the client sets maxOutputTokens (None: no bound)
+    spoken_answer_chars: int | None = None
     # built-in tools the operator runs server-side: wire name -> the functions it offers
     server_tools: Mapping[str, tuple[ToolSpec, ...]] = field(default_factory=dict)
     # what the synthesizer speaks: Live voice names and language codes (None: it did not
@@ -65,6 +68,12 @@ class SessionConfig:
     turn_includes_all_input: bool = False
     tools: Toolbox = field(default_factory=Toolbox)
     image_detail: str = "auto"  # generationConfig.mediaResolution, as a detail level
+    # a spoken answer ends at the first sentence end past this many characters (None:
+    # no bound; the client's maxOutputTokens replaces it)
+    spoken_bound: int | None = None
+    # inputAudioTranscription.languageCodes: the languages the user's speech may be in,
+    # which narrow detection (): any; a languageCode fixes the language instead)
+    transcription_languages: tuple[str, ...] = ()
 
     @classmethod
     def from_setup(
@@ -82,11 +91,18 @@ class SessionConfig:
         history = setup.history_config
         realtime = setup.realtime_input_config
         speech = gen.speech_config if gen else None
+        sampling = _sampling(setup)
+        spoken_bound = None
+        if modality == "AUDIO" and sampling.max_tokens is None:
+            spoken_bound = capabilities.spoken_answer_chars
+            if spoken_bound is not None:
+                # the hard stop for a runaway that never ends a sentence
+                sampling = replace(sampling, max_tokens=spoken_bound // 2)
         return cls(
             model=model,
             backend=backend,
             modality=modality,
-            sampling=_sampling(setup),
+            sampling=sampling,
             system_instruction=instruction_text(setup.system_instruction),
             initial_history_in_client_content=bool(
                 history and history.initial_history_in_client_content
@@ -108,6 +124,8 @@ class SessionConfig:
             ),
             tools=Toolbox.from_wire(setup.tools, capabilities.server_tools),
             image_detail=DETAIL.get(gen.media_resolution or "", "auto") if gen else "auto",
+            spoken_bound=spoken_bound,
+            transcription_languages=_transcription_languages(setup),
         )
 
 
@@ -165,6 +183,13 @@ def _language(speech: SpeechConfig | None, modality: Modality,
             "synthesizer that speaks it (e.g. --tts kokoro)."
         )
     return code
+
+
+def _transcription_languages(setup: Setup) -> tuple[str, ...]:
+    """``inputAudioTranscription.languageCodes``, checked (1007 for an unknown code)."""
+    config = setup.input_audio_transcription
+    codes = config.language_codes if config is not None else None
+    return tuple(dict.fromkeys(live_language(code).code for code in codes or ()))
 
 
 def _sampling(setup: Setup) -> SamplingParams:

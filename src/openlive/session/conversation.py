@@ -85,6 +85,7 @@ class Conversation:
             listening = Listening(config.activity,
                                   end_of_turn_model=capabilities.end_of_turn_model,
                                   language=config.language,
+                                  languages=config.transcription_languages,
                                   all_input=config.turn_includes_all_input)
         self.responder = Responder(machine, config, history, calling,
                                    context_window=capabilities.context_window,

@@ -122,7 +122,8 @@ class Listening:
     """Turn-taking for one session's audio stream."""
 
     def __init__(self, activity: ActivityConfig, *, end_of_turn_model: bool,
-                 language: str | None, all_input: bool = False) -> None:
+                 language: str | None, languages: tuple[str, ...] = (),
+                 all_input: bool = False) -> None:
         self.detector = ActivityDetector(activity)
         # turnCoverage TURN_INCLUDES_ALL_INPUT: a turn's audio reaches back to the end of
         # the previous turn, not only to the onset of speech.
@@ -131,6 +132,7 @@ class Listening:
         self.manual = activity.disabled
         self._semantic = end_of_turn_model and self.detector.semantic_end_of_turn
         self._language = language  # languageCode: recognition is asked for it
+        self._languages = languages  # the transcription config's languageCodes: narrows it
         # the language the user has been speaking, as the conversation learns it (only
         # when none is asked for): recognition expects it (see session/hearing.py)
         self.expected: str | None = None
@@ -213,7 +215,8 @@ class Listening:
 
     def _transcribe(self, turn_id: int, start: float, end: float,
                     kind: TranscriptKind) -> Transcribe:
-        return Transcribe(turn_id, start, end, self._language, kind=kind, expected=self.expected)
+        return Transcribe(turn_id, start, end, self._language, kind=kind, expected=self.expected,
+                          languages=self._languages)
 
     def _transcript(self, turn_id: int, end: float) -> _Transcript | None:
         """The transcript asked for turn ``turn_id``'s audio up to ``end``, if any."""

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from openlive.catalog.languages import live_language
-from openlive.chat import ChatMessage, GenerationRequest, ToolSpec
+from openlive.chat import ChatMessage, GenerationRequest, SpokenReply, ToolSpec
 from openlive.errors import InvalidArgument
 from openlive.protocol.server import ServerContent, ServerMessage
 from openlive.session.actions import (
@@ -181,8 +181,15 @@ class Responder:
 
     def request(self, messages: tuple[ChatMessage, ...],
                 tools: tuple[ToolSpec, ...]) -> GenerationRequest:
-        """What to ask the model, with the session's sampling settings."""
-        return GenerationRequest(messages=messages, sampling=self._config.sampling, tools=tools)
+        """What to ask the model, with the session's sampling settings; in an AUDIO
+        session, a spoken reply in the user's language, bounded."""
+        config = self._config
+        spoken = None
+        if config.modality == "AUDIO":
+            spoken = SpokenReply(config.language or self._spoken_language(),
+                                 config.spoken_bound)
+        return GenerationRequest(messages=messages, sampling=config.sampling, tools=tools,
+                                 spoken=spoken)
 
     def adopt(self, now: float) -> list[Action]:
         """The user's turn ended where the answer ahead answered it: its reply is this

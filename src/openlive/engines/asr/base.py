@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -19,13 +20,15 @@ class SpeechRecognizer(Protocol):
     """Shared by all sessions; inference runs off the event loop with bounded concurrency."""
 
     async def transcribe(self, pcm16k: bytes, *, language: str | None = None,
-                         expected: str | None = None, final: bool = True,
+                         expected: str | None = None, languages: Sequence[str] = (),
+                         final: bool = True,
                          priority: Priority = Priority.WAITING) -> Transcript:
         """Transcribe a whole utterance (16-bit mono PCM at 16 kHz).
 
         ``language`` is the language to hear (no detection); without it, ``expected`` is
         the one the session has been speaking: a recognizer that detects keeps it unless
-        another language is clear (one that does not detect may ignore it).
+        another language is clear (one that does not detect may ignore it). ``languages``
+        narrows detection to these (the transcription config's ``languageCodes``).
         ``final=False`` asks for a quick partial (may use a cheaper decode).
         ``priority`` says how urgent the call is when the recognizer is busy (see
         :mod:`openlive.engines.scheduler`); a backend without a queue may ignore it.

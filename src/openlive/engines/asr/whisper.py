@@ -41,6 +41,7 @@ import functools
 import math
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -143,8 +144,17 @@ class LanguageRule:
     floor: float = 0.05
     switch_probability: float = 0.9
 
-    def choose(self, scores: dict[str, float], expected: str | None = None) -> str:
+    def choose(self, scores: dict[str, float], expected: str | None = None,
+               allowed: frozenset[str] = frozenset()) -> str:
+        """The language to decode in. ``allowed`` (Whisper codes; empty: any) narrows the
+        choice to the languages the client said the speech is in."""
         default = expected or FALLBACK_LANGUAGE
+        if allowed:
+            scores = {code: p for code, p in scores.items() if code in allowed}
+            if not scores:
+                return min(allowed)
+            if default not in allowed:  # detection among the allowed decides
+                return max(scores.items(), key=lambda kv: kv[1])[0]
         if self.floor > 0 and scores.get(default, 0.0) >= self.floor:
             return default
         language, probability = max(scores.items(), key=lambda kv: kv[1])
@@ -191,7 +201,7 @@ class _Model:
 
     def transcribe(
         self, samples: FloatArray, language: str | None, final: bool, options: DecodeOptions,
-        expected: str | None = None,
+        expected: str | None = None, allowed: frozenset[str] = frozenset(),
     ) -> Transcript:
         """Decode one utterance; runs on a worker thread."""
         try:
@@ -204,7 +214,7 @@ class _Model:
                                                   options)
             else:
                 text, language = self._transcribe_window(whisper, samples, language, beam,
-                                                         options, expected)
+                                                         options, expected, allowed)
         except EngineError:
             raise
         except ConfigError as exc:  # a model loaded on first use (preload=False) is broken
@@ -221,12 +231,13 @@ class _Model:
         beam: int,
         options: DecodeOptions,
         expected: str | None = None,
+        allowed: frozenset[str] = frozenset(),
     ) -> tuple[str, str]:
         duration = len(samples) / SAMPLE_RATE
         encoded = _encode(whisper, samples, options.window_s)
         if language is None:
             scores = _language_scores(whisper, encoded)
-            language = options.language_rule.choose(scores, expected)
+            language = options.language_rule.choose(scores, expected, allowed)
         tokenizer, prompt, suppress = self._prompt(whisper, language)
         result = whisper.model.generate(
             encoded,
@@ -409,6 +420,7 @@ class WhisperRecognizer:
         *,
         language: str | None = None,
         expected: str | None = None,
+        languages: Sequence[str] = (),
         final: bool = True,
         priority: Priority | None = None,
     ) -> Transcript:
@@ -417,7 +429,9 @@ class WhisperRecognizer:
         ``language`` is a BCP-47 or Whisper code, None to detect it; the transcript's
         ``language`` is Whisper's code. ``expected``: the language the session has been
         speaking, kept unless detection is sure of another (:class:`LanguageRule`); it
-        decodes on the model that detects, as a detected language does.
+        decodes on the model that detects, as a detected language does. ``languages``:
+        the languages the speech may be in (any code); detection chooses among them, and
+        one alone is decoded as if given as ``language``.
         ``final=False`` is a partial: greedy, and served after every waiting final. Call
         it on the audio so far every 0.5–1 s while the user speaks, and not again before
         the previous partial of the session has returned. ``priority`` overrides the
@@ -427,12 +441,16 @@ class WhisperRecognizer:
         if self._closed:
             raise EngineError("the speech recognizer is closed")
         code = _whisper_code(language)
+        allowed = frozenset(c for c in map(whisper_language, languages) if c is not None)
+        if code is None and len(allowed) == 1:
+            [code] = allowed
         samples = pcm16_to_float32(pcm16k)
         if level_dbfs(samples) < self._decode.silence_dbfs:
             return Transcript("", code, final)
         model = self._english if code == "en" else self._multilingual
         hint = _whisper_code(expected) if expected and code is None else None
-        job = functools.partial(model.transcribe, samples, code, final, self._decode, hint)
+        job = functools.partial(model.transcribe, samples, code, final, self._decode, hint,
+                                allowed)
         if priority is None:
             priority = Priority.WAITING if final else Priority.REVISABLE
         return await self._slots.run(job, priority=priority)

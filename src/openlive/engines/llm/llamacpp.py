@@ -100,6 +100,7 @@ from openlive.engines.llm.prompting import (
     guarded_messages,
     resolve_tool_prompt,
 )
+from openlive.engines.llm.spoken import SentenceBound, with_spoken_guidance
 from openlive.engines.llm.stops import StopScanner
 from openlive.engines.llm.tools import (
     ToolCallScanner,
@@ -282,7 +283,8 @@ class LlamaCppModel:
     def _generate(self, generation: _Generation, request: GenerationRequest) -> _Item:
         from llama_cpp import LogitsProcessorList
 
-        messages, tools = self._prompt(request.messages, request.tools)
+        spoken = with_spoken_guidance(request.messages, request.spoken)
+        messages, tools = self._prompt(spoken, request.tools)
         seeded = request.sampling.seed is not None
         if self._snapshots.enabled:
             tokens = self._tokenize(messages, tools)
@@ -299,7 +301,8 @@ class LlamaCppModel:
             **_sampling_kwargs(request.sampling),
         )
         stream = cast(Iterator[dict[str, Any]], chunks)
-        sink = _Sink(generation, request.tools)
+        bound = request.spoken.bound_chars if request.spoken is not None else None
+        sink = _Sink(generation, request.tools, bound)
         try:
             return self._consume(generation, stream, StopScanner(request.sampling.stop), sink)
         finally:
@@ -341,8 +344,7 @@ class LlamaCppModel:
                 continue
             choice = chunk["choices"][0]
             text, stopped = scanner.feed(choice["delta"].get("content") or "")
-            sink.text(text)
-            if stopped:
+            if sink.text(text) or stopped:  # the spoken bound or a stop sequence
                 sink.close()
                 return generation.finished("stop", eos_sampled=False)
             reason = choice["finish_reason"] or reason
@@ -352,23 +354,28 @@ class LlamaCppModel:
 
 
 class _Sink:
-    """Worker side: generated text → events, through a tool-call scanner if tools are on."""
+    """Worker side: generated text → events, through a tool-call scanner if tools are on,
+    and the spoken reply's sentence bound."""
 
-    def __init__(self, generation: _Generation, tools: Sequence[ToolSpec]) -> None:
+    def __init__(self, generation: _Generation, tools: Sequence[ToolSpec],
+                 bound_chars: int | None = None) -> None:
         self._generation = generation
         self._scanner = ToolCallScanner(declared_by_name(tools)) if tools else None
+        self._bound = SentenceBound(bound_chars)
 
-    def text(self, text: str) -> None:
+    def text(self, text: str) -> bool:
+        """Emit ``text``; True when the reply reached its bound (generate no more)."""
         if self._scanner is not None:
             text = self._scanner.feed(text)
+        text, reached = self._bound.feed(text)
         if text:
             self._generation.emit(TextDelta(text))
+        return reached
 
     def close(self) -> None:
         """The reply is complete: release held text, then the calls it held, if any."""
-        if self._scanner is None:
-            return
-        text, parsed = self._scanner.finish()
+        text, parsed = self._scanner.finish() if self._scanner is not None else ("", None)
+        text = self._bound.feed(text)[0] + self._bound.flush()
         if text:
             self._generation.emit(TextDelta(text))
         if parsed is not None:

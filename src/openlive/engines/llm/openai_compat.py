@@ -58,6 +58,7 @@ from openlive.engines.llm.base import (
     TextDelta,
     ToolSpec,
 )
+from openlive.engines.llm.spoken import SentenceBound, with_spoken_guidance
 from openlive.engines.llm.tools import (
     ParsedCalls,
     ToolCallScanner,
@@ -118,9 +119,11 @@ class OpenAICompatModel:
         ``priority`` is ignored: the serving engine behind the URL does its own queueing.
         """
         url = f"{self._base_url}/chat/completions"
-        body = self._body(request.messages, request.sampling, stream=True, tools=request.tools)
+        messages = with_spoken_guidance(request.messages, request.spoken)
+        body = self._body(messages, request.sampling, stream=True, tools=request.tools)
         declared = declared_by_name(request.tools)
         scanner = ToolCallScanner(declared) if request.tools else None
+        bound = SentenceBound(request.spoken.bound_chars if request.spoken else None)
         native = _NativeCalls()
         usage: dict[str, Any] | None = None
         chunks, reason = 0, "stop"
@@ -141,20 +144,25 @@ class OpenAICompatModel:
                     if text := delta.get("content"):
                         chunks += 1
                         shown = scanner.feed(text) if scanner is not None else text
+                        shown, _ = bound.feed(shown)
                         if shown:
                             yield TextDelta(shown)
                     if pieces := delta.get("tool_calls"):
                         chunks += 1
                         native.add(pieces)
                     reason = choice.get("finish_reason") or reason
+                if bound.reached:  # leaving the stream closes it: the server stops
+                    reason = "stop"
+                    break
+        text, parsed = scanner.finish() if scanner is not None else ("", None)
+        text = bound.feed(text)[0] + bound.flush()
+        if text:
+            yield TextDelta(text)
         if scanner is not None:
-            text, parsed = scanner.finish()
-            if text:
-                yield TextDelta(text)
             calls = native.parsed(declared, also=parsed)
             if calls.attempted:
                 yield calls_event(calls)
-        counted = (request.messages, request.tools)
+        counted = (messages, request.tools)
         yield await self._finished(counted, usage, chunks, reason)
 
     async def count_tokens(

@@ -12,9 +12,11 @@ known ``--pause`` seconds later (the VAD's pause); then a final decode finishes 
 * without trimming, the final decode is the whole-utterance decode itself (the same call
   as the baseline: its words after the committed ones are flushed), so the work left at
   the end is that decode, plus any partial still running;
-* with trimming (the buffer is cut at the end of each committed word, words timed by
-  faster-whisper's cross-attention alignment, the committed text as Whisper's prompt),
-  the final decode covers only the audio after the last cut.
+* with trimming ("trim over X s": once the buffer is longer than X s it is cut at the end
+  of the last committed word, words timed by faster-whisper's cross-attention alignment,
+  and the committed text before the cut becomes Whisper's prompt; X = 0 cuts at every
+  commit), the final decode covers only the audio after the last cut (with a shorter
+  encoder window, ", W s window", every decode of the variant uses it).
 
 The baseline, in the same run and on the same audio, is ``WhisperRecognizer.transcribe``
 (``final=True``) on the whole utterance at the end of speech: what the server does today.
@@ -352,28 +354,33 @@ def report(runs: Sequence[Run], names: Sequence[str]) -> str:
         every = [r for r in runs if r.variant == n]
         lines.append(f"| {n} | " + " | ".join(_wer(by[n, k]) for k in kinds)
                      + f" | {_wer(every)} |")
-    lines += ["", "Cost and timing (ms: p50 / p95 over utterances; word latency over words):",
+    audio = [r.audio_s for r in runs if r.variant == names[0]]
+    lines += ["", (f"Cost and timing ({len(audio)} utterances of {pct(audio, 0.5):.1f} s "
+              f"(p50), {pct(audio, 0.95):.1f} s (p95); ms: p50 / p95 over utterances, "
+              "latency over words):"),
               "", ("| variant | tail after end of turn | final decode "
                    "| CPU s / decoder busy s per s of audio | decodes per utterance "
-                   "| word latency | words committed before end of speech "
-                   "| interim updates per utterance | WER |"),
-              "|---|---|---|---|---|---|---|---|---|"]
+                   "| words committed during speech | their latency (end of word → commit) "
+                   "| words left for the end | interim updates per utterance | WER |"),
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for n in names:
-        every = [r for r in runs if r.variant == n]
-        audio = sum(r.audio_s for r in every)
-        words = sum(len(r.word_latency_s) for r in every)
-        early = sum(r.committed_early for r in every)
-        latency = [x for r in every for x in r.word_latency_s]
-        lines.append(
-            f"| {n} | {_ms([r.tail_s for r in every])} | {_ms([r.final_decode_s for r in every])}"
-            f" | {sum(r.cpu_s for r in every) / audio:.2f} / "
-            f"{sum(r.busy_s for r in every) / audio:.2f} | "
-            f"{sum(r.decodes for r in every) / len(every):.1f} | "
-            + (f"{_ms(latency)} | {100 * early / words:.0f} % | "
-               f"{sum(r.interim_updates for r in every) / len(every):.1f} |"
-               if words else "– | – | – |")
-            + f" {_wer(every)} |")
+        lines.append(_cost_row(n, [r for r in runs if r.variant == n]))
     return "\n".join(lines) + "\n"
+
+
+def _cost_row(name: str, runs: Sequence[Run]) -> str:
+    audio = sum(r.audio_s for r in runs)
+    words = sum(len(r.word_latency_s) for r in runs)
+    early = [x for r in runs for x in r.word_latency_s[: r.committed_early]]
+    left = [len(r.word_latency_s) - r.committed_early for r in runs]
+    streamed = (f"{100 * len(early) / words:.0f} % | {_ms(early)} | "
+                f"{pct(left, 0.5):.0f} / {pct(left, 0.95):.0f} | "
+                f"{sum(r.interim_updates for r in runs) / len(runs):.1f} |"
+                if words else "– | – | – | – |")
+    return (f"| {name} | {_ms([r.tail_s for r in runs])} | "
+            f"{_ms([r.final_decode_s for r in runs])} | "
+            f"{sum(r.cpu_s for r in runs) / audio:.2f} / {sum(r.busy_s for r in runs) / audio:.2f}"
+            f" | {sum(r.decodes for r in runs) / len(runs):.1f} | {streamed} {_wer(runs)} |")
 
 
 def main() -> None:
@@ -391,15 +398,26 @@ def main() -> None:
                         help="seconds from the end of speech until the turn's end is known")
     parser.add_argument("--threads", type=int, help="Whisper's CPU threads (default: cores)")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--build", action="store_true", help="make missing audio first")
     parser.add_argument("--json", type=Path, help="write every run here")
     parser.add_argument("--markdown", type=Path, help="write the tables here")
+    parser.add_argument("--report", type=Path, help="only print the tables of a --json file")
     args = parser.parse_args()
+    if args.report:
+        old = [Run(**r) for r in json.loads(args.report.read_text())]
+        print(report(old, list(dict.fromkeys(r.variant for r in old))))
+        return
 
     chosen = [i for i in select(load_items(), args.items)
               if i.kind in SPEECH_KINDS and i.voice_kind in VOICE_KINDS]
     if args.limit:
         chosen = [i for k in VOICE_KINDS
                   for i in [c for c in chosen if c.voice_kind == k][: args.limit]]
+    if not args.build:  # making missing audio needs the synthesizers (minutes); say so
+        missing = [i.id for i in chosen if not (args.cache / "audio" / f"{i.id}.json").exists()]
+        if missing:
+            print(f"skipped, audio not built: {', '.join(missing)}", file=sys.stderr)
+        chosen = [i for i in chosen if i.id not in missing]
     built = build(chosen, args.cache, quiet=True)
     variants = [Variant(s, n, t) for s in args.steps for t in (None, *args.trims)
                 for n in args.agreements]

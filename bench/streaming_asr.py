@@ -361,22 +361,31 @@ def report(runs: Sequence[Run], names: Sequence[str]) -> str:
               "", ("| variant | tail after end of turn | final decode "
                    "| CPU s / decoder busy s per s of audio | decodes per utterance "
                    "| words committed during speech | their latency (end of word → commit) "
-                   "| words left for the end | interim updates per utterance | WER |"),
-              "|---|---|---|---|---|---|---|---|---|---|"]
+                   "| words left for the end | interim updates per utterance "
+                   "| committed during speech ≠ start of the whole decode | WER |"),
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    whole = {r.item: r.text for r in runs if r.variant == names[0]}
     for n in names:
-        lines.append(_cost_row(n, [r for r in runs if r.variant == n]))
+        lines.append(_cost_row(n, [r for r in runs if r.variant == n], whole))
     return "\n".join(lines) + "\n"
 
 
-def _cost_row(name: str, runs: Sequence[Run]) -> str:
+def _diverged(run: Run, whole: str) -> bool:
+    """The words committed during speech are not how the whole-utterance decode starts."""
+    early = [w.key for w in words_of(run.text)][: run.committed_early]
+    return early != [w.key for w in words_of(whole)][: len(early)]
+
+
+def _cost_row(name: str, runs: Sequence[Run], whole: dict[str, str]) -> str:
     audio = sum(r.audio_s for r in runs)
     words = sum(len(r.word_latency_s) for r in runs)
     early = [x for r in runs for x in r.word_latency_s[: r.committed_early]]
     left = [len(r.word_latency_s) - r.committed_early for r in runs]
     streamed = (f"{100 * len(early) / words:.0f} % | {_ms(early)} | "
                 f"{pct(left, 0.5):.0f} / {pct(left, 0.95):.0f} | "
-                f"{sum(r.interim_updates for r in runs) / len(runs):.1f} |"
-                if words else "– | – | – | – |")
+                f"{sum(r.interim_updates for r in runs) / len(runs):.1f} | "
+                f"{sum(_diverged(r, whole[r.item]) for r in runs)}/{len(runs)} |"
+                if words else "– | – | – | – | – |")
     return (f"| {name} | {_ms([r.tail_s for r in runs])} | "
             f"{_ms([r.final_decode_s for r in runs])} | "
             f"{sum(r.cpu_s for r in runs) / audio:.2f} / {sum(r.busy_s for r in runs) / audio:.2f}"

@@ -240,3 +240,27 @@ async def test_the_requester_belongs_to_the_task_that_names_it() -> None:
 def test_a_resource_needs_a_slot() -> None:
     with pytest.raises(ConfigError):
         Resource("test", 0)
+
+
+def test_a_slot_is_freed_when_its_loop_closed_before_the_thread_returned() -> None:
+    """One asyncio.run per call (bench/evalset.py building the evaluation set): a job
+    still running when its loop closes must free its slot, or the next call hangs."""
+    import time
+
+    resource = Resource("test", 1)
+    release = threading.Event()
+
+    async def leave_it_running() -> None:
+        await resource.start(release.wait)
+
+    asyncio.run(leave_it_running())  # the loop is closed; the job still runs
+    release.set()
+    deadline = time.monotonic() + 5
+    while resource.running and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert resource.running == 0
+
+    async def again() -> int:
+        return await asyncio.wait_for(resource.run(lambda: 42), 5)
+
+    assert asyncio.run(again()) == 42

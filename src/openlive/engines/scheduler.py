@@ -195,8 +195,15 @@ class Resource:
             raise
 
         def finished(_: concurrent.futures.Future[_T]) -> None:
-            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+            try:
                 loop.call_soon_threadsafe(self._release, requester)
+            except RuntimeError:
+                # The loop closed before the thread returned (a caller that ran one
+                # asyncio.run per call, as bench/evalset.py does): nothing runs on it any
+                # more, so free the slot here, or it leaks and the next caller waits
+                # forever. Waiters of that dead loop cannot be woken; skip them.
+                with contextlib.suppress(RuntimeError):
+                    self._release(requester)
 
         work.add_done_callback(finished)
         return asyncio.wrap_future(work, loop=loop)

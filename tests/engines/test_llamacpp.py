@@ -258,6 +258,52 @@ async def test_prefix_cache_makes_the_next_turn_fast(model) -> None:
     assert warm < cold / 3, (cold, warm)
 
 
+def count_evaluated(model, monkeypatch) -> list[int]:
+    """Tokens llama.cpp evaluates, per call (prompt batches and sampled tokens)."""
+    counts: list[int] = []
+    llama = model._llama
+    real = llama.eval
+
+    def counting(tokens):
+        counts.append(len(tokens))
+        return real(tokens)
+
+    monkeypatch.setattr(llama, "eval", counting)
+    return counts
+
+
+async def test_prefill_leaves_only_the_last_words_for_the_answer(model, monkeypatch) -> None:
+    """Prefilled with the words heard so far, the answer evaluates only what follows."""
+    from openlive.engines.llm.base import PrefillingModel
+
+    assert isinstance(model, PrefillingModel)
+    context = ChatMessage("system", "You know these facts: " + "Cats purr when calm. " * 30)
+    heard = (context, ChatMessage("user", "Tell me, in a word, what sound does a"))
+    final = (context, ChatMessage("user", "Tell me, in a word, what sound does a cat make?"))
+    full = await model.count_tokens(final)
+    await model.prefill(GenerationRequest(heard))
+    counts = count_evaluated(model, monkeypatch)
+    _, finished, _ = await generate(model, final, max_tokens=3, temperature=0.0)
+    assert finished.prompt_tokens == full
+    assert 0 < counts[0] <= 12, (counts[0], full)  # "cat make?" and the closing template
+    # prefilling what the context already holds evaluates nothing
+    counts.clear()
+    await model.prefill(GenerationRequest(final))
+    assert sum(counts) <= 12
+
+
+async def test_a_cancelled_prefill_leaves_the_model_correct(model) -> None:
+    long = ask("Summarise: " + "Rivers flow to the sea and carry sand. " * 60)
+    task = asyncio.create_task(model.prefill(GenerationRequest(long)))
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    text, finished, _ = await generate(model, ask("What is 2 + 2? Answer with a number."),
+                                       max_tokens=6, temperature=0.0)
+    assert "4" in text and finished.completion_tokens > 0
+
+
 async def test_prompt_longer_than_the_context_is_an_engine_error(model) -> None:
     from openlive.errors import EngineError
 

@@ -318,3 +318,32 @@ async def test_a_spoken_reply_is_guided_and_ends_at_its_bound() -> None:
     assert "spoken aloud" in messages[0]["content"]
     assert "answer in French" in messages[0]["content"]
     await model.aclose()
+
+
+async def test_prefill_asks_for_one_token_of_the_same_prompt() -> None:
+    """The server evaluates (and, if it caches prefixes, keeps) the prompt the answer
+    will begin with: the same messages, spoken guidance included."""
+    from openlive.engines.llm.base import PrefillingModel
+
+    seen: list[dict[str, object]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content))
+        return httpx.Response(200, json={"choices": [{"message": {"content": "x"}}]})
+
+    model = model_with(handler)
+    assert isinstance(model, PrefillingModel)
+    await model.prefill(GenerationRequest(MESSAGES, spoken=SpokenReply("en-US")))
+    [body] = seen
+    assert body["max_tokens"] == 1 and body["stream"] is False
+    messages = body["messages"]
+    assert isinstance(messages, list) and messages[-1] == {"role": "user", "content": "hi"}
+    assert "spoken aloud" in messages[0]["content"]
+    await model.aclose()
+
+
+async def test_a_failed_prefill_is_an_engine_error() -> None:
+    model = model_with(lambda request: httpx.Response(503, text="busy"))
+    with pytest.raises(EngineError):
+        await model.prefill(GenerationRequest(MESSAGES))
+    await model.aclose()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from openlive.chat import (
     DEFAULT_CONTEXT_WINDOW,
@@ -34,7 +34,8 @@ from openlive.engines.scheduler import Priority
 __all__ = [
     "DEFAULT_CONTEXT_WINDOW", "ChatMessage", "Finished", "GenerationRequest", "Image",
     "LanguageModel",
-    "LlmCapabilities", "LlmEvent", "MalformedToolCall", "Role", "SamplingParams",
+    "LlmCapabilities", "LlmEvent", "MalformedToolCall", "PrefillingModel", "Role",
+    "SamplingParams",
     "TextDelta", "ToolCall", "ToolCallsRequested", "ToolSpec",
 ]
 
@@ -117,4 +118,21 @@ class LanguageModel(Protocol):
 
     async def aclose(self) -> None:
         """Release the model (threads, connections, memory)."""
+        ...
+
+
+@runtime_checkable
+class PrefillingModel(Protocol):
+    """A model that can evaluate a prompt ahead of the request that will need it.
+
+    Optional: a session calls it while the user is still speaking, with the conversation
+    and the words confirmed so far, so that when the turn ends only the last words are
+    evaluated. Backends without it are simply asked later.
+    """
+
+    async def prefill(self, request: GenerationRequest, *,
+                      priority: Priority = Priority.SPECULATIVE) -> None:
+        """Evaluate ``request``'s prompt (nothing is generated) so that a later request
+        sharing its beginning starts sooner. Cancelling the awaiting task stops it
+        promptly; failures are the caller's to ignore (raises EngineError)."""
         ...

@@ -79,6 +79,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
+import numpy as np
+
 from openlive.engines.llm.base import (
     DEFAULT_CONTEXT_WINDOW,
     ChatMessage,
@@ -90,7 +92,12 @@ from openlive.engines.llm.base import (
     TextDelta,
     ToolSpec,
 )
-from openlive.engines.llm.kv_cache import DEFAULT_MAX_BYTES, KvSnapshots, SnapshotStats
+from openlive.engines.llm.kv_cache import (
+    DEFAULT_MAX_BYTES,
+    KvSnapshots,
+    SnapshotStats,
+    common_prefix,
+)
 from openlive.engines.llm.prompting import (
     ToolPrompt,
     add_to_last_user,
@@ -204,6 +211,47 @@ class LlamaCppModel:
                 await asyncio.wait({worker})  # survives our own cancellation
                 self._current = None
         yield item
+
+    async def prefill(self, request: GenerationRequest, *,
+                      priority: Priority = Priority.SPECULATIVE) -> None:
+        """Evaluate ``request``'s prompt into the context (nothing is sampled), so that
+        the request that follows, sharing its beginning, evaluates only the rest: what
+        the user says after it, and the turn's closing template. The context's history
+        is the one the KV snapshots keep per conversation, so another session's turn in
+        between costs a snapshot save and restore, not the evaluation."""
+        loop = asyncio.get_running_loop()
+        async with self._slots.slot(priority):
+            self._check_open()
+            generation = _Generation(loop, self._eos)
+            self._current = generation
+            worker = loop.run_in_executor(self._executor, self._prefill, generation, request)
+            try:
+                await asyncio.shield(worker)
+            finally:
+                generation.cancel()
+                await asyncio.wait({worker})  # survives our own cancellation
+                self._current = None
+
+    def _prefill(self, generation: _Generation, request: GenerationRequest) -> None:
+        """Worker thread: evaluate the prompt's tokens the context does not hold yet."""
+        spoken = with_spoken_guidance(request.messages, request.spoken)
+        tokens = self._tokenize(*self._prompt(spoken, request.tools))
+        if self._snapshots.enabled:
+            self._snapshots.prepare(self._llama, tokens)
+        llama = self._llama
+        held = common_prefix(llama.input_ids[: llama.n_tokens], np.asarray(tokens, np.intc))
+        if held == len(tokens):
+            return
+        llama.n_tokens = held
+        self._set_abort(generation.cancelled)
+        try:
+            llama.eval(tokens[held:])
+        except Exception as exc:
+            if generation.cancelled.is_set():
+                return  # aborted: the context keeps what was evaluated before
+            raise _engine_error(exc) from exc
+        finally:
+            self._clear_abort()
 
     @property
     def snapshot_stats(self) -> SnapshotStats:

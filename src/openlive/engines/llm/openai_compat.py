@@ -180,6 +180,21 @@ class OpenAICompatModel:
         self._count_method = "usage-probe"
         return await self._count_with_usage_probe(messages, tools)
 
+    async def prefill(self, request: GenerationRequest, *,
+                      priority: Priority = Priority.SPECULATIVE) -> None:
+        """Have the server evaluate the prompt now: a one-token completion of it, so a
+        server that caches prompt prefixes (llama.cpp server keeps each slot's prompt,
+        vLLM's automatic prefix caching and SGLang's radix cache keep the KV blocks)
+        evaluates only the rest when the real request comes. A server without such a
+        cache gains nothing and pays one short request. ``priority`` is ignored."""
+        url = f"{self._base_url}/chat/completions"
+        messages = with_spoken_guidance(request.messages, request.spoken)
+        probe = SamplingParams(max_tokens=1, temperature=0.0)
+        body = self._body(messages, probe, stream=False, tools=request.tools)
+        async with _errors_as_engine_errors(url):
+            response = await self._client.post(url, json=body)
+            await _check_status(response, url)
+
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self._client.aclose()

@@ -3,7 +3,7 @@
 Each utterance's 16 kHz audio (from the item's speech onset to its end) is fed in real
 time: every ``step`` seconds of new audio the buffer so far is decoded by the server's
 Whisper model (the one ``WhisperRecognizer`` picks for the item's ``languageCode``:
-tiny.en for English, base otherwise), and :class:`~openlive.engines.asr.streaming.
+tiny.en for English, base otherwise), and :class:`~openlive.session.agreement.
 LocalAgreement` says which words are settled. A decode starts when ``step`` seconds of
 new audio have come AND the previous decode is done (one decoder per session: a slow
 decode delays the next, as it would in the server). At the end of speech the turn is
@@ -59,7 +59,7 @@ from lib.stats import pct
 from textnorm import word_errors
 
 from openlive.engines.asr import whisper as engine
-from openlive.engines.asr.streaming import LocalAgreement, Word, join, words_of
+from openlive.session.agreement import LocalAgreement, Word, join, words_of
 
 SR = 16_000
 VOICE_KINDS = ("human", "piper", "kokoro", "espeak")

@@ -158,6 +158,15 @@ class Settings(BaseSettings):
         "characters (ideographs count 3), a few sentences as the Live API's native-audio "
         "models answer; its tokens are capped at half this, in case no sentence ends. A "
         "client's generationConfig.maxOutputTokens replaces both; 0: no bound.")
+    interim_every: Annotated[float, VOICE] = Field(
+        1.0, ge=0, description="While the user speaks, recognize what they said so far every "
+        "this many seconds of speech: words two decodes agree on go out as "
+        "interimInputTranscription and to the language model's prefill. 0: only at pauses.")
+    prefill: Annotated[bool, VOICE] = Field(
+        True, description="Let the language model evaluate the conversation ahead of the "
+        "answer: at setup, and the user's settled words while they speak, so that at the end "
+        "of the turn only the last words are evaluated (llama.cpp in-process; a one-token "
+        "request for an OpenAI-compatible server, which keeps it if it caches prefixes).")
 
     # --- Sessions
     connection_lifetime: Annotated[Seconds, SESSIONS] = Field(

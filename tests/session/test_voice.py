@@ -12,6 +12,7 @@ from openlive.session.actions import (
     EndSynthesis,
     IngestAudio,
     PlayAudio,
+    Prefill,
     ScoreEndOfTurn,
     Synthesize,
     Transcribe,
@@ -659,3 +660,51 @@ def test_transcription_language_codes_narrow_recognition() -> None:
     [close] = closes(c.setup(generationConfig={"responseModalities": ["AUDIO"]},
                              inputAudioTranscription={"languageCodes": ["klingon"]}))
     assert close.code == CloseCode.INVALID_ARGUMENT and "klingon" in close.reason
+
+
+EARLY = ServerCapabilities(audio_output=True, audio_input=True, end_of_turn_model=True,
+                           interim_every=1.0, prefill=True)
+
+
+def test_setup_prefills_the_instructions() -> None:
+    c = Conversation(EARLY)
+    actions = c.setup(generationConfig={"responseModalities": ["AUDIO"]},
+                      systemInstruction={"parts": [{"text": "You are a pirate."}]})
+    [prefill] = of(Prefill, actions)
+    assert [m.role for m in prefill.request.messages] == ["system"]
+    assert prefill.request.messages[0].content == "You are a pirate."
+    assert prefill.request.spoken is not None  # the same request the answer will make
+    assert of(Prefill, Conversation(VOICE).setup()) == []  # a model that cannot: nothing
+
+
+def test_words_are_recognized_while_the_user_speaks_and_the_settled_ones_prefilled() -> None:
+    c = Conversation(EARLY)
+    c.setup(generationConfig={"responseModalities": ["AUDIO"]}, inputAudioTranscription={})
+    actions = speak(c, 0.0, 1.6, 0.9)
+    [first] = of(Transcribe, actions)
+    assert first.kind == "partial" and first.end - first.start >= 1.0
+    assert of(Transcribe, speak(c, 1.6, 1.0, 0.9)) == []  # one decode at a time
+    out = c.feed(TranscriptReady(first.turn_id, "What is the cap", end=first.end))
+    # one decode settles nothing yet; the client sees it as the interim transcript
+    assert sent(out) == [{"serverContent": {"interimInputTranscription": {
+        "text": "What is the cap"}}}]
+    assert of(Prefill, out) == []
+    [second] = of(Transcribe, speak(c, 2.6, 0.1, 0.9))
+    assert second.end > first.end
+    out = c.feed(TranscriptReady(second.turn_id, "What is the capital of", end=second.end))
+    [prefill] = of(Prefill, out)
+    assert prefill.request.messages[-1].content == "What is the"  # two decodes agree
+    assert sent(out) == [{"serverContent": {"interimInputTranscription": {
+        "text": "What is the capital of"}}}]
+
+
+def test_a_late_decode_of_an_ended_turn_is_dropped() -> None:
+    c = Conversation(EARLY)
+    c.setup(generationConfig={"responseModalities": ["AUDIO"]},
+            realtimeInputConfig={"automaticActivityDetection": {"silenceDurationMs": 100}})
+    [partial] = of(Transcribe, speak(c, 0.0, 1.6, 0.9))
+    [final] = of(Transcribe, speak(c, 1.6, 0.3, 0.0))
+    assert final.kind == "final"
+    assert c.feed(TranscriptReady(partial.turn_id, "What is", end=partial.end)) == []
+    [start] = starts(c.feed(TranscriptReady(final.turn_id, "What is up?", end=final.end)))
+    assert start.request.messages[-1].content == "What is up?"

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from openlive import metrics
+from openlive.engines.llm.base import PrefillingModel
 from openlive.errors import CloseCode, InternalError, ProtocolError
 from openlive.protocol.codec import decode_client_message, encode_server_message
 from openlive.runtime import work
@@ -40,6 +41,7 @@ from openlive.session.actions import (
     Output,
     PlayAudio,
     PlaybackFlushed,
+    Prefill,
     RunServerTool,
     SaveSnapshot,
     ScoreEndOfTurn,
@@ -106,6 +108,7 @@ class SessionDriver:
         self._generations: dict[int, asyncio.Task[None]] = {}
         self._speech: dict[int, SynthesisQueue] = {}
         self._helpers: set[asyncio.Task[None]] = set()  # recognition, end-of-turn checks
+        self._prefill: asyncio.Task[None] | None = None  # the newest Prefill, running
         self._server_calls: dict[str, asyncio.Task[None]] = {}  # server-side tools running
         self._audio: AudioInput | None = None
         self._timers = Timers(clock, lambda: self._feed(Tick()))
@@ -200,6 +203,8 @@ class SessionDriver:
                     self._send(action)
                 case StartGeneration():
                     self._start_generation(action)
+                case Prefill():
+                    self._start_prefill(action)
                 case CancelGeneration(generation_id=gid):
                     self._tracer.generation_cancelled(gid)
                     task = self._generations.pop(gid, None)
@@ -307,6 +312,18 @@ class SessionDriver:
             if event is not None:
                 self._feed(event)
         self._spawn(run())
+
+    def _start_prefill(self, action: Prefill) -> None:
+        """Replace the session's running prefill (its words are older) with this one."""
+        model = self._engines.llms.get(action.backend)
+        if not isinstance(model, PrefillingModel):
+            return
+        if self._prefill is not None:
+            self._prefill.cancel()  # what it evaluated so far stays in the model's cache
+        self._prefill = asyncio.ensure_future(
+            work.prefill(model, action, session_id=self._session.session_id))
+        self._helpers.add(self._prefill)
+        self._prefill.add_done_callback(self._helpers.discard)
 
     def _transcribe(self, action: Transcribe) -> None:
         assert self._audio is not None and self._engines.asr is not None

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from openlive.engines.asr.base import SpeechRecognizer
-from openlive.engines.llm.base import LanguageModel
+from openlive.engines.llm.base import LanguageModel, PrefillingModel
 from openlive.engines.scheduler import Priority
 from openlive.engines.tools.base import ServerTool
 from openlive.engines.tts.base import SpeechSynthesizer
@@ -38,6 +38,10 @@ class Engines:
     answer_ahead: bool = True
     # a spoken answer ends at the first sentence end past this many characters (None: no bound)
     spoken_answer_chars: int | None = None
+    # decode the user's words every this many seconds while they speak (None: at pauses)
+    interim_every: float | None = None
+    # let the language model evaluate the conversation while the user speaks
+    prefill: bool = False
 
     def capabilities(self) -> ServerCapabilities:
         return ServerCapabilities(
@@ -49,6 +53,9 @@ class Engines:
             vision=all(m.capabilities.vision for m in self.llms.values()),
             answer_ahead=self.answer_ahead,
             spoken_answer_chars=self.spoken_answer_chars,
+            interim_every=self.interim_every if self.asr is not None else None,
+            prefill=self.prefill and all(isinstance(m, PrefillingModel)
+                                         for m in self.llms.values()),
             speech_voices=frozenset(self.tts.voices()) if self.tts is not None else None,
             speech_languages=self.tts.languages() if self.tts is not None else None,
         )

@@ -23,6 +23,7 @@ from openlive.engines.llm.base import (
     LanguageModel,
     LlmEvent,
     MalformedToolCall,
+    PrefillingModel,
     TextDelta,
     ToolCallsRequested,
 )
@@ -31,7 +32,7 @@ from openlive.engines.tools.base import ServerTool
 from openlive.errors import EngineError
 from openlive.runtime import retry
 from openlive.runtime.engines import EndOfTurnModel
-from openlive.session.actions import RunServerTool, StartGeneration, Transcribe
+from openlive.session.actions import Prefill, RunServerTool, StartGeneration, Transcribe
 from openlive.session.events import (
     EndOfTurnScored,
     Event,
@@ -100,6 +101,16 @@ async def call_server_tool(tool: ServerTool | None, action: RunServerTool,
                     action.name, message)
         result = orjson.dumps({"error": message}).decode()
     return ServerToolFinished(action.call_id, result)
+
+
+async def prefill(model: PrefillingModel, action: Prefill, *, session_id: str) -> None:
+    """Evaluate ``action``'s prompt ahead of the answer; a failure only costs the time
+    the answer will take to evaluate it itself."""
+    set_requester(session_id)
+    try:
+        await model.prefill(action.request, priority=Priority.SPECULATIVE)
+    except EngineError as err:
+        log.info("session %s: prefill skipped: %s", session_id, err)
 
 
 async def generate(model: LanguageModel, action: StartGeneration, feed: Callable[[Event], None],

@@ -104,7 +104,9 @@ async def run_server(settings: Settings) -> None:
     server_tools = load_server_tools(settings.server_tools)
     engines = Engines({DEFAULT_BACKEND: model}, server_tools=server_tools,
                       answer_ahead=settings.answer_ahead,
-                      spoken_answer_chars=settings.spoken_answer_chars or None)
+                      spoken_answer_chars=settings.spoken_answer_chars or None,
+                      interim_every=settings.interim_every or None,
+                      prefill=settings.prefill)
     for name in engines.server_tools:
         log.info("server-side tool: %s", name)
     if settings.voice:

@@ -70,6 +70,16 @@ class StartGeneration:
 
 
 @dataclass(frozen=True, slots=True)
+class Prefill:
+    """Have the language model ``backend`` evaluate ``request``'s prompt now (nothing is
+    generated), so that the turn's answer, which begins the same way, starts sooner.
+    A newer ``Prefill`` of the session replaces one still running."""
+
+    backend: str
+    request: GenerationRequest
+
+
+@dataclass(frozen=True, slots=True)
 class CancelGeneration:
     """Stop generation ``generation_id`` now; no further events for it are wanted."""
 
@@ -199,7 +209,8 @@ class WakeAt:
 
 
 Action = (
-    Send | SetupAccepted | PlayAudio | PlaybackFlushed | TurnComplete | StartGeneration | CancelGeneration | Close | IngestAudio | Transcribe
+    Send | SetupAccepted | PlayAudio | PlaybackFlushed | TurnComplete | StartGeneration | Prefill
+    | CancelGeneration | Close | IngestAudio | Transcribe
     | EndOfTurn | ScoreEndOfTurn | Synthesize | EndSynthesis | CancelSynthesis | WakeAt
     | SaveSnapshot | LoadSnapshot | RunServerTool | CancelServerTool
 )

@@ -40,6 +40,11 @@ class ServerCapabilities:
     # a spoken answer ends at the first sentence end past this many characters, unless
     # the client sets maxOutputTokens (None: no bound)
     spoken_answer_chars: int | None = None
+    # while the user speaks, decode what they said so far every this many seconds of
+    # speech (None: only at pauses), for interim transcripts and the prefill
+    interim_every: float | None = None
+    # the language model evaluates a prompt ahead of its request (PrefillingModel)
+    prefill: bool = False
     # built-in tools the operator runs server-side: wire name -> the functions it offers
     server_tools: Mapping[str, tuple[ToolSpec, ...]] = field(default_factory=dict)
     # what the synthesizer speaks: Live voice names and language codes (None: it did not

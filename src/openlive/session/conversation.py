@@ -86,13 +86,15 @@ class Conversation:
                                   end_of_turn_model=capabilities.end_of_turn_model,
                                   language=config.language,
                                   languages=config.transcription_languages,
-                                  all_input=config.turn_includes_all_input)
+                                  all_input=config.turn_includes_all_input,
+                                  interim_every=capabilities.interim_every)
         self.responder = Responder(machine, config, history, calling,
                                    context_window=capabilities.context_window,
                                    speech_languages=capabilities.speech_languages,
                                    sight=self._sight, snapshot=self.snapshot,
                                    user_speaking=lambda: self.hearing.speaking,
-                                   spoken_language=lambda: self.hearing.language)
+                                   spoken_language=lambda: self.hearing.language,
+                                   prefill=capabilities.prefill)
         self.responder.instruction = instruction
         self.hearing = Hearing(machine, config, listening, self.responder, self._sight,
                                answer_ahead=capabilities.answer_ahead,

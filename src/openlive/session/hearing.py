@@ -17,6 +17,7 @@ from openlive.errors import PolicyViolation
 from openlive.protocol.server import ServerContent, ServerMessage, Transcription
 from openlive.protocol.types import Blob
 from openlive.session.actions import Action, EndOfTurn, Send, StartGeneration
+from openlive.session.agreement import LocalAgreement, join, words_of
 from openlive.session.ahead import AheadReply
 from openlive.session.bargein import ECHO_THRESHOLD
 from openlive.session.config import SessionConfig
@@ -50,6 +51,9 @@ class Hearing:
         self._sight = sight
         self._ahead_allowed = answer_ahead
         self._context_window = context_window
+        # the words of the turn in progress that repeated decodes agree on, while the
+        # user speaks (LocalAgreement-2: docs/asr.md "Recognizing while the user speaks")
+        self._agreement = LocalAgreement(2)
 
     @property
     def speaking(self) -> bool:
@@ -117,6 +121,9 @@ class Hearing:
                 self._heard_language(signal)
                 actions += self._on_user_words(signal.text, now)
                 continue
+            if isinstance(signal, TurnHeardSoFar) and signal.speaking:
+                actions += self._heard_while_speaking(signal.text)
+                continue
             if isinstance(signal, TurnHeardSoFar):
                 if self._config.input_transcription:
                     # revisable, unlike inputTranscription, whose pieces clients append
@@ -125,6 +132,7 @@ class Hearing:
                         interim_input_transcription=interim))))
                 actions += self._answer_ahead(signal.text, now)
                 continue
+            self._agreement = LocalAgreement(2)  # UserTurnStarted: a new utterance
             if not self._config.interrupt_on_activity:
                 continue
             reply = self._responder.reply
@@ -172,6 +180,21 @@ class Hearing:
         actions += responder.drop_ahead()
         responder.add_input(ChatMessage("user", text))
         return actions + responder.user_turn_complete()
+
+    def _heard_while_speaking(self, text: str) -> list[Action]:
+        """A decode of the turn so far, the user still talking: the words two decodes
+        agree on are settled; the client sees them and the rest as the interim
+        transcript, and the language model evaluates the settled words already."""
+        before = (self._agreement.text, self._agreement.tail)
+        update = self._agreement.update(words_of(text))
+        actions: list[Action] = []
+        if self._config.input_transcription and (self._agreement.text, update.tail) != before:
+            heard = join((*self._agreement.committed, *update.tail))
+            actions.append(Send(ServerMessage(server_content=ServerContent(
+                interim_input_transcription=Transcription(text=heard)))))
+        if update.committed:
+            actions += self._responder.prefill(self._agreement.text)
+        return actions
 
     # -- answering ahead (ahead.py) -------------------------------------------------------
 

@@ -98,10 +98,12 @@ class TurnTranscribed:
 
 @dataclass(frozen=True, slots=True)
 class TurnHeardSoFar:
-    """What the user has said so far in the turn in progress (a pause's transcript)."""
+    """What the user has said so far in the turn in progress: a pause's transcript, or
+    (``speaking``) a decode of the audio so far while they go on talking."""
 
     turn_id: int
     text: str
+    speaking: bool = False
 
 
 Signal = UserTurnStarted | UserTurnEnded | TurnTranscribed | TurnHeardSoFar
@@ -116,6 +118,7 @@ class _Transcript:
     text: str | None = None
     final: bool = False  # the turn ended exactly here: this is the user's turn
     language: str | None = None  # as the recognizer heard it
+    speaking: bool = False  # asked while the user spoke: what they said so far
 
 
 class Listening:
@@ -123,7 +126,7 @@ class Listening:
 
     def __init__(self, activity: ActivityConfig, *, end_of_turn_model: bool,
                  language: str | None, languages: tuple[str, ...] = (),
-                 all_input: bool = False) -> None:
+                 all_input: bool = False, interim_every: float | None = None) -> None:
         self.detector = ActivityDetector(activity)
         # turnCoverage TURN_INCLUDES_ALL_INPUT: a turn's audio reaches back to the end of
         # the previous turn, not only to the onset of speech.
@@ -146,6 +149,12 @@ class Listening:
         # turn ends there (the end-of-turn model says so, or the window runs out) the
         # transcript is ready or nearly; if the user goes on, the result is dropped.
         self._transcripts: list[_Transcript] = []
+        # While the user speaks, the audio so far is decoded every ``interim_every``
+        # seconds of it (None: only at pauses), one decode at a time, for the interim
+        # transcript and the language model's prefill (session/hearing.py).
+        self._interim_every = interim_every
+        self._interim_from: float | None = None  # where the last such decode ended
+        self._interim_busy = False
 
     @property
     def speaking(self) -> bool:
@@ -194,6 +203,7 @@ class Listening:
                 case SpeechStarted(audio_from=audio_from):
                     self._turn_from = self._last_end if self._all_input else audio_from
                     self._scoring = self._pause_end = self._scored_end = None
+                    self._interim_from, self._interim_busy = audio_from, False
                     signals.append(UserTurnStarted(event.at))
                 case PauseDetected():
                     actions += self._on_pause(event.speech_end)
@@ -201,12 +211,25 @@ class Listening:
                     more_actions, more_signals = self._end_turn(speech_end)
                     actions += more_actions
                     signals += more_signals
-        return actions, signals
+        return actions + self._interim(at), signals
+
+    def _interim(self, at: float) -> list[Action]:
+        """While the user speaks: decode the turn so far, every ``interim_every`` s."""
+        if (self._interim_every is None or self._turn_from is None or self._interim_busy
+                or self._interim_from is None or not self.speaking
+                or at - self._interim_from < self._interim_every):
+            return []
+        self._interim_from, self._interim_busy = at, True
+        self._transcripts.append(_Transcript(self._next_turn_id, at, speaking=True))
+        return [self._transcribe(self._next_turn_id, self._turn_from, at, "partial")]
 
     def _on_pause(self, speech_end: float) -> list[Action]:
         if self._turn_from is None:
             return []
         self._pause_end = speech_end
+        interim = self._transcript(self._next_turn_id, speech_end, speaking=True)
+        if interim is not None:  # already asked for exactly this audio: it is the pause's
+            interim.speaking, self._interim_busy = False, False
         if self._transcript(self._next_turn_id, speech_end) is None:
             self._transcripts.append(_Transcript(self._next_turn_id, speech_end))
             return [self._transcribe(self._next_turn_id, self._turn_from, speech_end,
@@ -218,10 +241,12 @@ class Listening:
         return Transcribe(turn_id, start, end, self._language, kind=kind, expected=self.expected,
                           languages=self._languages)
 
-    def _transcript(self, turn_id: int, end: float) -> _Transcript | None:
-        """The transcript asked for turn ``turn_id``'s audio up to ``end``, if any."""
-        return next((t for t in self._transcripts
-                     if t.turn_id == turn_id and t.end == end), None)
+    def _transcript(self, turn_id: int, end: float, speaking: bool = False
+                    ) -> _Transcript | None:
+        """The transcript asked for turn ``turn_id``'s audio up to ``end`` (at a pause or
+        the turn's end; ``speaking``: while the user spoke), if any."""
+        return next((t for t in self._transcripts if t.turn_id == turn_id and t.end == end
+                     and t.speaking == speaking), None)
 
     def _ask_end_of_turn(self) -> list[Action]:
         """Ask the end-of-turn model about the latest pause, once, when its words are
@@ -244,10 +269,19 @@ class Listening:
                       ) -> tuple[list[Action], list[Signal]]:
         """A transcript came back; signals the turn's final text when it is the one,
         or what was said so far, and asks the end-of-turn model if the words allow."""
-        transcript = self._transcript(turn_id, end)
+        transcript = self._transcript(turn_id, end) or self._transcript(turn_id, end, True)
         if transcript is None:
             return [], []  # stale
         transcript.text, transcript.language = text, language
+        if transcript.speaking:
+            self._transcripts.remove(transcript)
+            if turn_id != self._next_turn_id or self._turn_from is None:
+                return [], []  # the turn has ended: its own transcript is the one
+            self._interim_busy = False
+            heard: list[Signal] = []
+            if text.strip():
+                heard.append(TurnHeardSoFar(turn_id, text.strip(), speaking=True))
+            return [], heard
         if transcript.final:
             self._forget(turn_id)
             return [], [TurnTranscribed(turn_id, text, language)]

@@ -208,7 +208,10 @@ class Session:
         self._machine.move(Trigger.SETUP_ACCEPTED)
         if seed:
             self._machine.move(Trigger.HISTORY_EXPECTED)
-        return [SetupAccepted(self.session_id), *conversation.snapshot()]
+        # the instructions (and a resumed history) are evaluated while the client gets
+        # ready to speak: the first answer then starts from the user's words
+        warm = conversation.responder.prefill()
+        return [SetupAccepted(self.session_id), *conversation.snapshot(), *warm]
 
     # -- limits ---------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from openlive.protocol.server import ServerContent, ServerMessage
 from openlive.session.actions import (
     Action,
     PlaybackFlushed,
+    Prefill,
     Send,
     StartGeneration,
     TurnComplete,
@@ -60,7 +61,8 @@ class Responder:
                  speech_languages: frozenset[str] | None = None,
                  snapshot: Callable[[], list[Action]],
                  user_speaking: Callable[[], bool],
-                 spoken_language: Callable[[], str | None] = lambda: None) -> None:
+                 spoken_language: Callable[[], str | None] = lambda: None,
+                 prefill: bool = False) -> None:
         self._machine = machine
         self._config = config
         self.history = history
@@ -81,6 +83,7 @@ class Responder:
         # spoken in it where a voice of ``speech_languages`` can
         self._spoken_language = spoken_language
         self._speech_languages = speech_languages
+        self._prefill = prefill  # the model can evaluate a prompt ahead of its request
 
     @property
     def reply(self) -> Reply | None:
@@ -190,6 +193,20 @@ class Responder:
                                  config.spoken_bound)
         return GenerationRequest(messages=messages, sampling=config.sampling, tools=tools,
                                  spoken=spoken)
+
+    def prefill(self, words: str | None = None) -> list[Action]:
+        """Have the model evaluate the conversation so far (and the user's ``words`` of
+        the turn in progress) now, while nothing else needs it, so that the answer only
+        evaluates what comes after: the rest of the user's words and the turn's close."""
+        if not self._prefill or self._machine.state is not State.IDLE or self.ahead:
+            return []
+        if words:
+            message = ChatMessage("user", words, images=self._sight.peek())
+            messages = self.history.messages_with(self.instruction, message)
+        else:
+            messages = self.history.messages(self.instruction)
+        request = self.request(messages, self.toolbox.specs)
+        return [Prefill(self._config.backend, request)]
 
     def adopt(self, now: float) -> list[Action]:
         """The user's turn ended where the answer ahead answered it: its reply is this

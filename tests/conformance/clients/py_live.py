@@ -58,6 +58,11 @@ async def collect_turn(session, record):
             continue
         if content.input_transcription and content.input_transcription.text:
             record["input"].append(content.input_transcription.text)
+            record["input_at"] = record["input_at"] or time.perf_counter() - record["t0"]
+        interim = getattr(content, "interim_input_transcription", None)  # SDK 2.x and later
+        if interim is not None and interim.text:
+            record["interim"].append([round(time.perf_counter() - record["t0"], 3),
+                                      interim.text])
         if content.output_transcription and content.output_transcription.text:
             record["output"].append(content.output_transcription.text)
         for flag in ("interrupted", "generation_complete", "turn_complete"):
@@ -67,7 +72,7 @@ async def collect_turn(session, record):
 
 def new_record():
     return {"audio": b"", "input": [], "output": [], "flags": [], "first_audio": None,
-            "t0": time.perf_counter()}
+            "input_at": None, "interim": [], "t0": time.perf_counter()}
 
 
 def mark_ready(path):
@@ -81,7 +86,8 @@ def report(record, out):
             f.write(record["audio"])
     return {"audio_bytes": len(record["audio"]), "input": record["input"],
             "output": record["output"], "flags": record["flags"],
-            "first_audio": record["first_audio"]}
+            "first_audio": record["first_audio"], "input_at": record["input_at"],
+            "interim": record["interim"]}
 
 
 async def voice(client, job):

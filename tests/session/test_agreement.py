@@ -1,4 +1,4 @@
-"""The LocalAgreement policy (engines/asr/streaming.py): decodes in, settled words out."""
+"""The LocalAgreement policy (session/agreement.py): decodes in, settled words out."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from openlive.engines.asr.streaming import LocalAgreement, Update, Word, join, words_of
+from openlive.session.agreement import LocalAgreement, Update, Word, join, words_of
 
 
 def texts(update: Update) -> tuple[list[str], list[str]]:

@@ -4,12 +4,17 @@ alternating in one run, so that the machine's drift hits every configuration ali
 Each configuration is one ``openlive serve`` (the real default stack) started with its
 own extra arguments; all run at once (idle ones cost no CPU). Round after round, in an
 order that alternates (ABBA…), every configuration gets ``--sessions`` concurrent
-sessions × ``--turns`` turns of the espeak questions of ``bench/voice_latency.py``,
-streamed in real time. Reported per configuration: end of user speech → first audio
-byte at the client (p50/p95), and the server's own per-turn stages from its
-``turn latency`` log lines.
+sessions × ``--turns`` turns of the same utterances, streamed in real time: by default
+the English speech of the understanding evaluation set (human recordings, Piper, Kokoro
+and espeak voices; ``bench/evalset.py build`` first), or with ``--voices espeak`` the
+espeak questions of ``bench/voice_latency.py``. Reported per configuration: end of user
+speech → first audio byte at the client (p50/p95), the server's own per-turn stages from
+its ``turn latency`` log lines, and, beside them, the word error rate of what the server
+heard (speed may never cost words).
 
     python bench/voice_ab.py                       # answering ahead on vs off
+    python bench/voice_ab.py --config 'new=' \
+        --config 'conventional=--no-answer-ahead --no-prefill --interim-every 0'
     python bench/voice_ab.py --config 1-thread=--llm-threads=1 \\
                              --config 2-threads=--llm-threads=2
 """
@@ -25,10 +30,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lib.live import Turn
 from lib.machine import CpuWindow, await_quiet, git_commit
 from lib.server import Server
 from lib.sessions import TURN_TIMEOUT, Bench, conversation, conversations
-from lib.speech import cache_dir, make_utterances
+from lib.speech import Utterance, cache_dir, make_utterances
 from lib.stats import pct
 from lib.tables import header, ms, row
 from lib.trace import turn_lines
@@ -43,11 +49,50 @@ def parse_config(text: str) -> tuple[str, list[str]]:
     return name.strip(), [f for f in flags.replace(",", " ").split() if f]
 
 
+def evalset_utterances() -> list[Utterance]:
+    """The evaluation set's English speech (not the pauses, noises or barge-ins), at
+    16 kHz and trimmed to the speech, as a microphone would send it."""
+    import numpy as np
+    import soxr
+    from evalset import build, load_items
+
+    items = [i for i in load_items() if i.language.startswith("en")
+             and i.kind in ("question", "transcribe") and i.voice_kind != "noise"]
+    utterances = []
+    for item_id, built in build(items, quiet=True).items():
+        audio = np.frombuffer(built.pcm(), dtype="<i2").astype(np.float32)
+        audio = audio[int(built.speech_start * built.item.rate):
+                      int(built.speech_end * built.item.rate)]
+        if len(audio) > 8 * built.item.rate:
+            continue  # the long book sentences: turns of a conversation are shorter
+        pcm = np.asarray(soxr.resample(audio, built.item.rate, 16_000))
+        pcm16 = np.clip(pcm, -32768, 32767).astype("<i2").tobytes()
+        utterances.append(Utterance(f"{built.item.voice_kind}:{item_id}", built.item.text,
+                                    pcm16))
+    return utterances
+
+
+def heard_wer(turns: list[Turn], references: dict[str, str]) -> tuple[int, int]:
+    """(word errors, reference words) of what the server heard, over ``turns``."""
+    from textnorm import word_errors
+
+    errors = words = 0
+    for turn in turns:
+        e, n = word_errors(references[turn.utterance], turn.heard)
+        errors, words = errors + e, words + n
+    return errors, words
+
+
 async def run(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
-    questions, _ = make_utterances(cache_dir())
+    if args.voices == "evalset":
+        questions = evalset_utterances()
+    else:
+        questions, _ = make_utterances(cache_dir())
+    references = {u.name: u.text for u in questions}
     configs = [parse_config(c) for c in (args.config or DEFAULT_CONFIGS)]
     results: dict[str, dict[str, Any]] = {
-        name: {"e2e": [], "lines": [], "cpu": []} for name, _ in configs}
+        name: {"e2e": [], "lines": [], "cpu": [], "errors": 0, "words": 0}
+        for name, _ in configs}
     with tempfile.TemporaryDirectory(prefix="openlive-ab-") as tmp:
         servers: dict[str, Server] = {}
         try:
@@ -71,6 +116,9 @@ async def run(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
                     for _, turns in sessions:
                         results[name]["e2e"] += [t.e2e for t in turns
                                                  if t.e2e is not None and not t.split]
+                        errors, words = heard_wer(turns, references)
+                        results[name]["errors"] += errors
+                        results[name]["words"] += words
             for name, server in servers.items():
                 per_session = list(turn_lines(server.log_text()).values())[1:]  # no warm-up
                 results[name]["lines"] = [line for lines in per_session for line in lines
@@ -87,6 +135,9 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
     names = list(results)
     out += header("", *names)
     out.append(row("turns", *(len(results[name]["e2e"]) for name in names)))
+    out.append(row("word error rate of what was heard", *(
+        f"{100 * results[n]['errors'] / results[n]['words']:.1f} %" if results[n]["words"]
+        else "–" for n in names)))
     for q, label in ((0.5, "p50"), (0.95, "p95")):
         out.append(row(f"**client: end of speech → first audio, {label}**",
                        *(f"**{ms(pct(results[name]['e2e'], q))}**" for name in names)))
@@ -114,6 +165,9 @@ def main() -> None:
                         help="a configuration: a name and the `openlive serve` flags, "
                              "space- or comma-separated (repeatable; default: answering "
                              "ahead on and off)")
+    parser.add_argument("--voices", choices=("evalset", "espeak"), default="evalset",
+                        help="the evaluation set's English speech (human and every voice), "
+                             "or the espeak questions")
     parser.add_argument("--sessions", type=int, default=1)
     parser.add_argument("--turns", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=2)

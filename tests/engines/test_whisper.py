@@ -26,6 +26,7 @@ from openlive.engines.asr.whisper import (
     LanguageRule,
     check_model_dir,
     level_dbfs,
+    previous_text_tokens,
     whisper_language,
 )
 from openlive.engines.scheduler import Priority
@@ -93,6 +94,25 @@ def test_level_in_dbfs() -> None:
     assert level_dbfs(np.full(100, 0.1, dtype=np.float32)) == pytest.approx(-20.0)
     assert level_dbfs(np.zeros(10, dtype=np.float32)) == float("-inf")
     assert level_dbfs(np.zeros(0, dtype=np.float32)) == float("-inf")
+
+
+class CharTokenizer:
+    """A stand-in tokenizer: one token per character (its code point)."""
+
+    def encode(self, text: str) -> list[int]:
+        return [ord(ch) for ch in text]
+
+
+def test_previous_text_is_whisper_tokens_of_its_last_words() -> None:
+    tokenizer = CharTokenizer()
+    assert previous_text_tokens(tokenizer, None) == []
+    assert previous_text_tokens(tokenizer, "  \n ") == []
+    # a leading space, as Whisper saw earlier text in training; the text's own ends trimmed
+    assert previous_text_tokens(tokenizer, " Paris.\n") == [ord(c) for c in " Paris."]
+    long = "x" * 300 + "the end"
+    kept = previous_text_tokens(tokenizer, long)
+    assert len(kept) == 223  # Whisper's room for previous text: half its context, less one
+    assert "".join(map(chr, kept)) == long[-223:]  # the words nearest the utterance
 
 
 class EchoRecognizer:

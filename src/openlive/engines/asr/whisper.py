@@ -62,6 +62,7 @@ LONG_UTTERANCE_S = 29.0  # longer audio: faster-whisper's own 30 s windows
 _FRAMES_PER_S = 100  # Whisper's log-mel frames per second
 _MAX_FRAMES = 30 * _FRAMES_PER_S
 _TOKENS_PER_S = 15  # decode budget: generous for fast speech and CJK, bounds loops
+_MAX_PROMPT_TOKENS = 223  # Whisper's limit for previous text: half its 448 tokens, less one
 _MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
 
 # --- languages -------------------------------------------------------------------------
@@ -191,7 +192,7 @@ class _Model:
 
     def transcribe(
         self, samples: FloatArray, language: str | None, final: bool, options: DecodeOptions,
-        expected: str | None = None,
+        expected: str | None = None, prompt: str | None = None,
     ) -> Transcript:
         """Decode one utterance; runs on a worker thread."""
         try:
@@ -201,10 +202,10 @@ class _Model:
             beam = options.beam_size if final else 1
             if len(samples) > LONG_UTTERANCE_S * SAMPLE_RATE:
                 text, language = _transcribe_long(whisper, samples, language or expected, beam,
-                                                  options)
+                                                  options, prompt)
             else:
                 text, language = self._transcribe_window(whisper, samples, language, beam,
-                                                         options, expected)
+                                                         options, expected, prompt)
         except EngineError:
             raise
         except ConfigError as exc:  # a model loaded on first use (preload=False) is broken
@@ -221,6 +222,7 @@ class _Model:
         beam: int,
         options: DecodeOptions,
         expected: str | None = None,
+        prompt_text: str | None = None,
     ) -> tuple[str, str]:
         duration = len(samples) / SAMPLE_RATE
         encoded = _encode(whisper, samples, options.window_s)
@@ -228,6 +230,9 @@ class _Model:
             scores = _language_scores(whisper, encoded)
             language = options.language_rule.choose(scores, expected)
         tokenizer, prompt, suppress = self._prompt(whisper, language)
+        previous = previous_text_tokens(tokenizer, prompt_text)
+        if previous:  # Whisper's own format for earlier text: <|startofprev|> text <|sot|>…
+            prompt = [tokenizer.sot_prev, *previous, *prompt]
         result = whisper.model.generate(
             encoded,
             [prompt],
@@ -262,6 +267,15 @@ class _Model:
             suppress = list(get_suppressed_tokens(tokenizer, [-1]))
             cached = self._prompts[language] = (tokenizer, prompt, suppress)
         return cached
+
+
+def previous_text_tokens(tokenizer: Any, text: str | None) -> list[int]:
+    """``text`` as Whisper's previous-text tokens: its last :data:`_MAX_PROMPT_TOKENS`
+    (the words nearest the utterance matter most), none for None or blank text."""
+    if text is None or not text.strip():
+        return []
+    tokens: list[int] = tokenizer.encode(" " + text.strip())
+    return tokens[-_MAX_PROMPT_TOKENS:]
 
 
 def _load(path: Path, cpu_threads: int, workers: int) -> WhisperModel:
@@ -310,6 +324,7 @@ def _transcribe_long(
     language: str | None,
     beam: int,
     options: DecodeOptions,
+    prompt: str | None = None,
 ) -> tuple[str, str]:
     """More than one window: faster-whisper's own loop, with timestamps to cut cleanly."""
     segments, info = whisper.transcribe(
@@ -319,6 +334,7 @@ def _transcribe_long(
         temperature=0.0,
         vad_filter=False,
         condition_on_previous_text=False,
+        initial_prompt=prompt if prompt and prompt.strip() else None,
         without_timestamps=False,
     )
     text = "".join(
@@ -411,6 +427,7 @@ class WhisperRecognizer:
         expected: str | None = None,
         final: bool = True,
         priority: Priority | None = None,
+        prompt: str | None = None,
     ) -> Transcript:
         """Transcribe an utterance (16-bit mono PCM at 16 kHz); see :class:`SpeechRecognizer`.
 
@@ -421,7 +438,10 @@ class WhisperRecognizer:
         ``final=False`` is a partial: greedy, and served after every waiting final. Call
         it on the audio so far every 0.5–1 s while the user speaks, and not again before
         the previous partial of the session has returned. ``priority`` overrides the
-        scheduling (default: ``WAITING`` for a final, ``REVISABLE`` for a partial). Raises :class:`EngineError`
+        scheduling (default: ``WAITING`` for a final, ``REVISABLE`` for a partial).
+        ``prompt``: text that came just before the utterance (the conversation so far),
+        given to Whisper as its previous text; it biases spelling and vocabulary, never
+        the language (detection hears the audio alone). Raises :class:`EngineError`
         for an unknown language or a failed decode, InvalidArgument for an odd byte count.
         """
         if self._closed:
@@ -432,7 +452,8 @@ class WhisperRecognizer:
             return Transcript("", code, final)
         model = self._english if code == "en" else self._multilingual
         hint = _whisper_code(expected) if expected and code is None else None
-        job = functools.partial(model.transcribe, samples, code, final, self._decode, hint)
+        job = functools.partial(model.transcribe, samples, code, final, self._decode, hint,
+                                prompt)
         if priority is None:
             priority = Priority.WAITING if final else Priority.REVISABLE
         return await self._slots.run(job, priority=priority)

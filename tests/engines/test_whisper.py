@@ -372,6 +372,18 @@ class TestRealModels:
         assert wer(ENGLISH[0], later.text) < 0.25, later.text
         assert recognizer.running == recognizer.waiting == 0
 
+    async def test_the_prompt_carries_the_conversations_spelling(self, recognizer, speak
+                                                                 ) -> None:
+        audio = speak("Please call Siobhan tomorrow.")
+        for language in ("en", None):  # tiny.en, and base detecting
+            plain = await recognizer.transcribe(audio, language=language)
+            prompted = await recognizer.transcribe(
+                audio, language=language, prompt="Shall I remind you to call Siobhan?")
+
+            assert "siobhan" not in words(plain.text), plain.text  # Shivon, Chavonne…
+            assert "siobhan" in words(prompted.text), prompted.text
+            assert prompted.language == "en"
+
     async def test_utterance_longer_than_one_window(self, recognizer, speak) -> None:
         audio = speak(LONG)
         pause = bytes(2 * 16_000 * 12)

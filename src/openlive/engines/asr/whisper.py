@@ -161,6 +161,7 @@ class DecodeOptions:
     window_s: float = 10.0  # shortest encoder window; see the module's docstring
     silence_dbfs: float = -60.0  # RMS level below which audio is silence
     no_speech_threshold: float = 0.6  # Whisper's no-speech probability above which: ""
+    no_repeat_ngram_size: int = 0  # >0: no token n-gram this long twice (stops loops)
     language_rule: LanguageRule = LanguageRule()  # the language when none is given
 
 
@@ -241,6 +242,7 @@ class _Model:
             return_no_speech_prob=True,
             suppress_blank=True,
             suppress_tokens=suppress,
+            no_repeat_ngram_size=options.no_repeat_ngram_size,
         )[0]
         text = str(tokenizer.decode(result.sequences_ids[0])).strip()
         if result.no_speech_prob > options.no_speech_threshold or not _has_words(text):

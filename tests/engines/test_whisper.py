@@ -1,5 +1,5 @@
 """The Whisper recognizer: language codes, model directories, the factory (no models), and
-real decoding of espeak-ng speech with the bundled tiny.en and base (``realmodel``).
+real decoding of espeak-ng speech with the bundled Whisper base (``realmodel``).
 
 The real-model tests share ONE recognizer (1 decode at a time, 1 thread) and one event loop.
 """
@@ -375,7 +375,7 @@ class TestRealModels:
     async def test_the_prompt_carries_the_conversations_spelling(self, recognizer, speak
                                                                  ) -> None:
         audio = speak("Please call Siobhan tomorrow.")
-        for language in ("en", None):  # tiny.en, and base detecting
+        for language in ("en", None):  # given, and detected
             plain = await recognizer.transcribe(audio, language=language)
             prompted = await recognizer.transcribe(
                 audio, language=language, prompt="Shall I remind you to call Siobhan?")

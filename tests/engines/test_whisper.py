@@ -1,5 +1,5 @@
 """The Whisper recognizer: language codes, model directories, the factory (no models), and
-real decoding of espeak-ng speech with the bundled tiny.en and base (``realmodel``).
+real decoding of espeak-ng speech with the bundled Whisper base (``realmodel``).
 
 The real-model tests share ONE recognizer (1 decode at a time, 1 thread) and one event loop.
 """
@@ -26,6 +26,7 @@ from openlive.engines.asr.whisper import (
     LanguageRule,
     check_model_dir,
     level_dbfs,
+    previous_text_tokens,
     whisper_language,
 )
 from openlive.engines.scheduler import Priority
@@ -93,6 +94,25 @@ def test_level_in_dbfs() -> None:
     assert level_dbfs(np.full(100, 0.1, dtype=np.float32)) == pytest.approx(-20.0)
     assert level_dbfs(np.zeros(10, dtype=np.float32)) == float("-inf")
     assert level_dbfs(np.zeros(0, dtype=np.float32)) == float("-inf")
+
+
+class CharTokenizer:
+    """A stand-in tokenizer: one token per character (its code point)."""
+
+    def encode(self, text: str) -> list[int]:
+        return [ord(ch) for ch in text]
+
+
+def test_previous_text_is_whisper_tokens_of_its_last_words() -> None:
+    tokenizer = CharTokenizer()
+    assert previous_text_tokens(tokenizer, None) == []
+    assert previous_text_tokens(tokenizer, "  \n ") == []
+    # a leading space, as Whisper saw earlier text in training; the text's own ends trimmed
+    assert previous_text_tokens(tokenizer, " Paris.\n") == [ord(c) for c in " Paris."]
+    long = "x" * 300 + "the end"
+    kept = previous_text_tokens(tokenizer, long)
+    assert len(kept) == 223  # Whisper's room for previous text: half its context, less one
+    assert "".join(map(chr, kept)) == long[-223:]  # the words nearest the utterance
 
 
 class EchoRecognizer:
@@ -352,6 +372,18 @@ class TestRealModels:
         assert wer(ENGLISH[0], later.text) < 0.25, later.text
         assert recognizer.running == recognizer.waiting == 0
 
+    async def test_the_prompt_carries_the_conversations_spelling(self, recognizer, speak
+                                                                 ) -> None:
+        audio = speak("Please call Siobhan tomorrow.")
+        for language in ("en", None):  # given, and detected
+            plain = await recognizer.transcribe(audio, language=language)
+            prompted = await recognizer.transcribe(
+                audio, language=language, prompt="Shall I remind you to call Siobhan?")
+
+            assert "siobhan" not in words(plain.text), plain.text  # Shivon, Chavonne…
+            assert "siobhan" in words(prompted.text), prompted.text
+            assert prompted.language == "en"
+
     async def test_utterance_longer_than_one_window(self, recognizer, speak) -> None:
         audio = speak(LONG)
         pause = bytes(2 * 16_000 * 12)
@@ -386,3 +418,20 @@ def test_the_language_rule_chooses_among_the_allowed_languages() -> None:
     assert rule.choose({"pt": 0.6, "es": 0.3}, "es", frozenset({"es", "pt"})) == "es"
     # detection gave none of the allowed languages a score: the first of them
     assert rule.choose({"th": 1.0}, allowed=frozenset({"fr", "de"})) == "de"
+
+
+def test_english_decodes_on_base_unless_given_another_model() -> None:
+    """bench/recognition.py: base heard the human recordings with 4.3 % WER, tiny.en 12.5 %."""
+    pytest.importorskip("faster_whisper")
+    from openlive.engines.asr.whisper import WhisperRecognizer
+    from openlive.engines.models import WHISPER_TINY_EN
+    from openlive.engines.weights import ensure
+
+    default = WhisperRecognizer(preload=False)
+    assert default._english is default._multilingual  # one model serves every language
+    assert default._english.path.name == "whisper-base-ct2"
+
+    tiny = ensure(WHISPER_TINY_EN)
+    chosen = WhisperRecognizer(preload=False, english_model_path=tiny)
+    assert chosen._english.path == tiny
+    assert chosen._multilingual.path.name == "whisper-base-ct2"

@@ -22,7 +22,8 @@ class SpeechRecognizer(Protocol):
     async def transcribe(self, pcm16k: bytes, *, language: str | None = None,
                          expected: str | None = None, languages: Sequence[str] = (),
                          final: bool = True,
-                         priority: Priority = Priority.WAITING) -> Transcript:
+                         priority: Priority = Priority.WAITING,
+                         prompt: str | None = None) -> Transcript:
         """Transcribe a whole utterance (16-bit mono PCM at 16 kHz).
 
         ``language`` is the language to hear (no detection); without it, ``expected`` is
@@ -32,6 +33,9 @@ class SpeechRecognizer(Protocol):
         ``final=False`` asks for a quick partial (may use a cheaper decode).
         ``priority`` says how urgent the call is when the recognizer is busy (see
         :mod:`openlive.engines.scheduler`); a backend without a queue may ignore it.
+        ``prompt`` is the conversation just before the utterance (the model's previous
+        reply, say): words and spellings to expect, never the language; a backend
+        without such an input ignores it.
         Cancelling the awaiting task abandons the result. Raises EngineError on failure
         (``retryable=True`` when trying again may work).
         """

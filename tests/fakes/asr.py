@@ -23,7 +23,7 @@ class MeasuringRecognizer:
 
     async def transcribe(self, pcm16k: bytes, *, language: str | None = None,
                          expected: str | None = None, languages: Sequence[str] = (),
-                         final: bool = True,
+                         final: bool = True, prompt: str | None = None,
                          priority: Priority = Priority.WAITING) -> Transcript:
         self.calls.append((len(pcm16k), language))
         self.priorities.append(priority)

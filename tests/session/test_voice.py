@@ -708,3 +708,17 @@ def test_a_late_decode_of_an_ended_turn_is_dropped() -> None:
     assert c.feed(TranscriptReady(partial.turn_id, "What is", end=partial.end)) == []
     [start] = starts(c.feed(TranscriptReady(final.turn_id, "What is up?", end=final.end)))
     assert start.request.messages[-1].content == "What is up?"
+
+
+def test_the_models_last_reply_is_the_recognizers_context() -> None:
+    c = Conversation(VOICE)  # spoken questions, written answers
+    c.setup(realtimeInputConfig={"automaticActivityDetection": {"silenceDurationMs": 100}})
+    speak(c, 0.0, 0.5, 0.9)
+    [t] = of(Transcribe, speak(c, 0.5, 0.3, 0.0))
+    assert t.prompt is None  # nothing said yet
+    [start] = starts(c.feed(TranscriptReady(t.turn_id, "Pick a card.", end=t.end)))
+    c.delta(start.generation_id, "The ten of clubs.")
+    c.finish(start.generation_id)
+    speak(c, 5.0, 0.5, 0.9)
+    [t2] = of(Transcribe, speak(c, 5.5, 0.3, 0.0))
+    assert t2.prompt == "The ten of clubs."

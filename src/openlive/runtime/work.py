@@ -60,7 +60,8 @@ async def transcribe(asr: SpeechRecognizer, pcm: bytes, action: Transcribe,
     try:
         result = await retry.call(
             lambda: asr.transcribe(pcm, language=action.language, expected=action.expected,
-                                   languages=action.languages, priority=priority),
+                                   languages=action.languages, priority=priority,
+                                   prompt=action.prompt),
             f"session {session_id}: recognition")
     except EngineError as err:
         log.error("session %s: recognition failed: %s", session_id, err)

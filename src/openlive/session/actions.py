@@ -142,6 +142,8 @@ class Transcribe:
     expected: str | None = None
     # inputAudioTranscription.languageCodes: the languages the speech may be in (): any)
     languages: tuple[str, ...] = ()
+    # what was said just before (the model's last reply): the recognizer's context
+    prompt: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

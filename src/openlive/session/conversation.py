@@ -87,7 +87,8 @@ class Conversation:
                                   language=config.language,
                                   languages=config.transcription_languages,
                                   all_input=config.turn_includes_all_input,
-                                  interim_every=capabilities.interim_every)
+                                  interim_every=capabilities.interim_every,
+                                  context=history.last_reply)
         self.responder = Responder(machine, config, history, calling,
                                    context_window=capabilities.context_window,
                                    speech_languages=capabilities.speech_languages,

@@ -99,6 +99,11 @@ class History:
         ahead.append(message)
         return ahead.messages(system_instruction)
 
+    def last_reply(self) -> str | None:
+        """The model's most recent spoken or written words, if any."""
+        return next((m.content for m in reversed(self._messages)
+                     if m.role == "assistant" and m.content.strip()), None)
+
     def drop_oldest(self, count: int) -> None:
         """Forget the ``count`` oldest turns (context window compression)."""
         del self._messages[:count]

@@ -25,6 +25,7 @@ runs while the answer is being generated, off the critical path.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from openlive.audio.pcm import check_pcm_bytes, parse_audio_mime
@@ -126,7 +127,8 @@ class Listening:
 
     def __init__(self, activity: ActivityConfig, *, end_of_turn_model: bool,
                  language: str | None, languages: tuple[str, ...] = (),
-                 all_input: bool = False, interim_every: float | None = None) -> None:
+                 all_input: bool = False, interim_every: float | None = None,
+                 context: Callable[[], str | None] = lambda: None) -> None:
         self.detector = ActivityDetector(activity)
         # turnCoverage TURN_INCLUDES_ALL_INPUT: a turn's audio reaches back to the end of
         # the previous turn, not only to the onset of speech.
@@ -136,6 +138,9 @@ class Listening:
         self._semantic = end_of_turn_model and self.detector.semantic_end_of_turn
         self._language = language  # languageCode: recognition is asked for it
         self._languages = languages  # the transcription config's languageCodes: narrows it
+        # the model's last reply, Whisper's prompt: a user's answer often picks up its
+        # words (bench/recognition.py: English WER 11.5 -> 8.6 % on the evaluation set)
+        self._context = context
         # the language the user has been speaking, as the conversation learns it (only
         # when none is asked for): recognition expects it (see session/hearing.py)
         self.expected: str | None = None
@@ -239,7 +244,7 @@ class Listening:
     def _transcribe(self, turn_id: int, start: float, end: float,
                     kind: TranscriptKind) -> Transcribe:
         return Transcribe(turn_id, start, end, self._language, kind=kind, expected=self.expected,
-                          languages=self._languages)
+                          languages=self._languages, prompt=self._context())
 
     def _transcript(self, turn_id: int, end: float, speaking: bool = False
                     ) -> _Transcript | None:

@@ -722,3 +722,13 @@ def test_the_models_last_reply_is_the_recognizers_context() -> None:
     speak(c, 5.0, 0.5, 0.9)
     [t2] = of(Transcribe, speak(c, 5.5, 0.3, 0.0))
     assert t2.prompt == "The ten of clubs."
+
+
+def test_a_completed_turn_is_prefilled_as_the_history_now_holds_it() -> None:
+    c = Conversation(EARLY)
+    c.setup(generationConfig={"responseModalities": ["TEXT"]})
+    [start] = starts(c.client({"realtimeInput": {"text": "Hi"}}))
+    c.delta(start.generation_id, "Hello there!")
+    [prefill] = of(Prefill, c.finish(start.generation_id))
+    assert [(m.role, m.content) for m in prefill.request.messages] == [
+        ("user", "Hi"), ("assistant", "Hello there!")]

@@ -263,7 +263,10 @@ class Responder:
         ]
         if self._machine.state is State.TURN_PENDING:
             return actions + self.start()
-        return actions + self._snapshot() + self.tell_pending_result()
+        actions += self._snapshot() + self.tell_pending_result()
+        # The history now holds the reply as delivered (spoken pieces, not the model's
+        # own tokens): evaluate it while the user thinks, not after their next words.
+        return actions + self.prefill()
 
     def _end(self, reply: Reply | None) -> None:
         """The turn is over: what the client got of ``reply`` joins the history."""

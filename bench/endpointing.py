@@ -25,8 +25,11 @@ elsewhere) are recognized on demand. Engine time is simulated two ways: *instant
 comes while the pause lasts) and *measured* (each answer arrives after the time it took
 when recorded, one call at a time per engine, as the server's scheduler runs them).
 
-Measured per item: **cut-off** (a turn ended at a point with more than 0.3 s of the
-utterance still to come: the utterance was split), and **end-of-turn delay** (the true
+A variant sets the session modules' constants for its replay (:func:`applied`); the
+"before" row spells out the defaults of commit 9534338, "after" is the code as it is.
+
+Measured per item: **cut-off** (a turn ended with more than 0.3 s of the utterance still
+to come, and the rest was heard as a turn of its own), and **end-of-turn delay** (the true
 end of speech, from the audio's loudness, to the moment the session ended the turn) for
 the items not cut off. Pause items (a 0.4-0.8 s mid-sentence pause) are counted apart.
 

@@ -19,7 +19,7 @@ from openlive.session.events import (
     TranscriptReady,
 )
 from tests.session.conversation import Conversation, sent, starts
-from tests.session.test_voice import of, speak
+from tests.session.test_voice import done, of, speak
 
 AHEAD = ServerCapabilities(audio_output=True, audio_input=True, end_of_turn_model=True,
                            answer_ahead=True)
@@ -61,7 +61,7 @@ def test_the_pause_starts_an_answer_that_is_held_until_the_turn_ends() -> None:
     c.feed(SynthesisDrained(gid))
     assert c.session.history.turns() == ()  # nothing of it is in the history yet
 
-    out = c.feed(EndOfTurnScored(score.turn_id, 0.95))  # done: the held answer goes out
+    out = done(c, score.turn_id, 1.0)  # done: the held answer goes out
     assert starts(out) == []  # no second generation
     frames = sent(out)
     assert audio_parts(frames) >= 1
@@ -75,7 +75,7 @@ def test_audio_synthesized_after_adoption_is_paced_as_usual() -> None:
     actions, score = pause_after(c, "tell me a story")
     [start] = starts(actions)
     gid = start.generation_id
-    c.feed(EndOfTurnScored(score.turn_id, 0.95))  # adopted before any text came
+    done(c, score.turn_id, 1.0)  # adopted before any text came
     [piece] = of(Synthesize, c.delta(gid, "Once upon a time. "))
     frames = sent(c.feed(SpeechSynthesized(gid, piece.piece_id, SECOND)))
     assert audio_parts(frames) == 1
@@ -95,7 +95,7 @@ def test_the_answer_is_dropped_when_the_user_goes_on() -> None:
     [score2], [again] = of(ScoreEndOfTurn, actions), starts(actions)
     assert again.request.messages[-1].content == "I would like tea"
     assert again.generation_id != gid
-    out = c.feed(EndOfTurnScored(score2.turn_id, 0.95))
+    out = done(c, score2.turn_id, 1.55)
     assert starts(out) == []  # the second answer ahead is the one adopted
     assert [m.content for m in c.session.history.turns()] == ["I would like tea"]
 
@@ -119,7 +119,7 @@ def test_function_calls_of_a_held_answer_go_out_only_once_it_is_adopted() -> Non
     assert out == []
     c.finish(gid)
     c.feed(SynthesisDrained(gid))
-    frames = sent(c.feed(EndOfTurnScored(score.turn_id, 0.95)))
+    frames = sent(done(c, score.turn_id, 1.0))
     [call] = [f["toolCall"] for f in frames if "toolCall" in f]
     assert call["functionCalls"][0]["name"] == "get_time"
 
@@ -150,5 +150,5 @@ def test_no_answer_ahead_for_text_replies_or_when_the_server_says_not() -> None:
                                        end_of_turn_model=True))):
         actions, score = pause_after(c, "what time is it")
         assert starts(actions) == []
-        [start] = starts(c.feed(EndOfTurnScored(score.turn_id, 0.95)))
+        [start] = starts(done(c, score.turn_id, 1.0))
         assert start.request.messages[-1].content == "what time is it"

@@ -91,3 +91,15 @@ def test_the_words_of_a_user_turn_keep_the_floor_only_if_they_are_aside() -> Non
     _, kept = judge.on_user_turn("", reply, 11.0)
     assert kept and reply.paused_at is None
     assert judge.on_user_turn("uh-huh", None, 11.0) == ([], False)
+
+
+def test_interjections_are_backchannels_however_whisper_spells_them() -> None:
+    from openlive.session.bargein import is_backchannel
+
+    # as Whisper wrote Kokoro's "uh-huh" and "yeah" and espeak's "uh-huh"
+    for text in ("Oh, ho.", "Yeah, ho.", "haha", "Uh-huh.", "Aha!", "Ooh.", "Mm-hmm.",
+                 "uh uh uh uh uh uh uh uh uh uh"):
+        assert is_backchannel(text), text
+    for text in ("Hi.", "He was not", "Who?", "How?", "Oh, sir.", "Hold on.", "No.", "Stop.",
+                 "yeah okay right sure"):
+        assert not is_backchannel(text), text

@@ -27,6 +27,7 @@ from openlive.session.events import (
     Tick,
     TranscriptReady,
 )
+from openlive.session.listening import MIN_END_SILENCE
 from openlive.session.speaking import LEAD_SECONDS
 from tests.session.conversation import Conversation, closes, sent, starts
 
@@ -92,6 +93,15 @@ def test_silence_window_ends_turn_then_transcript_starts_reply() -> None:
     assert not start.speculative  # the turn has ended: the user waits for this answer
 
 
+def done(c: Conversation, turn_id: int, pause: float, probability: float = 0.95) -> list:
+    """The end-of-turn model says "done" about the pause that began at ``pause``, 0.25 s
+    into it (as :func:`pause_words` leaves it); the actions up to the end of the silence
+    that the verdict waits out (MIN_END_SILENCE)."""
+    now = pause + 0.25
+    return c.feed(EndOfTurnScored(turn_id, probability)) + speak(
+        c, now, pause + MIN_END_SILENCE + FRAME - now, 0.01)
+
+
 def pause_words(c: Conversation, words: str, start: float = 1.0) -> tuple[list, Transcribe]:
     """Pause at ``start``; the pause's transcript comes back as ``words``. Returns the
     actions that brought, and the transcription asked for."""
@@ -113,8 +123,10 @@ def test_pause_transcribes_then_asks_the_end_of_turn_model() -> None:
     assert starts(actions) == []  # nothing is answered yet
     assert of(ScoreEndOfTurn, speak(c, 1.25, 0.4, 0.01)) == []  # once per pause
     actions = c.feed(EndOfTurnScored(score.turn_id, 0.93))
+    assert starts(actions) == []  # "done", but the pause is shorter than MIN_END_SILENCE
+    actions += speak(c, 1.65, 1.0 + MIN_END_SILENCE + FRAME - 1.65, 0.01)
     assert of(Transcribe, actions) == []  # no second transcription
-    [start] = starts(actions)  # answered at once from the speculative transcript
+    [start] = starts(actions)  # answered from the speculative transcript
     assert start.request.messages[-1].content == "what time is it"
 
 
@@ -469,7 +481,7 @@ def test_a_pause_transcript_is_sent_as_an_interim_input_transcription() -> None:
     speak(c, 1.25, 1.0, 0.9)
     actions, _ = pause_words(c, "what time is it", start=2.25)
     [score] = of(ScoreEndOfTurn, actions)
-    final = sent(c.feed(EndOfTurnScored(score.turn_id, 0.95)))
+    final = sent(done(c, score.turn_id, 2.25))
     assert {"serverContent": {"inputTranscription": {"text": "what time is it",
                                                      "finished": True}}} in final
 
@@ -490,7 +502,7 @@ def test_words_that_stop_mid_sentence_are_not_put_to_the_end_of_turn_model() -> 
     speak(c, 1.65, 0.6, 0.9)  # "... a large salad please"
     actions, _ = pause_words(c, "I would like a pizza and a salad", start=2.25)
     [score2] = of(ScoreEndOfTurn, actions)
-    [start] = starts(c.feed(EndOfTurnScored(score2.turn_id, 0.97)))
+    [start] = starts(done(c, score2.turn_id, 2.25, 0.97))
     assert start.request.messages[-1].content == "I would like a pizza and a salad"
 
 
@@ -521,7 +533,46 @@ def test_a_verdict_about_an_older_pause_does_not_end_the_turn_at_a_newer_one() -
     out = c.feed(EndOfTurnScored(score.turn_id, 0.97))  # about the old pause: not an end
     assert starts(out) == []
     [score2] = of(ScoreEndOfTurn, out)  # the new pause is asked about now
-    [start] = starts(c.feed(EndOfTurnScored(score2.turn_id, 0.97)))
+    [start] = starts(done(c, score2.turn_id, 1.55, 0.97))
+    assert start.request.messages[-1].content == "what time is it"
+
+
+def test_a_done_verdict_waits_out_the_minimum_silence() -> None:
+    c = voice()
+    speak(c, 0.0, 1.0, 0.9)
+    actions, _ = pause_words(c, "please set a timer for")  # 0.25 s into the pause
+    [score] = of(ScoreEndOfTurn, actions)
+    assert starts(c.feed(EndOfTurnScored(score.turn_id, 0.96))) == []  # too soon
+    assert starts(speak(c, 1.25, MIN_END_SILENCE - 0.25 - FRAME, 0.01)) == []
+    [start] = starts(speak(c, 1.0 + MIN_END_SILENCE - FRAME, 2 * FRAME, 0.01))
+    assert start.request.messages[-1].content == "please set a timer for"
+
+
+def test_a_done_verdict_is_dropped_when_the_user_talks_within_the_minimum_silence() -> None:
+    c = voice()
+    speak(c, 0.0, 1.0, 0.9)
+    actions, _ = pause_words(c, "please set a timer for")
+    [score] = of(ScoreEndOfTurn, actions)
+    c.feed(EndOfTurnScored(score.turn_id, 0.96))
+    assert starts(speak(c, 1.25, 0.4, 0.9)) == []  # "... ten minutes"
+    # silence again: the old verdict does not end the turn; the new pause is asked about
+    actions = speak(c, 1.65, MIN_END_SILENCE - 0.1, 0.01)
+    assert starts(actions) == []
+    [spec] = [t for t in of(Transcribe, actions) if t.end > 1.6]
+    actions = c.feed(TranscriptReady(spec.turn_id, "please set a timer for ten minutes",
+                                     end=spec.end))
+    [score2] = of(ScoreEndOfTurn, actions)
+    [start] = starts(c.feed(EndOfTurnScored(score2.turn_id, 0.96)) + speak(c, 2.35, 0.2, 0.01))
+    assert start.request.messages[-1].content == "please set a timer for ten minutes"
+
+
+def test_a_verdict_after_the_minimum_silence_ends_the_turn_at_once() -> None:
+    c = voice()
+    speak(c, 0.0, 1.0, 0.9)
+    actions, _ = pause_words(c, "what time is it")
+    [score] = of(ScoreEndOfTurn, actions)
+    speak(c, 1.25, MIN_END_SILENCE, 0.01)  # a slow model: the silence has passed
+    [start] = starts(c.feed(EndOfTurnScored(score.turn_id, 0.9)))
     assert start.request.messages[-1].content == "what time is it"
 
 

@@ -44,12 +44,21 @@ BACKCHANNELS = frozenset({
 })
 _WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
 _HUM = re.compile(r"[mh]*m[mh]*(?:-[mh]+)*")  # "mmh", "mhm", "hmm-mm": spelled any way
+# Vowel-and-h interjections however Whisper spells them: "uh-huh", "oh, ho", "aha",
+# "haha", "ooh". Measured (bench/endpointing.py, 2026-12-07): Kokoro's "uh-huh" and
+# "yeah" come back as "Oh, ho." and "Yeah, ho.", espeak's as "haha"; 4 of the 17 false
+# barge-ins of 47 sounds that must not interrupt. Only a/o/u: "hi" and "he" are words.
+_SYLLABLE = r"(?:[aou]+h*|h+[aou]+h*)"
+INTERJECTION = re.compile(rf"{_SYLLABLE}(?:-?{_SYLLABLE})*")
 
 
 def is_backchannel(text: str) -> bool:
-    """True for an empty transcript or a short acknowledgement like "mm-hm" or "I see"."""
+    """True for an empty transcript or a short acknowledgement like "mm-hm" or "I see".
+
+    Short counts distinct words: Whisper hears espeak's "uh-huh" as "uh" ten times over."""
     words = _WORD.findall(text.lower())
-    return len(words) <= 3 and all(w in BACKCHANNELS or _HUM.fullmatch(w) for w in words)
+    return len(set(words)) <= 3 and all(
+        w in BACKCHANNELS or _HUM.fullmatch(w) or INTERJECTION.fullmatch(w) for w in words)
 
 
 def is_echo_of(transcript: str, reply_text: str) -> bool:

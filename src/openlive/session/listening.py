@@ -20,6 +20,14 @@ the audio up to the end of speech, is the same at every report of one pause). Ru
 by side on two cores the two models slowed each other (Whisper 0.33 s alone, 0.47 s
 beside Smart Turn), and the transcript is what the answer ahead needs; Smart Turn then
 runs while the answer is being generated, off the critical path.
+
+Neither opinion is trusted inside a short pause. Replayed on the evaluation set's real
+voices (``bench/endpointing.py``), Smart Turn says "done" with 0.96 after "Please set a
+timer for." (Whisper adds the full stop), and readers of LibriVox pause 0.2-0.5 s inside
+sentences: with engines fast enough to answer within the pause, 22 of 88 utterances were
+cut. So a "done" verdict ends the turn only once the pause has lasted
+:data:`MIN_END_SILENCE`; the transcript and the answer ahead still start at the first
+pause report, so the wait overlaps the answer's generation.
 """
 
 from __future__ import annotations
@@ -49,7 +57,19 @@ from openlive.session.activity import (
     State as ActivityState,
 )
 
-END_OF_TURN_THRESHOLD = 0.5  # Smart Turn's "done" probability
+# Smart Turn's "done" probability. Measured on the evaluation set (bench/endpointing.py,
+# 2026-12-07): raising it to 0.7-0.9 hardly lowers cut-offs (Smart Turn is sure of the
+# wrong pauses: 0.96 after "Please set a timer for.") and sends 5-20 of 78 finished turns
+# to the silence window instead (p50 delay +0.1-0.3 s): it stays at 0.5.
+END_OF_TURN_THRESHOLD = 0.5
+# Silence (seconds since the end of speech) before a "done" verdict may end the turn; a
+# verdict that comes sooner waits for it, and is dropped if the user talks again.
+# Measured on the evaluation set with instant engines (the worst case: a fast machine):
+# cut-offs 22/88 utterances at 0 s, 7/88 at 0.6 s, 3/88 at 0.7 s, 1/88 at 0.8 s, 0/88 at
+# 0.9 s (the set's mid-sentence pauses last 0.4-0.8 s); the end-of-turn delay of finished
+# turns, p50, rises from 0.20 s to 0.86 s with instant engines but only from 0.89 s to
+# 0.93 s with this box's measured Whisper and Smart Turn times, which mostly fill it.
+MIN_END_SILENCE = 0.8
 
 # Words after which an English sentence is practically never complete: conjunctions,
 # articles, possessive determiners, "to"/"of", fillers. Kept short on purpose: a word
@@ -150,6 +170,8 @@ class Listening:
         self._scoring: int | None = None  # turn id with an end-of-turn check in flight
         self._pause_end: float | None = None  # the latest pause (speech end) of the turn
         self._scored_end: float | None = None  # the pause the end-of-turn model was asked about
+        self._done_at: float | None = None  # a pause judged "done", waiting for MIN_END_SILENCE
+        self._heard_until = 0.0  # audio time of the latest VAD frame
         # Speculative: the turn's audio is transcribed at each pause, so that when the
         # turn ends there (the end-of-turn model says so, or the window runs out) the
         # transcript is ready or nearly; if the user goes on, the result is dropped.
@@ -203,11 +225,12 @@ class Listening:
         """One VAD frame's score; may start or end a turn or ask the end-of-turn model."""
         actions: list[Action] = []
         signals: list[Signal] = []
+        self._heard_until = at
         for event in self.detector.feed(at, probability):
             match event:
                 case SpeechStarted(audio_from=audio_from):
                     self._turn_from = self._last_end if self._all_input else audio_from
-                    self._scoring = self._pause_end = self._scored_end = None
+                    self._scoring = self._pause_end = self._scored_end = self._done_at = None
                     self._interim_from, self._interim_busy = audio_from, False
                     signals.append(UserTurnStarted(event.at))
                 case PauseDetected():
@@ -216,6 +239,10 @@ class Listening:
                     more_actions, more_signals = self._end_turn(speech_end)
                     actions += more_actions
                     signals += more_signals
+        if self._done_at is not None:
+            more_actions, more_signals = self._end_when_silent_enough()
+            actions += more_actions
+            signals += more_signals
         return actions + self._interim(at), signals
 
     def _interim(self, at: float) -> list[Action]:
@@ -227,6 +254,16 @@ class Listening:
         self._interim_from, self._interim_busy = at, True
         self._transcripts.append(_Transcript(self._next_turn_id, at, speaking=True))
         return [self._transcribe(self._next_turn_id, self._turn_from, at, "partial")]
+
+    def _end_when_silent_enough(self) -> tuple[list[Action], list[Signal]]:
+        """A pause judged "done" ends the turn once MIN_END_SILENCE has passed in it."""
+        done_at = self._done_at
+        if done_at is None or done_at != self._pause_end or not self._still_paused():
+            self._done_at = None  # talking again: the verdict is about a pause that ended
+            return [], []
+        if self._heard_until - done_at < MIN_END_SILENCE - 1e-9:
+            return [], []
+        return self._end_at_pause()
 
     def _on_pause(self, speech_end: float) -> list[Action]:
         if self._turn_from is None:
@@ -308,7 +345,8 @@ class Listening:
         self._scoring = None
         if (probability >= END_OF_TURN_THRESHOLD and self._scored_end == self._pause_end
                 and self._still_paused()):
-            return self._end_at_pause()
+            self._done_at = self._pause_end
+            return self._end_when_silent_enough()
         # mid-sentence, or talking again: the silence window decides, unless a later
         # pause is waiting for its own check
         return self._ask_end_of_turn(), []
@@ -326,7 +364,7 @@ class Listening:
     def _end_turn(self, speech_end: float) -> tuple[list[Action], list[Signal]]:
         start = self._turn_from
         self._turn_from = None
-        self._scoring = self._pause_end = self._scored_end = None
+        self._scoring = self._pause_end = self._scored_end = self._done_at = None
         if start is None or speech_end <= start:
             return [], []
         self._last_end = speech_end

@@ -733,7 +733,7 @@ def test_words_are_recognized_while_the_user_speaks_and_the_settled_ones_prefill
     c.setup(generationConfig={"responseModalities": ["AUDIO"]}, inputAudioTranscription={})
     actions = speak(c, 0.0, 1.6, 0.9)
     [first] = of(Transcribe, actions)
-    assert first.kind == "partial" and first.end - first.start >= 1.0
+    assert first.kind == "interim" and first.end - first.start >= 1.0
     assert of(Transcribe, speak(c, 1.6, 1.0, 0.9)) == []  # one decode at a time
     out = c.feed(TranscriptReady(first.turn_id, "What is the cap", end=first.end))
     # one decode settles nothing yet; the client sees it as the interim transcript

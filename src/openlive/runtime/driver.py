@@ -327,6 +327,12 @@ class SessionDriver:
 
     def _transcribe(self, action: Transcribe) -> None:
         assert self._audio is not None and self._engines.asr is not None
+        waiting = getattr(self._engines.asr, "waiting", None)  # WhisperRecognizer has it
+        if action.kind == "interim" and isinstance(waiting, int) and waiting > 0:
+            # others wait for the recognizer (turns that ended): skip it; the words come
+            # with the next one, or the turn's own transcript
+            self._feed(TranscriptReady(action.turn_id, "", end=action.end))
+            return
         pcm = self._audio.cut(action.start, action.end)
         self._report(work.transcribe(self._engines.asr, pcm, action, self._session.session_id))
 

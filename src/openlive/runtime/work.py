@@ -55,8 +55,10 @@ async def transcribe(asr: SpeechRecognizer, pcm: bytes, action: Transcribe,
                      session_id: str) -> TranscriptReady | TranscriptionFailed:
     """Recognize ``pcm``, the audio ``action`` names."""
     set_requester(session_id)
-    # a partial at a pause may be thrown away; a final is what the user waits for
-    priority = Priority.WAITING if action.kind == "final" else Priority.REVISABLE
+    # a partial at a pause may be thrown away; a final is what the user waits for; the
+    # words while the user speaks only make things faster
+    priority = {"final": Priority.WAITING, "partial": Priority.REVISABLE,
+                "interim": Priority.SPECULATIVE}[action.kind]
     try:
         result = await retry.call(
             lambda: asr.transcribe(pcm, language=action.language, expected=action.expected,

@@ -124,8 +124,10 @@ class IngestAudio:
 
 #: What a transcript is for. "final": the user's turn has ended (or a reply waits on the
 #: words), someone waits for it. "partial": the words so far at a pause, revisable: the
-#: turn may go on, and then the result is dropped.
-TranscriptKind = Literal["final", "partial"]
+#: turn may go on, and then the result is dropped. "interim": the words so far while the
+#: user still speaks, for the interim transcript and the prefill: the least urgent,
+#: skipped when the recognizer has work someone waits for.
+TranscriptKind = Literal["final", "partial", "interim"]
 
 
 @dataclass(frozen=True, slots=True)

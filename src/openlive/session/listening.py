@@ -253,7 +253,7 @@ class Listening:
             return []
         self._interim_from, self._interim_busy = at, True
         self._transcripts.append(_Transcript(self._next_turn_id, at, speaking=True))
-        return [self._transcribe(self._next_turn_id, self._turn_from, at, "partial")]
+        return [self._transcribe(self._next_turn_id, self._turn_from, at, "interim")]
 
     def _end_when_silent_enough(self) -> tuple[list[Action], list[Signal]]:
         """A pause judged "done" ends the turn once MIN_END_SILENCE has passed in it."""

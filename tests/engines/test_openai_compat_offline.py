@@ -316,7 +316,7 @@ async def test_a_spoken_reply_is_guided_and_ends_at_its_bound() -> None:
     messages = json.loads(seen[0].content)["messages"]
     assert messages[0]["role"] == "system"
     assert "spoken aloud" in messages[0]["content"]
-    assert "answer in French" in messages[0]["content"]
+    assert "Reply in French." in messages[0]["content"]
     await model.aclose()
 
 

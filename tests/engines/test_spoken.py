@@ -76,10 +76,11 @@ def test_output_is_a_prefix_of_the_input(pieces: list[str], chars: int) -> None:
 
 
 def test_guidance_names_the_users_language() -> None:
-    assert "answer in Spanish" in spoken_guidance(SpokenReply("es-ES"))
-    assert "answer in English" in spoken_guidance(SpokenReply("en"))
-    assert "the language the user speaks" in spoken_guidance(SpokenReply(None))
-    assert "the language the user speaks" in spoken_guidance(SpokenReply("xx-nope"))
+    assert "Reply in Spanish." in spoken_guidance(SpokenReply("es-ES"))
+    assert "Reply in English." in spoken_guidance(SpokenReply("en"))
+    assert "the language you are spoken to in" in spoken_guidance(SpokenReply(None))
+    assert "the language you are spoken to in" in spoken_guidance(SpokenReply("xx-nope"))
+    assert "user" not in spoken_guidance(SpokenReply("en"))
 
 
 def test_guidance_follows_the_system_instruction() -> None:

@@ -22,10 +22,11 @@ from openlive.catalog.languages import live_language
 from openlive.chat import ChatMessage, SpokenReply
 from openlive.errors import InvalidArgument
 
+# In the second person and without "the user": the 0.5B default model, told "the user
+# speaks English", answered a read-out sentence with "The user is speaking in English."
 SPOKEN_GUIDANCE = (
-    "You are talking with the user by voice: everything you write is spoken aloud. "
-    "Answer in one to three short sentences of plain speech, with no lists, headings, "
-    "markdown, code or emoji, unless the user asks for more."
+    "Your reply is spoken aloud. Answer in one to three short sentences of plain "
+    "speech, with no lists, headings, markdown, code or emoji, unless asked for more."
 )
 
 
@@ -33,8 +34,8 @@ def spoken_guidance(spoken: SpokenReply) -> str:
     """The instruction for a spoken reply, naming the user's language when known."""
     name = _language_name(spoken.language)
     if name is None:
-        return f"{SPOKEN_GUIDANCE} Answer in the language the user speaks."
-    return f"{SPOKEN_GUIDANCE} The user speaks {name}: answer in {name}."
+        return f"{SPOKEN_GUIDANCE} Reply in the language you are spoken to in."
+    return f"{SPOKEN_GUIDANCE} Reply in {name}."
 
 
 def with_spoken_guidance(messages: Sequence[ChatMessage],

@@ -435,3 +435,15 @@ def test_english_decodes_on_base_unless_given_another_model() -> None:
     chosen = WhisperRecognizer(preload=False, english_model_path=tiny)
     assert chosen._english.path == tiny
     assert chosen._multilingual.path.name == "whisper-base-ct2"
+
+
+def test_a_decode_that_loops_compresses_too_well() -> None:
+    from openlive.engines.asr.whisper import LOOP_COMPRESSION_RATIO, compression_ratio
+
+    loop = "10分間、10分間、10分間、10分間、10分間、10分間、10分間、"  # heard on Kokoro's English
+    assert compression_ratio(loop) > LOOP_COMPRESSION_RATIO
+    for speech in ("Please set a timer for ten minutes.",
+                   "and mister john dashwood had then leisure to consider how much there",
+                   "¿Cuántas patas tiene una araña?", "東京は日本の首都です。"):
+        assert compression_ratio(speech) < LOOP_COMPRESSION_RATIO, speech
+    assert compression_ratio("") == 0.0

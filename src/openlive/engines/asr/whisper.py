@@ -42,6 +42,7 @@ import functools
 import math
 import os
 import threading
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -244,11 +245,27 @@ class _Model:
         allowed: frozenset[str] = frozenset(),
         prompt_text: str | None = None,
     ) -> tuple[str, str]:
-        duration = len(samples) / SAMPLE_RATE
         encoded = _encode(whisper, samples, options.window_s)
+        detected = language is None
         if language is None:
             scores = _language_scores(whisper, encoded)
             language = options.language_rule.choose(scores, expected, allowed)
+        text = self._decode(whisper, encoded, samples, language, beam, options, prompt_text)
+        fallback = expected or FALLBACK_LANGUAGE
+        if (detected and language != fallback and (not allowed or fallback in allowed)
+                and compression_ratio(text) > LOOP_COMPRESSION_RATIO):
+            # Decoding in the detected language went round in a loop ("10分間、10分間、…"
+            # for a Kokoro voice's English "ten minutes"): Whisper's own sign of a wrong
+            # guess. Decode in the session's (or the default) language instead.
+            again = self._decode(whisper, encoded, samples, fallback, beam, options,
+                                 prompt_text)
+            if compression_ratio(again) < compression_ratio(text):
+                return again, fallback
+        return text, language
+
+    def _decode(self, whisper: WhisperModel, encoded: Any, samples: FloatArray, language: str,
+                beam: int, options: DecodeOptions, prompt_text: str | None) -> str:
+        duration = len(samples) / SAMPLE_RATE
         tokenizer, prompt, suppress = self._prompt(whisper, language)
         previous = previous_text_tokens(tokenizer, prompt_text)
         if previous:  # Whisper's own format for earlier text: <|startofprev|> text <|sot|>…
@@ -266,7 +283,7 @@ class _Model:
         text = str(tokenizer.decode(result.sequences_ids[0])).strip()
         if result.no_speech_prob > options.no_speech_threshold or not _has_words(text):
             text = ""
-        return text, language
+        return text
 
     def language_scores(self, samples: FloatArray, options: DecodeOptions) -> dict[str, float]:
         """The probability of each language for ``samples``, as detection sees it."""
@@ -363,6 +380,17 @@ def _transcribe_long(
         if segment.no_speech_prob <= options.no_speech_threshold
     ).strip()  # fmt: skip
     return (text if _has_words(text) else ""), str(info.language)
+
+
+# Whisper's own test for a decode that went round in a loop (faster-whisper and OpenAI's
+# transcribe() retry above it): the text compresses too well.
+LOOP_COMPRESSION_RATIO = 2.4
+
+
+def compression_ratio(text: str) -> float:
+    """How much zlib shrinks ``text`` (UTF-8): about 1-2 for speech, more for loops."""
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data)) if data else 0.0
 
 
 def _has_words(text: str) -> bool:

@@ -7,9 +7,10 @@ instruction, as most Live programs send it. Two servers run side by side, on the
 models, asked in turn (machines here are shared and noisy, so the comparison is within
 one run):
 
-* ``bounded``: today's defaults (``--spoken-answer-chars 240``: the spoken-reply
-  instruction, and the answer ends at the first sentence end past 240 characters);
-* ``unbounded``: ``--spoken-answer-chars 0`` (no instruction, no bound: the old behaviour);
+* ``bounded``: today's defaults (``--spoken-answer-chars 240``: the answer ends at the
+  first sentence end past 240 characters);
+* ``unbounded``: ``--spoken-answer-chars 0`` (no bound; the spoken-reply instruction,
+  which every AUDIO session gets, stays);
 
 and a third condition on the bounded server, ``asked``, sets
 ``generationConfig.maxOutputTokens`` 400, which replaces the bound.

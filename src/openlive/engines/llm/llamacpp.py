@@ -72,6 +72,7 @@ against ``input_ids[:n_tokens]`` and on its private ``_requires_eval`` flag.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
@@ -193,24 +194,34 @@ class LlamaCppModel:
         does not hold up the next request.
         """
         _check_sampling(request.sampling)
+        async with self._on_worker(priority, self._run, request) as (generation, _):
+            while not isinstance(item := await generation.queue.get(), Finished):
+                if item is None:
+                    raise EngineError("generation cancelled: the model was closed")
+                if isinstance(item, EngineError):
+                    raise item
+                yield item
+        yield item
+
+    @contextlib.asynccontextmanager
+    async def _on_worker(
+        self, priority: Priority, job: Callable[[_Generation, GenerationRequest], None],
+        request: GenerationRequest,
+    ) -> AsyncIterator[tuple[_Generation, asyncio.Future[None]]]:
+        """Hold the model's one slot and run ``job`` on its worker thread for the block;
+        leaving the block (or being cancelled) stops the job and waits for the thread."""
         loop = asyncio.get_running_loop()
         async with self._slots.slot(priority):
             self._check_open()
             generation = _Generation(loop, self._eos)
             self._current = generation
-            worker = loop.run_in_executor(self._executor, self._run, generation, request)
+            worker = loop.run_in_executor(self._executor, job, generation, request)
             try:
-                while not isinstance(item := await generation.queue.get(), Finished):
-                    if item is None:
-                        raise EngineError("generation cancelled: the model was closed")
-                    if isinstance(item, EngineError):
-                        raise item
-                    yield item
+                yield generation, worker
             finally:
                 generation.cancel()
                 await asyncio.wait({worker})  # survives our own cancellation
                 self._current = None
-        yield item
 
     async def prefill(self, request: GenerationRequest, *,
                       priority: Priority = Priority.SPECULATIVE) -> None:
@@ -219,18 +230,8 @@ class LlamaCppModel:
         the user says after it, and the turn's closing template. The context's history
         is the one the KV snapshots keep per conversation, so another session's turn in
         between costs a snapshot save and restore, not the evaluation."""
-        loop = asyncio.get_running_loop()
-        async with self._slots.slot(priority):
-            self._check_open()
-            generation = _Generation(loop, self._eos)
-            self._current = generation
-            worker = loop.run_in_executor(self._executor, self._prefill, generation, request)
-            try:
-                await asyncio.shield(worker)
-            finally:
-                generation.cancel()
-                await asyncio.wait({worker})  # survives our own cancellation
-                self._current = None
+        async with self._on_worker(priority, self._prefill, request) as (_, worker):
+            await asyncio.shield(worker)
 
     def _prefill(self, generation: _Generation, request: GenerationRequest) -> None:
         """Worker thread: evaluate the prompt's tokens the context does not hold yet."""

@@ -7,7 +7,7 @@ from dataclasses import replace
 import orjson
 
 from openlive.chat import ChatMessage, Role
-from openlive.errors import PolicyViolation
+from openlive.errors import InvalidArgument, PolicyViolation
 from openlive.protocol.types import Content, Part
 from openlive.session.seeing import image_from_blob, is_image
 
@@ -44,7 +44,8 @@ def content_message(content: Content, image_detail: str | None = None) -> ChatMe
     """
     role = _ROLES.get((content.role or "user").lower())
     if role is None:
-        raise PolicyViolation(f"Unknown role '{content.role}': use 'user' or 'model'.")
+        # the hosted API answers a role it does not know as a bad argument (1007)
+        raise InvalidArgument(f"Unknown role '{content.role}': use 'user' or 'model'.")
     images = tuple(
         image_from_blob(p.inline_data, image_detail)
         for p in content.parts

@@ -447,3 +447,13 @@ def test_a_decode_that_loops_compresses_too_well() -> None:
                    "¿Cuántas patas tiene una araña?", "東京は日本の首都です。"):
         assert compression_ratio(speech) < LOOP_COMPRESSION_RATIO, speech
     assert compression_ratio("") == 0.0
+
+
+def test_a_short_loop_is_a_loop_too() -> None:
+    from openlive.engines.asr.whisper import loops
+
+    assert loops("Message is equals 1-1-1-1-1-1-1-1-1-1-1-1-1")  # base on Piper's "one"
+    assert loops("10分間、10分間、10分間、10分間、10分間、10分間、10分間、")
+    assert not loops("Messages equals 1 what is the capital on France.")
+    assert not loops("No, no, no, that is not what I said.")  # three is speech
+    assert not loops("")

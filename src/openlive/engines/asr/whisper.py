@@ -41,10 +41,11 @@ from __future__ import annotations
 import functools
 import math
 import os
+import re
 import threading
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -253,14 +254,23 @@ class _Model:
         text = self._decode(whisper, encoded, samples, language, beam, options, prompt_text)
         fallback = expected or FALLBACK_LANGUAGE
         if (detected and language != fallback and (not allowed or fallback in allowed)
-                and compression_ratio(text) > LOOP_COMPRESSION_RATIO):
+                and loops(text)):
             # Decoding in the detected language went round in a loop ("10分間、10分間、…"
             # for a Kokoro voice's English "ten minutes"): Whisper's own sign of a wrong
             # guess. Decode in the session's (or the default) language instead.
             again = self._decode(whisper, encoded, samples, fallback, beam, options,
                                  prompt_text)
-            if compression_ratio(again) < compression_ratio(text):
-                return again, fallback
+            if not loops(again) or compression_ratio(again) < compression_ratio(text):
+                text, language = again, fallback
+        if loops(text) and not options.no_repeat_ngram_size:
+            # Still a loop ("Message is equals 1-1-1-1-1-…" for Piper's "messages equals
+            # one"): decode once more with no token trigram repeated, and keep that if it
+            # loops less.
+            unlooped = replace(options, no_repeat_ngram_size=LOOP_NGRAM)
+            again = self._decode(whisper, encoded, samples, language, beam, unlooped,
+                                 prompt_text)
+            if again and not loops(again):
+                text = again
         return text, language
 
     def _decode(self, whisper: WhisperModel, encoded: Any, samples: FloatArray, language: str,
@@ -385,12 +395,31 @@ def _transcribe_long(
 # Whisper's own test for a decode that went round in a loop (faster-whisper and OpenAI's
 # transcribe() retry above it): the text compresses too well.
 LOOP_COMPRESSION_RATIO = 2.4
+LOOP_NGRAM = 3  # the repeated token n-gram a second decode of a loop may not use
 
 
 def compression_ratio(text: str) -> float:
     """How much zlib shrinks ``text`` (UTF-8): about 1-2 for speech, more for loops."""
     data = text.encode("utf-8")
     return len(data) / len(zlib.compress(data)) if data else 0.0
+
+
+_WORDS = re.compile(r"\w+")
+LOOP_RUN = 5  # the same word this many times in a row: a loop too short to compress
+
+
+def loops(text: str) -> bool:
+    """Whether a decode went round in a loop: it compresses too well, or repeats one
+    word at least LOOP_RUN times in a row ("equals 1-1-1-1-1-1", short for zlib)."""
+    if compression_ratio(text) > LOOP_COMPRESSION_RATIO:
+        return True
+    run, last = 0, None
+    for word in _WORDS.findall(text.casefold()):
+        run = run + 1 if word == last else 1
+        last = word
+        if run >= LOOP_RUN:
+            return True
+    return False
 
 
 def _has_words(text: str) -> bool:

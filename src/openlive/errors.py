@@ -91,6 +91,11 @@ class EngineError(OpenLiveError):
         super().__init__(message)
 
 
+class ContextOverflow(EngineError):
+    """The request does not fit the model's context window: the client's input is too
+    large (1007 for the session), not a failure of the model."""
+
+
 class StoreError(OpenLiveError):
     """The key/token/snapshot store could not complete an operation."""
 

@@ -162,6 +162,19 @@ def test_words_are_heard_while_the_user_still_speaks(real_server: Server, tmp_pa
 
 
 @pytest.mark.realmodel
+def test_a_turn_larger_than_the_models_context_is_refused_naming_the_limit(
+        real_server: Server) -> None:
+    """A 10 MB text turn: closed with 1007 and the model's limit in the reason (it used
+    to be 1011 "the language model failed" after 18 s), and the server still answers."""
+    result = run_client(real_server, {"mode": "too_large", "bytes": 10_000_000})
+    assert result["code"] == 1007, result
+    assert "context window of" in result["reason"] and "tokens" in result["reason"], result
+    answer = run_client(real_server, {"mode": "text", "prompt": QUESTION,
+                                      "system": "Answer in one short sentence."})
+    assert "paris" in words(answer["text"]), answer
+
+
+@pytest.mark.realmodel
 @pytest.mark.parametrize("modality", ["TEXT", "AUDIO"])
 def test_real_model_calls_a_function_and_answers_from_its_result(real_server: Server,
                                                                  modality: str) -> None:

@@ -305,13 +305,26 @@ async def test_a_cancelled_prefill_leaves_the_model_correct(model) -> None:
 
 
 async def test_prompt_longer_than_the_context_is_an_engine_error(model) -> None:
-    from openlive.errors import EngineError
+    from openlive.errors import ContextOverflow
 
     huge = ask("word " * 3000)
-    with pytest.raises(EngineError, match="context window"):
+    with pytest.raises(ContextOverflow, match=r"tokens long, more than .* 2048 tokens"):
         await generate(model, huge, max_tokens=4)
     _, finished, _ = await generate(model, ask("Say OK."), max_tokens=4, temperature=0.0)
     assert finished.completion_tokens >= 1
+
+
+async def test_a_prompt_no_tokenization_could_fit_is_refused_without_tokenizing(
+        model, monkeypatch) -> None:
+    """A 10 MB turn took 18 s to fail: now the bytes alone say it cannot fit."""
+    from openlive.errors import ContextOverflow
+
+    def no_tokenizing(*args: object) -> None:
+        raise AssertionError("tokenized a prompt that cannot fit")
+
+    monkeypatch.setattr(model, "_tokenize", no_tokenizing)
+    with pytest.raises(ContextOverflow, match=r"at least \d+ tokens long \(\d+ bytes\)"):
+        await generate(model, ask("x" * 10_000_000), max_tokens=4)
 
 
 async def generate_counting(model, messages, **sampling: object) -> tuple[str, int]:

@@ -29,7 +29,7 @@ from openlive.engines.llm.base import (
 )
 from openlive.engines.scheduler import Priority, set_requester
 from openlive.engines.tools.base import ServerTool
-from openlive.errors import EngineError
+from openlive.errors import ContextOverflow, EngineError
 from openlive.runtime import retry
 from openlive.runtime.engines import EndOfTurnModel
 from openlive.session.actions import Prefill, RunServerTool, StartGeneration, Transcribe
@@ -131,6 +131,9 @@ async def generate(model: LanguageModel, action: StartGeneration, feed: Callable
                 first = False
                 metrics.GENERATION_FIRST_TOKEN.labels(action.backend).observe(clock() - started)
             feed(_session_event(gid, event, action.backend, session_id))
+    except ContextOverflow as err:
+        log.info("session %s: input too large: %s", session_id, err)
+        feed(GenerationFailed(gid, str(err), too_large=True))
     except EngineError as err:
         log.error("session %s: generation failed: %s", session_id, err)
         feed(GenerationFailed(gid, "the language model failed."))

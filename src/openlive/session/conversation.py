@@ -146,6 +146,10 @@ class Conversation:
                 return self.hearing.on_end_of_turn_score(event, now)
             case TranscriptReady():
                 return self.hearing.on_transcript(event, now)
+            case GenerationFailed(too_large=True):
+                if responder.current(event.generation_id) is None:
+                    return []
+                return self.close(CloseCode.INVALID_ARGUMENT, event.reason)
             case GenerationFailed() | SynthesisFailed():
                 if responder.current(event.generation_id) is None:
                     return []

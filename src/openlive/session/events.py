@@ -54,6 +54,8 @@ class ServerToolFinished:
 class GenerationFailed:
     generation_id: int
     reason: str
+    # the input does not fit the model (INVALID_ARGUMENT); otherwise the model failed
+    too_large: bool = False
 
 
 

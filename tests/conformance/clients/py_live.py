@@ -305,12 +305,30 @@ async def see(client, job):
     return out
 
 
+async def too_large(client, job):
+    """One text turn of ``job["bytes"]`` bytes; how the session ends (APIError's code and
+    details, as google-genai 2.x and 3.x raise a close frame) and how long it took."""
+    config = {"response_modalities": ["TEXT"]}
+    started = time.perf_counter()
+    try:
+        async with client.aio.live.connect(model=MODEL, config=config) as session:
+            await session.send_client_content(
+                turns={"role": "user", "parts": [{"text": "word " * (job["bytes"] // 5)}]})
+            async for _ in session.receive():
+                pass
+    except Exception as exc:  # noqa: BLE001 - the close frame, as the SDK raises it
+        return {"code": getattr(exc, "code", None), "reason": str(getattr(exc, "details", exc)),
+                "seconds": time.perf_counter() - started}
+    return {"code": None, "reason": "", "seconds": time.perf_counter() - started}
+
+
 async def main():
     job = json.loads(sys.argv[1])
     client = genai.Client()
     run = {"text": text, "voice": voice, "barge_in": barge_in, "speakerphone": speakerphone,
            "go_away": go_away,
-           "resume": resume, "chat": chat, "failover": failover, "see": see}[job["mode"]]
+           "resume": resume, "chat": chat, "failover": failover, "see": see,
+           "too_large": too_large}[job["mode"]]
     print(json.dumps(await run(client, job)))
 
 

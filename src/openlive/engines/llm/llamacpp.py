@@ -119,7 +119,7 @@ from openlive.engines.llm.tools import (
 from openlive.engines.models import QWEN25_CODER_05B
 from openlive.engines.scheduler import Priority, Resource
 from openlive.engines.weights import ensure
-from openlive.errors import ConfigError, EngineError
+from openlive.errors import ConfigError, ContextOverflow, EngineError
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -165,6 +165,10 @@ class LlamaCppModel:
         self._chain_tool_calls = chain_tool_calls
         self._eos = self._llama.token_eos()
         self._capabilities = LlmCapabilities(context_window=self._llama.n_ctx(), tools=True)
+        # no token of the vocabulary spells more bytes than this: a prompt longer than
+        # the context times this cannot fit, and is refused without tokenizing it
+        self._max_token_bytes = max(len(self._llama.detokenize([token]))
+                                    for token in range(self._llama.n_vocab()))
         self._slots = Resource("llamacpp", 1)  # one generation at a time: one context
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamacpp")
         self._current: _Generation | None = None  # the generation holding the slot
@@ -236,7 +240,7 @@ class LlamaCppModel:
     def _prefill(self, generation: _Generation, request: GenerationRequest) -> None:
         """Worker thread: evaluate the prompt's tokens the context does not hold yet."""
         spoken = with_spoken_guidance(request.messages, request.spoken)
-        tokens = self._tokenize(*self._prompt(spoken, request.tools))
+        tokens = self._fitting_tokens(*self._prompt(spoken, request.tools))
         if self._snapshots.enabled:
             self._snapshots.prepare(self._llama, tokens)
         llama = self._llama
@@ -295,6 +299,28 @@ class LlamaCppModel:
     def _count_sync(self, messages: tuple[ChatMessage, ...], tools: tuple[ToolSpec, ...]) -> int:
         return len(self._tokenize(*self._prompt(messages, tools)))
 
+    def _fitting_tokens(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+    ) -> list[int]:
+        """The prompt's tokens; :class:`ContextOverflow` when they leave no room to answer
+        in the context window (at once, without tokenizing, for a prompt so long that no
+        tokenization could fit it: a 10 MB turn took 18 s to fail)."""
+        window = self._llama.n_ctx()
+        size = len(self._formatter(messages=cast(Any, messages), tools=cast(Any, tools))
+                   .prompt.encode("utf-8"))
+        if size > window * self._max_token_bytes:
+            raise ContextOverflow(
+                f"The conversation is at least {size // self._max_token_bytes} tokens long "
+                f"({size} bytes), more than the model's context window of {window} tokens."
+            )
+        tokens = self._tokenize(messages, tools)
+        if len(tokens) >= window:
+            raise ContextOverflow(
+                f"The conversation is {len(tokens)} tokens long, more than the model's "
+                f"context window of {window} tokens leaves room for an answer."
+            )
+        return tokens
+
     def _tokenize(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
     ) -> list[int]:
@@ -335,8 +361,8 @@ class LlamaCppModel:
         spoken = with_spoken_guidance(request.messages, request.spoken)
         messages, tools = self._prompt(spoken, request.tools)
         seeded = request.sampling.seed is not None
+        tokens = self._fitting_tokens(messages, tools)
         if self._snapshots.enabled:
-            tokens = self._tokenize(messages, tools)
             self._snapshots.prepare(self._llama, tokens, restore=not seeded)
         if seeded:
             cast(Any, self._llama).reset()  # reproducible: evaluate the whole prompt, cold

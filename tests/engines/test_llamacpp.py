@@ -322,7 +322,7 @@ async def test_a_prompt_no_tokenization_could_fit_is_refused_without_tokenizing(
     def no_tokenizing(*args: object) -> None:
         raise AssertionError("tokenized a prompt that cannot fit")
 
-    monkeypatch.setattr(model, "_tokenize", no_tokenizing)
+    monkeypatch.setattr(model, "_tokens_of", no_tokenizing)
     with pytest.raises(ContextOverflow, match=r"at least \d+ tokens long \(\d+ bytes\)"):
         await generate(model, ask("x" * 10_000_000), max_tokens=4)
 

@@ -123,6 +123,7 @@ from openlive.errors import ConfigError, ContextOverflow, EngineError
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
+    from llama_cpp.llama_chat_format import ChatFormatterResponse
 
 _Item = LlmEvent | EngineError | None  # None: the worker stopped because it was cancelled
 
@@ -306,14 +307,14 @@ class LlamaCppModel:
         in the context window (at once, without tokenizing, for a prompt so long that no
         tokenization could fit it: a 10 MB turn took 18 s to fail)."""
         window = self._llama.n_ctx()
-        size = len(self._formatter(messages=cast(Any, messages), tools=cast(Any, tools))
-                   .prompt.encode("utf-8"))
+        prompt = self._format(messages, tools)
+        size = len(prompt.prompt.encode("utf-8"))
         if size > window * self._max_token_bytes:
             raise ContextOverflow(
                 f"The conversation is at least {size // self._max_token_bytes} tokens long "
                 f"({size} bytes), more than the model's context window of {window} tokens."
             )
-        tokens = self._tokenize(messages, tools)
+        tokens = self._tokens_of(prompt)
         if len(tokens) >= window:
             raise ContextOverflow(
                 f"The conversation is {len(tokens)} tokens long, more than the model's "
@@ -325,9 +326,16 @@ class LlamaCppModel:
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
     ) -> list[int]:
         """The prompt's tokens, exactly as ``create_chat_completion`` will evaluate them."""
-        result = self._formatter(messages=cast(Any, messages), tools=cast(Any, tools))
+        return self._tokens_of(self._format(messages, tools))
+
+    def _format(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+    ) -> ChatFormatterResponse:
+        return self._formatter(messages=cast(Any, messages), tools=cast(Any, tools))
+
+    def _tokens_of(self, prompt: ChatFormatterResponse) -> list[int]:
         return self._llama.tokenize(
-            result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
+            prompt.prompt.encode("utf-8"), add_bos=not prompt.added_special, special=True
         )
 
     def _prompt(

@@ -219,8 +219,6 @@ class Hearing:
         reply = responder.new_reply(follows_words=False)
         reply.pause(now)  # nothing goes out until the turn ends at this pause
         responder.ahead = AheadReply(message, reply)
-        request = responder.request(
-            responder.history.messages_with(responder.instruction, message),
-            responder.toolbox.specs)
+        request = responder.request_with(message)
         return actions + [StartGeneration(reply.generation_id, self._config.backend, request,
                                           speculative=True)]

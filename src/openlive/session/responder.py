@@ -201,12 +201,16 @@ class Responder:
         if not self._prefill or self._machine.state is not State.IDLE or self.ahead:
             return []
         if words:
-            message = ChatMessage("user", words, images=self._sight.peek())
-            messages = self.history.messages_with(self.instruction, message)
+            request = self.request_with(ChatMessage("user", words, images=self._sight.peek()))
         else:
-            messages = self.history.messages(self.instruction)
-        request = self.request(messages, self.toolbox.specs)
+            request = self.request(self.history.messages(self.instruction), self.toolbox.specs)
         return [Prefill(self._config.backend, request)]
+
+    def request_with(self, message: ChatMessage) -> GenerationRequest:
+        """What the model would be asked once the user's ``message`` is in the history
+        (an answer ahead, a prefill of the words so far)."""
+        return self.request(self.history.messages_with(self.instruction, message),
+                            self.toolbox.specs)
 
     def adopt(self, now: float) -> list[Action]:
         """The user's turn ended where the answer ahead answered it: its reply is this

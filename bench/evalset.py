@@ -182,6 +182,11 @@ class Voices:
     def __init__(self) -> None:
         self._piper: Any = None
         self._kokoro: Any = None
+        # One event loop for every synthesis: the engines' worker slots are freed by a
+        # callback on the loop that started the job, and a loop per call (asyncio.run)
+        # can close with that callback still queued, leaking the slot (the build hung at
+        # its next Piper item on a fresh machine, 2026-12-07).
+        self._runner = asyncio.Runner()
 
     def speak(self, item: Item, text: str) -> tuple[Audio, int]:
         if item.voice_kind == "espeak":
@@ -191,23 +196,23 @@ class Voices:
                 from openlive.engines.tts.piper import PiperSynthesizer
 
                 self._piper = PiperSynthesizer()
-            return _synthesize(self._piper, text, item), 24000
+            return _synthesize(self._runner, self._piper, text, item), 24000
         if item.voice_kind == "kokoro":
             if self._kokoro is None:
                 from openlive.engines.tts.kokoro import KokoroSynthesizer
 
                 self._kokoro = KokoroSynthesizer()
-            return _synthesize(self._kokoro, text, item), 24000
+            return _synthesize(self._runner, self._kokoro, text, item), 24000
         raise SystemExit(f"{item.id}: no synthesizer for voice kind {item.voice_kind!r}")
 
 
-def _synthesize(synth: Any, text: str, item: Item) -> Audio:
+def _synthesize(runner: asyncio.Runner, synth: Any, text: str, item: Item) -> Audio:
     async def run() -> bytes:
         chunks = [c async for c in synth.synthesize(text, voice=item.voice,
                                                     language=item.language)]
         return b"".join(chunks)
 
-    pcm = asyncio.run(run())
+    pcm = runner.run(run())
     return trim(to_float(np.frombuffer(pcm, dtype="<i2")), 24000)
 
 

@@ -30,6 +30,7 @@ PREFIX = "/playground/"
 TOKEN_PATH = "/playground/token"
 OPTIONS_PATH = "/playground/options"
 LATENCY_PATH = "/playground/latency"
+DEFAULT_MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"  # what the Live docs start with
 PLAYGROUND_KEY_NAME = "playground"  # the key that owns the tokens of local pages
 # A token is for one session, opened right away: a leaked one is worth little.
 TOKEN_USES = 1
@@ -70,6 +71,7 @@ def options(*, auth: bool, voice: bool) -> dict[str, Any]:
     authenticates (``none``: no key needed; ``token``: ask :data:`TOKEN_PATH`)."""
     return {
         "models": list(KNOWN_LIVE_MODELS),
+        "default_model": DEFAULT_MODEL,
         "voices": [{"name": v.name, "gender": v.gender, "character": v.character}
                    for v in VOICES],
         "default_voice": DEFAULT_VOICE,

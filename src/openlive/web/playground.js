@@ -58,6 +58,7 @@ const state = {
   userLine: null, // the log item of the user's words in this turn
   modelLine: null,
   audioSeconds: 0, // answer audio received in this session
+  droppedSeconds: 0, // unplayed answer audio dropped at the last stop
   serverTurnsSeen: 0,
   manual: false, // automatic activity detection off: the mic button marks the turn
 };
@@ -94,6 +95,7 @@ async function loadOptions() {
   const options = await response.json();
   state.options = options;
   for (const model of options.models) $("model").add(new Option(model, model));
+  $("model").value = options.default_model;
   for (const v of options.voices) {
     $("voice").add(new Option(`${v.name} (${v.gender}, ${v.character})`, v.name));
   }
@@ -204,6 +206,7 @@ function onServerMessage(message) {
     state.sessionId = message.setupComplete.sessionId || null;
     setStatus("connected", "open");
     for (const id of ["mic", "text", "send", "disconnect"]) $(id).disabled = false;
+    $("mic").textContent = state.manual ? "Start my turn" : "Start microphone";
     logLine("event", "session", `open (${$("model").value}, ${$("modality").value})`);
   }
   const content = message.serverContent;
@@ -270,6 +273,7 @@ function endTurn() {
 }
 
 function onToolCall(toolCall) {
+  state.modelLine = null; // what the model says with the results goes below the call
   const responses = toolCall.functionCalls.map((call) => {
     const output = answerTool(call);
     logLine("tool", "tool call", `${call.name}(${JSON.stringify(call.args || {})}) → `
@@ -358,6 +362,8 @@ function onAudio(base64) {
 
 function stopPlayback() {
   if (!state.out) return;
+  // what was received but not yet heard, dropped (the browser test checks this)
+  state.droppedSeconds = Math.max(0, state.out.next - state.out.ctx.currentTime);
   for (const source of state.out.sources) source.stop();
   state.out.sources.clear();
   state.out.next = 0;
@@ -413,7 +419,7 @@ function sendText(event) {
   const text = $("text").value.trim();
   if (!text) return;
   $("text").value = "";
-  stopPlayback();
+  // no local stop: the server answers a new turn with `interrupted`, which stops playback
   const turn = currentTurn();
   turn.sentAt = performance.now();
   logLine("user", "you (typed)", text);

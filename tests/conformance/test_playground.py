@@ -129,6 +129,7 @@ def test_a_typed_turn_calls_the_pages_tool(openlive_server: Server) -> None:
     """TEXT modality, text input and the function-calling demo: the fake model calls
     get_weather, the page answers, the model's reply quotes the page's result."""
     with playground(openlive_server) as page:
+        page.check("#tools")
         connect(page, "TEXT")
         page.fill("#text", 'Checking. call: get_weather {"city": "Paris"}')
         page.click("#send")

@@ -300,7 +300,7 @@ function firstAnswer() {
   const toAudio = turn.speechEnd !== null ? turn.firstAudioAt - turn.speechEnd : null;
   row.dataset.firstAudioMs = toAudio === null ? "" : String(Math.round(toAudio));
   const cells = [turn.sentAt !== null ? `${turn.n} (typed)` : String(turn.n), ms(toTranscript),
-                 ms(toAudio), "…", "", "", "", ""];
+                 ms(toAudio), "…", "", "", "", "", ""];
   for (const text of cells) {
     const td = document.createElement("td");
     td.textContent = text;
@@ -323,7 +323,8 @@ async function fetchServerStages(turn) {
     }
     const stages = turns[turns.length - 1].stages_ms;
     state.serverTurnsSeen = turns.length;
-    const names = ["endpoint", "asr", "llm_first_token", "tts_first_chunk", "first_audio"];
+    const names = ["endpoint", "asr", "llm_first_token", "llm_first_piece", "tts_first_chunk",
+                   "first_audio"];
     names.forEach((name, i) => { turn.row.children[3 + i].textContent = ms(stages[name]); });
     turn.row.dataset.serverFirstAudioMs = String(stages.first_audio ?? "");
   } catch (err) {

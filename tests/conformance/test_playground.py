@@ -90,7 +90,7 @@ def connect(page: Any, modality: str = "AUDIO") -> None:
 
 def playground_state(page: Any) -> dict[str, Any]:
     return dict(page.evaluate("""() => { const s = window.openlivePlayground;
-        return {audio: s.audioSeconds, dropped: s.droppedSeconds,
+        return {audio: s.audioSeconds, dropped: s.droppedSeconds, interims: s.interims,
                 playing: s.out.sources.size, clock: s.out.ctx.currentTime,
                 context: s.out.ctx.state}; }"""))
 
@@ -115,6 +115,8 @@ def test_the_playground_answers_a_spoken_question(real_server: Server, tmp_path:
     if os.environ.get("OPENLIVE_PLAYGROUND_SCREENSHOT"):
         shutil.copy(shot, os.environ["OPENLIVE_PLAYGROUND_SCREENSHOT"])
     assert sounds_like(QUESTION, heard), heard
+    # words recognized before the turn's transcript (interimInputTranscription) were shown
+    assert state["interims"] >= 1, state
     assert "paris" in words(said), said  # the spoken answer's transcript
     assert state["audio"] > 1.0 and state["context"] == "running", state  # it played
     assert state["clock"] > 1.0, state

@@ -59,6 +59,7 @@ const state = {
   modelLine: null,
   audioSeconds: 0, // answer audio received in this session
   droppedSeconds: 0, // unplayed answer audio dropped at the last stop
+  interims: 0, // interim transcripts shown in this session
   serverTurnsSeen: 0,
   manual: false, // automatic activity detection off: the mic button marks the turn
 };
@@ -229,6 +230,7 @@ function currentTurn() {
 
 function onContent(content) {
   if (content.interimInputTranscription && content.interimInputTranscription.text) {
+    state.interims += 1;
     $("interim").textContent = content.interimInputTranscription.text;
   }
   if (content.inputTranscription && content.inputTranscription.text) {

@@ -100,6 +100,10 @@ class Settings(BaseSettings):
         "several nodes, or a SQLite file.")
     log_level: Annotated[Literal["debug", "info", "warning", "error"], SERVER] = Field(
         "info", description="How much the server logs.")
+    playground: Annotated[bool, SERVER] = Field(
+        True, description="Serve the browser playground at / (docs/playground.md). With "
+        "--auth, only a page opened on this machine (at localhost) gets a token without a "
+        "key; elsewhere the user pastes one.")
 
     # --- TLS
     tls: Annotated[bool, TLS] = Field(

@@ -96,6 +96,7 @@ class SessionDriver:
         clock: Callable[[], float] = time.monotonic,
         snapshots: SnapshotBinding | None = None,
         observe_output: Callable[[Output], None] | None = None,
+        observe_latency: Callable[[dict[str, float]], None] | None = None,
     ) -> None:
         self._snapshots = Snapshots(snapshots, session.session_id) if snapshots else None
         # sees what the client is told (the quota meter counts usage)
@@ -113,7 +114,8 @@ class SessionDriver:
         self._audio: AudioInput | None = None
         self._timers = Timers(clock, lambda: self._feed(Tick()))
         self._closed = False  # run() has ended: late callbacks are ignored
-        self._tracer = Tracer(session.session_id, clock)
+        # observe_latency is told each voice turn's stages (seconds by name, trace.py)
+        self._tracer = Tracer(session.session_id, clock, on_report=observe_latency)
         self._closing: Close | None = None
 
     async def run(self) -> None:

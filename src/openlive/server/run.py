@@ -122,6 +122,7 @@ async def run_server(settings: Settings) -> None:
         resumption_ttl=settings.resumption_ttl,
         admission=Admission(max_sessions=settings.max_sessions,
                             shed_lag=settings.shed_lag_ms / 1000),
+        playground=settings.playground,
     )
     app = OpenLiveApp(services)
 

@@ -94,6 +94,7 @@ def configure_logging(level: str, log_format: LogFormat = "text") -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    logging.captureWarnings(True)  # a library's warnings.warn is a record too, not a bare line
 
     console = logging.getLogger(CONSOLE)
     for old in console.handlers[:]:

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conformance.conftest import ROOT, Server, running_server
 from tests.conformance.speech import spoken
-from tests.conformance.test_voice_and_realmodel import OTHER_QUESTION, run_client
+from tests.conformance.test_voice_and_realmodel import OTHER_QUESTION, QUESTION, run_client
 
 pytestmark = [pytest.mark.conformance]
 
@@ -39,11 +39,15 @@ def value(text: str, sample: str, **labels: str) -> float:
 
 
 def test_json_logs_parse_and_name_their_session(
-        tmp_path_factory: pytest.TempPathFactory) -> None:
-    args = ("--no-voice", "--log-format", "json")
+        tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
+    args = ("--log-format", "json")  # with the voice engines: their libraries log too
     with running_server(tmp_path_factory, "tests.fakes.llm:create", args) as server:
-        result = run_client(server, {"mode": "text", "prompt": "hello there"})
-        assert result["text"] == "[messages=1] hello there", result
+        # a voice turn: its work starts from the VAD's callbacks, outside the session's
+        # task, and must still be logged under its id
+        result = run_client(server, {"mode": "voice", "rate": 16000,
+                                     "out": str(tmp_path / "answer.pcm"),
+                                     "pcm": str(spoken(tmp_path, QUESTION))})
+        assert result["flags"][-1] == "turn_complete", result
     lines = server.log.read_text().splitlines()
     entries = [json.loads(line) for line in lines if line.strip()]  # every line parses
     assert entries and all({"time", "level", "logger", "message"} <= set(e) for e in entries)
@@ -52,9 +56,12 @@ def test_json_logs_parse_and_name_their_session(
     assert len(ids) == 1, in_session  # the one session the client opened
     for entry in in_session:
         assert entry.get("session_id") in ids, entry
-    # the session's lines come from the server and from the driver's own tasks
+    # the session's lines come from the server, the driver's tasks (what was heard) and
+    # the latency trace of the turn the VAD ended
     loggers = {e["logger"] for e in in_session}
-    assert {"openlive.server", "openlive.session"} <= loggers, loggers
+    assert {"openlive.server", "openlive.session", "openlive.latency"} <= loggers, loggers
+    assert any(e["message"].startswith(f"session {e['session_id']}: heard ")
+               for e in in_session), in_session
     # lines outside any session carry none (start-up, the operator's hints)
     assert any("session_id" not in e and "SSL_CERT_FILE" in e["message"] for e in entries)
 

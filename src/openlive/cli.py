@@ -8,7 +8,6 @@ across flag, config-file key and environment variable: ``--port`` / ``port`` /
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +19,7 @@ from openlive import __version__
 from openlive.cli_options import SettingsCommand, given_flags, setting_option, settings_options
 from openlive.config import load_settings, settings_to_toml
 from openlive.errors import ConfigError
+from openlive.logs import configure_logging
 
 if TYPE_CHECKING:
     from openlive.store.base import ApiKey, KeyUsage, Store
@@ -65,9 +65,7 @@ def serve(ctx: click.Context, /, config_file: Path | None, print_config: bool,
     if print_config:
         click.echo(settings_to_toml(settings), nl=False)
         return
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
     from openlive.server.run import run_server
 
     try:

@@ -19,6 +19,7 @@ from typing import Protocol
 from openlive import metrics
 from openlive.engines.llm.base import PrefillingModel
 from openlive.errors import CloseCode, InternalError, ProtocolError
+from openlive.logs import session_scope
 from openlive.protocol.codec import decode_client_message, encode_server_message
 from openlive.runtime import work
 from openlive.runtime.audio_input import AudioInput
@@ -30,6 +31,7 @@ from openlive.runtime.timers import Timers
 from openlive.runtime.trace import Tracer
 from openlive.session.actions import (
     Action,
+    BargeIn,
     CancelGeneration,
     CancelServerTool,
     CancelSynthesis,
@@ -120,6 +122,10 @@ class SessionDriver:
 
     async def run(self) -> None:
         """Serve the session; returns when it is closed by either side."""
+        with session_scope(self._session.session_id):  # its tasks copy the id for their logs
+            await self._run()
+
+    async def _run(self) -> None:
         writer = asyncio.create_task(self._write_loop(), name="openlive-writer")
         reader = asyncio.create_task(self._read_loop(), name="openlive-reader")
         try:
@@ -219,6 +225,8 @@ class SessionDriver:
                     self._ingest(action)
                 case Transcribe():
                     self._transcribe(action)
+                case BargeIn():
+                    metrics.BARGE_INS.inc()
                 case EndOfTurn(speech_end=speech_end):
                     self._tracer.turn_ended(speech_end)
                 case ScoreEndOfTurn():
@@ -255,9 +263,11 @@ class SessionDriver:
                 if self._audio is not None:
                     self._audio.echo.sent(pcm, self._clock())
                 self._tracer.audio_sent()
-            case PlaybackFlushed() if self._audio is not None:
-                # the client drops what it has not played: no echo of it
-                self._audio.echo.flushed(self._clock())
+            case PlaybackFlushed(cause=cause):
+                metrics.INTERRUPTIONS.labels(cause=cause).inc()
+                if self._audio is not None:
+                    # the client drops what it has not played: no echo of it
+                    self._audio.echo.flushed(self._clock())
 
     async def _write_loop(self) -> None:
         while True:
@@ -287,8 +297,11 @@ class SessionDriver:
         self._tracer.audio_clock.arrived(self._audio.seconds, now)
 
     def _scored(self, at: float, probability: float, echo: float) -> None:
+        # The VAD's thread hands back the scores of many sessions in one loop callback,
+        # outside this session's context: the work it starts is this session's.
         try:
-            self._feed(SpeechScored(at, probability, echo))
+            with session_scope(self._session.session_id):
+                self._feed(SpeechScored(at, probability, echo))
         except Exception:
             # Fed from a loop callback, not the reader: a bug here must still end the
             # session with 1011 and a traceback, as a crash of the reader does.
@@ -296,11 +309,13 @@ class SessionDriver:
             self._execute([Close(CloseCode.INTERNAL_ERROR, "Internal error encountered.")])
 
     def _vad_failed(self, error: Exception) -> None:
-        log.error("session %s: voice activity detection failed: %s",
-                  self._session.session_id, error)
-        if not self._closed:
-            self._execute(self._session.abort(
-                InternalError("Internal error: voice activity detection failed.")))
+        with session_scope(self._session.session_id):  # called back as _scored is
+            log.error("session %s: voice activity detection failed: %s",
+                      self._session.session_id, error)
+            metrics.ENGINE_ERRORS.labels(engine="vad").inc()
+            if not self._closed:
+                self._execute(self._session.abort(
+                    InternalError("Internal error: voice activity detection failed.")))
 
     def _spawn(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)

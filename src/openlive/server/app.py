@@ -25,9 +25,11 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from openlive import __version__, metrics
 from openlive.catalog import ModelCatalog
 from openlive.errors import CloseCode, InvalidArgument, PolicyViolation, ProtocolError
+from openlive.logs import session_scope
 from openlive.protocol.client import Setup
 from openlive.protocol.codec import decode_client_message
 from openlive.protocol.endpoint import (
+    Credentials,
     LiveEndpoint,
     extract_credentials,
     normalize_path,
@@ -256,6 +258,11 @@ class OpenLiveApp:
             dict(websocket.query_params), {k.lower(): v for k, v in websocket.headers.items()}
         )
         session_id = secrets.token_hex(8)
+        with session_scope(session_id):  # every line logged from here on names it
+            await self._serve_session(websocket, endpoint, credentials, session_id)
+
+    async def _serve_session(self, websocket: WebSocket, endpoint: LiveEndpoint,
+                             credentials: Credentials, session_id: str) -> None:
         transport = WebSocketTransport(websocket)
         # Read the setup before deciding: whether it resumes decides whether a token use
         # is taken, and the SDKs expect a refusal after they have sent it (a close that

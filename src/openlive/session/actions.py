@@ -38,10 +38,19 @@ class PlayAudio:
     pcm: bytes = field(repr=False)
 
 
+#: What interrupted a reply: the user's voice (judged by the VAD and the recognizer),
+#: the client's ``activityStart``, a ``clientContent`` turn or ``realtimeInput.text``, or
+#: a function result scheduled ``INTERRUPT``.
+InterruptCause = Literal["speech", "activity_start", "client_content", "realtime_text",
+                         "function_result"]
+
+
 @dataclass(frozen=True, slots=True)
 class PlaybackFlushed:
     """The reply was interrupted (``interrupted``): the client drops what it has not
     played, so none of it can come back as an echo."""
+
+    cause: InterruptCause  # for the operator's metrics; the client is not told
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +158,14 @@ class Transcribe:
 
 
 @dataclass(frozen=True, slots=True)
+class BargeIn:
+    """The user started speaking over the reply at ``onset`` (audio time): its audio is
+    paused while the speech is judged. Nothing to carry out: the runtime counts it."""
+
+    onset: float
+
+
+@dataclass(frozen=True, slots=True)
 class EndOfTurn:
     """The user's turn ended at ``speech_end`` (audio time): for latency tracing."""
 
@@ -214,7 +231,7 @@ class WakeAt:
 
 Action = (
     Send | SetupAccepted | PlayAudio | PlaybackFlushed | TurnComplete | StartGeneration | Prefill
-    | CancelGeneration | Close | IngestAudio | Transcribe
+    | CancelGeneration | Close | IngestAudio | Transcribe | BargeIn
     | EndOfTurn | ScoreEndOfTurn | Synthesize | EndSynthesis | CancelSynthesis | WakeAt
     | SaveSnapshot | LoadSnapshot | RunServerTool | CancelServerTool
 )

@@ -205,7 +205,7 @@ class Conversation:
     def _on_client_content(self, message: ClientContent) -> list[Action]:
         responder = self.responder
         # The proto: "a message here will interrupt any current model generation".
-        actions = responder.interrupt() if message.turns else []
+        actions = responder.interrupt("client_content") if message.turns else []
         detail = self.config.image_detail if self._capabilities.vision else None
         for content in message.turns:
             chat = content_message(content, detail)
@@ -222,7 +222,8 @@ class Conversation:
     def _on_realtime_input(self, message: RealtimeInput, now: float) -> list[Action]:
         responder, hearing = self.responder, self.hearing
         if message.text is not None:
-            actions = responder.interrupt() if self.config.interrupt_on_activity else []
+            actions = (responder.interrupt("realtime_text")
+                       if self.config.interrupt_on_activity else [])
             if message.text:
                 responder.add_input(ChatMessage("user", message.text))
             return actions + responder.user_turn_complete()

@@ -28,6 +28,7 @@ from openlive.errors import InvalidArgument
 from openlive.protocol.server import ServerContent, ServerMessage
 from openlive.session.actions import (
     Action,
+    InterruptCause,
     PlaybackFlushed,
     Prefill,
     Send,
@@ -288,11 +289,12 @@ class Responder:
         reply, self.turn.reply = self.turn.reply, None
         return reply.cancel()
 
-    def interrupt(self, cancel_calls: bool = True) -> list[Action]:
+    def interrupt(self, cause: InterruptCause, cancel_calls: bool = True) -> list[Action]:
         """Stop the turn in flight, keeping in history only what the client got.
 
         The calls of the turn's open round are cancelled (``toolCallCancellation``),
         unless ``cancel_calls`` is False (a function result, not the user, interrupts).
+        ``cause`` says what interrupted it, for the operator's metrics.
         """
         self.barge.forget()
         turn = self.turn
@@ -307,7 +309,7 @@ class Responder:
             self.turn = None
         else:
             self._end(reply)
-        return actions + [PlaybackFlushed(), TurnComplete()]
+        return actions + [PlaybackFlushed(cause), TurnComplete()]
 
     # -- function calls -------------------------------------------------------------------
 
@@ -328,7 +330,7 @@ class Responder:
             case Answered.SILENT:
                 return self._snapshot() if self._machine.state in QUIET else []
             case Answered.INTERRUPT:
-                return self.interrupt(cancel_calls=False) + self.start()
+                return self.interrupt("function_result", cancel_calls=False) + self.start()
             case Answered.WHEN_IDLE:
                 return self.tell_pending_result()
 

@@ -131,6 +131,15 @@ class Part(WireModel):
     video_metadata: Struct | None = None
     media_resolution: Struct | None = None
     part_metadata: Struct | None = None
+    # google-genai 3.6 Part fields: accepted, not read (docs/compatibility.md)
+    tool_call: Struct | None = None
+    tool_response: Struct | None = None
+    audio_transcription: Struct | None = None
+    media_processing: Struct | None = None
+    speech_metadata: Struct | None = None
+    document_metadata: Struct | None = None
+    spreadsheet_metadata: Struct | None = None
+    audio_metadata: Struct | None = None
 
 
 class Content(WireModel):

@@ -260,5 +260,6 @@ class Conversation:
             self.responder.instruction = instruction_text(message.system_instruction)
         if message.tools is not None:
             self.responder.toolbox = Toolbox.from_wire(message.tools.tools,
-                                                       self._capabilities.server_tools)
+                                                       self._capabilities.server_tools,
+                                                       self.config.profile)
         return []

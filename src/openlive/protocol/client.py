@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
+from pydantic.alias_generators import to_camel
 
 from openlive.protocol.types import (
     Blob,
@@ -72,6 +73,19 @@ class AudioTranscriptionConfig(WireModel):
 
 
 class GenerationConfig(WireModel):
+    """``generationConfig``. google-genai writes the deprecated
+    ``LiveConnectConfig.generation_config`` into it as is (snake_case keys), then sets
+    the flat fields (``temperature``...) over it in camelCase: a field may come in both
+    spellings, and the camelCase one, set last, is the one the program meant."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _camel_wins(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        camel = {to_camel(k) for k in data if "_" not in k}
+        return {k: v for k, v in data.items() if "_" not in k or to_camel(k) not in camel}
+
     response_modalities: (
         list[
             Annotated[
@@ -113,7 +127,7 @@ class GenerationConfig(WireModel):
     response_mime_type: str | None = None
     response_schema: Struct | None = None
     response_json_schema: Any = None
-    response_format: Struct | None = None
+    response_format: list[Struct] | None = None
     routing_config: Struct | None = None
     model_selection_config: Struct | None = None
     audio_timestamp: bool | None = None

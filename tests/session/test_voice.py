@@ -188,7 +188,7 @@ def test_reply_is_spoken_piece_by_piece_and_paced() -> None:
     assert transcribed == piece.text  # all of it by the end, nothing twice
     assert any("modelTurn" in m["serverContent"] for m in wire)
     assert wire[-2] == {"serverContent": {"generationComplete": True}}
-    assert wire[-1]["serverContent"] == {"turnComplete": True}
+    assert wire[-1]["serverContent"] == {"turnComplete": True, "interactionStatus": "IDLE"}
 
 
 def test_barge_in_stops_audio_and_truncates_history_to_what_was_heard() -> None:
@@ -422,7 +422,7 @@ def test_never_stalls_over_many_interrupted_turns() -> None:
         out += c.feed(SynthesisDrained(agid))
         wire = sent(out)
         assert wire[-2] == {"serverContent": {"generationComplete": True}}, i
-        assert wire[-1]["serverContent"] == {"turnComplete": True}, i
+        assert wire[-1]["serverContent"] == {"turnComplete": True, "interactionStatus": "IDLE"}, i
     assert c.session.state.value == "idle"
     assert len(c.session.usage) == 25  # every answer completed, none stalled
 

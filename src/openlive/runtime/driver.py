@@ -61,6 +61,7 @@ from openlive.session.events import (
     GenerationDelta,
     GenerationFailed,
     ShutdownRequested,
+    SnapshotSaved,
     SpeechScored,
     SpeechSynthesized,
     Tick,
@@ -69,6 +70,9 @@ from openlive.session.events import (
 from openlive.session.machine import Session
 
 __all__ = ["SessionDriver", "SnapshotBinding", "Transport"]
+
+#: The output actions (``Output``), for isinstance.
+_OUTPUT = (Send, SetupAccepted, PlayAudio, PlaybackFlushed, TurnComplete)
 
 END_OF_TURN_WINDOW = 8.0  # seconds of audio the end-of-turn model looks at
 
@@ -107,7 +111,10 @@ class SessionDriver:
         self._transport = transport
         self._engines = engines
         self._clock = clock
-        self._outbox: asyncio.Queue[bytes | Close] = asyncio.Queue()
+        # frames in order; a Future stands for the frames a snapshot being saved ends
+        # with (its sessionResumptionUpdate): what follows waits for them
+        self._outbox: asyncio.Queue[bytes | Close | asyncio.Future[list[bytes]]] = (
+            asyncio.Queue())
         self._generations: dict[int, asyncio.Task[None]] = {}
         self._speech: dict[int, SynthesisQueue] = {}
         self._helpers: set[asyncio.Task[None]] = set()  # recognition, end-of-turn checks
@@ -240,8 +247,8 @@ class SessionDriver:
                     queue = self._speech.pop(gid, None)
                     if queue is not None:
                         queue.cancel()
-                case SaveSnapshot(data=data):
-                    self._save_snapshot(data)
+                case SaveSnapshot():
+                    self._save_snapshot(action)
                 case LoadSnapshot(handle=handle):
                     self._spawn(self._load_snapshot(handle))
                 case WakeAt(at=at, key=key):
@@ -255,7 +262,11 @@ class SessionDriver:
 
     def _send(self, action: Output) -> None:
         """Queue the frame that tells the client of ``action``; let the observers see it."""
-        self._outbox.put_nowait(encode_server_message(message_for(action)))
+        self._outbox.put_nowait(self._frame(action))
+
+    def _frame(self, action: Output) -> bytes:
+        """The frame that tells the client of ``action``, once the observers saw it."""
+        frame = encode_server_message(message_for(action))
         if self._observe_output is not None:
             self._observe_output(action)
         match action:
@@ -268,6 +279,7 @@ class SessionDriver:
                 if self._audio is not None:
                     # the client drops what it has not played: no echo of it
                     self._audio.echo.flushed(self._clock())
+        return frame
 
     async def _write_loop(self) -> None:
         while True:
@@ -284,6 +296,10 @@ class SessionDriver:
                 metrics.SESSIONS_CLOSED.labels(code=str(int(item.code))).inc()
                 await self._transport.close(int(item.code), item.reason)
                 return
+            if isinstance(item, asyncio.Future):
+                for frame in await item:
+                    await self._transport.send(frame)
+                continue
             await self._transport.send(item)
 
     # -- listening ----------------------------------------------------------------------
@@ -362,9 +378,33 @@ class SessionDriver:
 
     # -- resumption -----------------------------------------------------------------------
 
-    def _save_snapshot(self, data: bytes) -> None:
-        assert self._snapshots is not None  # the session only asks when resumption is on
-        self._report(self._snapshots.save(data))
+    def _save_snapshot(self, action: SaveSnapshot) -> None:
+        """Save in the background, holding the output queued after it until its
+        ``sessionResumptionUpdate`` is out: a client that reconnects after what follows
+        (``turnComplete``) has the handle that includes the turn."""
+        snapshots = self._snapshots
+        assert snapshots is not None  # the session only asks when resumption is on
+        slot: asyncio.Future[list[bytes]] = asyncio.get_running_loop().create_future()
+        self._outbox.put_nowait(slot)
+
+        async def save() -> None:
+            frames: list[bytes] = []
+            try:
+                saved = await snapshots.save(action.data, action.consumed)
+                if saved is not None and not self._closed:
+                    frames = self._handle_into_slot(saved)
+            finally:
+                if not slot.done():  # a failed save holds nothing back
+                    slot.set_result(frames)
+        self._spawn(save())
+
+    def _handle_into_slot(self, event: SnapshotSaved) -> list[bytes]:
+        """Feed ``event``; its output goes where the save stood in the outbox (returned
+        as frames), anything else is carried out as usual."""
+        actions = self._session.handle(event, self._clock())
+        frames = [self._frame(a) for a in actions if isinstance(a, _OUTPUT)]
+        self._execute([a for a in actions if not isinstance(a, _OUTPUT)])
+        return frames
 
     async def _load_snapshot(self, handle: str) -> None:
         assert self._snapshots is not None

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from openlive.chat import GenerationRequest
 from openlive.errors import CloseCode
-from openlive.protocol.server import ServerMessage, UsageMetadata
+from openlive.protocol.server import InteractionStatus, ServerMessage, UsageMetadata
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +60,10 @@ class TurnComplete:
 
     reason: str | None = None  # turnCompleteReason, e.g. MALFORMED_FUNCTION_CALL
     usage: UsageMetadata | None = None
+    # interactionStatus: IDLE unless the session goes on by itself at once (a queued
+    # turn, a function result that waited): then IN_PROGRESS, and SDK 3.x's receive()
+    # reads on into what follows
+    status: InteractionStatus = "IDLE"
 
 
 #: What the client is told, in order.
@@ -208,9 +212,14 @@ class CancelSynthesis:
 
 @dataclass(frozen=True, slots=True)
 class SaveSnapshot:
-    """Store this resumption snapshot under a fresh handle; report ``SnapshotSaved``."""
+    """Store this resumption snapshot under a fresh handle; report ``SnapshotSaved``.
+
+    Output the session asks for after this waits until the snapshot is stored and its
+    ``sessionResumptionUpdate`` is out: a client that reads up to ``turnComplete`` and
+    reconnects with the newest handle it saw resumes with that turn."""
 
     data: bytes
+    consumed: int  # the index of the last client message the snapshot includes
 
 
 @dataclass(frozen=True, slots=True)

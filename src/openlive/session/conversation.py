@@ -72,13 +72,15 @@ class Conversation:
 
     def __init__(self, machine: StateMachine, config: SessionConfig,
                  capabilities: ServerCapabilities, *, history: History, calling: Calling,
-                 instruction: str | None, resumable: bool, media_clock: MediaClock) -> None:
+                 instruction: str | None, resumable: bool, media_clock: MediaClock,
+                 consumed: Callable[[], int] = lambda: 0) -> None:
         self.config = config
         self.history = history
         self._machine = machine
         self._capabilities = capabilities
         self._resumable = resumable  # the client asked for sessionResumption updates
         self._media_clock = media_clock
+        self._consumed = consumed  # the index of the newest client message handled
         self._sight = Sight(config.image_detail)  # the newest video frame
         listening = None
         if capabilities.audio_input:
@@ -183,7 +185,7 @@ class Conversation:
                             round=turn.round if turn is not None else None,
                             open_calls=ledger.open_calls(),
                             finished_calls=ledger.finished_ids())
-        return [SaveSnapshot(snapshot.encode())]
+        return [SaveSnapshot(snapshot.encode(), self._consumed())]
 
     # -- the client's messages ------------------------------------------------------------
 
@@ -259,5 +261,6 @@ class Conversation:
             self.responder.instruction = instruction_text(message.system_instruction)
         if message.tools is not None:
             self.responder.toolbox = Toolbox.from_wire(message.tools.tools,
-                                                       self._capabilities.server_tools)
+                                                       self._capabilities.server_tools,
+                                                       self.config.profile)
         return []

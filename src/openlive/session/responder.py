@@ -262,16 +262,21 @@ class Responder:
             return actions + self._snapshot()  # the client may answer on a new connection
         self._machine.move(Trigger.GENERATION_ENDED)
         self._end(reply)
-        actions += [
-            Send(ServerMessage(server_content=ServerContent(generation_complete=True))),
-            TurnComplete(turn.reason, self.usage.end_turn()),
-        ]
+        actions.append(
+            Send(ServerMessage(server_content=ServerContent(generation_complete=True))))
+        usage = self.usage.end_turn()
         if self._machine.state is State.TURN_PENDING:
-            return actions + self.start()
-        actions += self._snapshot() + self.tell_pending_result()
+            # the queued user turn is answered at once: more output follows
+            return actions + [TurnComplete(turn.reason, usage, "IN_PROGRESS"), *self.start()]
+        # The snapshot that holds this turn goes out before its turnComplete: a client
+        # that reads up to turnComplete and reconnects with the newest handle it saw
+        # resumes with the turn (the driver holds later output until it is saved).
+        actions += self._snapshot()
+        after = self.tell_pending_result()
+        actions.append(TurnComplete(turn.reason, usage, "IN_PROGRESS" if after else "IDLE"))
         # The history now holds the reply as delivered (spoken pieces, not the model's
         # own tokens): evaluate it while the user thinks, not after their next words.
-        return actions + self.prefill()
+        return actions + after + self.prefill()
 
     def _end(self, reply: Reply | None) -> None:
         """The turn is over: what the client got of ``reply`` joins the history."""

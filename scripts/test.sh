@@ -6,12 +6,16 @@ cd "$(dirname "$0")/.."
 BIN=.venv/bin
 
 echo "== system packages the tests use (espeak-ng speaks test utterances, sox converts,"
-echo "   redis-server backs the multi-node store tests; the tests start their own)"
+echo "   redis-server backs the multi-node store tests, haproxy runs the scaling example"
+echo "   of docs/scaling.md, chromium runs the playground's browser test (driven by"
+echo "   Playwright); the tests start their own)"
 if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null \
-   || ! command -v redis-server >/dev/null; then
+   || ! command -v redis-server >/dev/null || ! [ -x /usr/sbin/haproxy ] \
+   || ! command -v chromium >/dev/null; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq espeak-ng sox redis-server
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq espeak-ng sox redis-server \
+    haproxy chromium
 fi
 
 echo "== SDK clients (google-genai versions, @google/genai)"

@@ -8,7 +8,6 @@ across flag, config-file key and environment variable: ``--port`` / ``port`` /
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +19,7 @@ from openlive import __version__
 from openlive.cli_options import SettingsCommand, given_flags, setting_option, settings_options
 from openlive.config import load_settings, settings_to_toml
 from openlive.errors import ConfigError
+from openlive.logs import configure_logging
 
 if TYPE_CHECKING:
     from openlive.store.base import ApiKey, KeyUsage, Store
@@ -65,9 +65,7 @@ def serve(ctx: click.Context, /, config_file: Path | None, print_config: bool,
     if print_config:
         click.echo(settings_to_toml(settings), nl=False)
         return
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
     from openlive.server.run import run_server
 
     try:
@@ -309,3 +307,78 @@ def tokens_revoke(data_dir: Path, store: str | None, token: str) -> None:
         click.echo(f"no token {token}", err=True)
         sys.exit(1)
     click.echo(f"revoked {token}")
+
+
+TALK_EPILOG = """Configured like the SDKs: GOOGLE_GEMINI_BASE_URL (default: Google's endpoint),
+GEMINI_API_KEY (an API key, or an ephemeral token auth_tokens/...), SSL_CERT_FILE (the CA
+of a server with its own certificate), GOOGLE_GENAI_API_VERSION.
+
+\b
+Examples, against a local openlive:
+  export GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:8080 GEMINI_API_KEY=...
+  openlive talk                                     # microphone and speaker
+  openlive talk --input question.wav --output answer.wav
+  echo "What is the capital of France?" | openlive talk --text"""
+
+
+@main.command(epilog=TALK_EPILOG)
+@click.option("--input", "input_file", type=click.Path(exists=True, dir_okay=False,
+              path_type=Path), help="Say this WAV file (any rate), at real-time pace, instead "
+              "of listening to the microphone.")
+@click.option("--output", "output_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Save the spoken answers to this WAV file (24 kHz) instead of playing them.")
+@click.option("--text", "text_mode", is_flag=True,
+              help="Answers in text; without --input, each line typed (or piped) is a turn.")
+@click.option("--model", help="Live model id. [default: "
+              "gemini-2.5-flash-native-audio-preview-12-2025, or with --text "
+              "gemini-live-2.5-flash-preview]")
+@click.option("--voice", help="Prebuilt voice name (Puck, Kore, Charon…).")
+@click.option("--language", help="speechConfig.languageCode, e.g. en-US.")
+@click.option("--system", help="System instruction.")
+@click.option("--api-version", help="v1beta, v1alpha or v1 [default: $GOOGLE_GENAI_API_VERSION "
+              "or v1beta]")
+@click.option("--timeout", type=click.FloatRange(min=0), default=0,
+              help="Give up after this many seconds; 0 = never. [default: 0]")
+def talk(input_file: Path | None, output_file: Path | None, text_mode: bool,
+         model: str | None, voice: str | None, language: str | None, system: str | None,
+         api_version: str | None, timeout: float) -> None:
+    """Talk to a Live API endpoint (openlive or Google's) from the terminal.
+
+    Speak into the microphone (or send --input FILE.wav) and hear the answer (or save it
+    with --output); transcripts and each turn's latency (end of speech to first audio,
+    measured here) are printed. Needs `pip install 'openlive[talk]'` and PortAudio for the
+    sound card; files need neither.
+    """
+    from openlive.talk import audio, wire
+    from openlive.talk.session import Sink, Source
+    from openlive.talk.session import talk as run_talk
+
+    modality = "TEXT" if text_mode else "AUDIO"
+    default_model = ("gemini-live-2.5-flash-preview" if text_mode
+                     else "gemini-2.5-flash-native-audio-preview-12-2025")
+    options = wire.SessionOptions(model=model or default_model, modality=modality,
+                                  voice=voice, language=language, system=system)
+    sink: Sink | None = None
+    try:
+        target = wire.target_from_env(api_version=api_version)
+        if input_file is not None:
+            source = Source(pcm=audio.read_wav(input_file))
+        elif text_mode:
+            source = Source(lines=sys.stdin)
+        else:
+            source = Source()  # the microphone, opened once connected
+        if output_file is not None:
+            sink = audio.WavWriter(output_file)
+        elif not text_mode:
+            sink = audio.Speaker()
+        asyncio.run(run_talk(target, options, source, sink, timeout=timeout or None))
+    except wire.TalkError as err:
+        click.echo(f"openlive talk: {err}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if sink is not None:
+            sink.close()
+    if output_file is not None:
+        click.echo(f"answer saved to {output_file}", err=True)

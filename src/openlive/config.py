@@ -100,6 +100,14 @@ class Settings(BaseSettings):
         "several nodes, or a SQLite file.")
     log_level: Annotated[Literal["debug", "info", "warning", "error"], SERVER] = Field(
         "info", description="How much the server logs.")
+    log_format: Annotated[Literal["text", "json"], SERVER] = Field(
+        "text", description="Log lines for people (text) or one JSON object a line for a "
+        "log collector (json: time, level, logger, message, and session_id on every line "
+        "logged inside a session).")
+    playground: Annotated[bool, SERVER] = Field(
+        True, description="Serve the browser playground at / (docs/playground.md). With "
+        "--auth, only a page opened on this machine (at localhost) gets a token without a "
+        "key; elsewhere the user pastes one.")
 
     # --- TLS
     tls: Annotated[bool, TLS] = Field(

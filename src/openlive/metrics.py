@@ -28,3 +28,34 @@ EVENT_LOOP_LAG = Histogram(
     "How late the event loop ran a 100 ms timer (load shedding watches the mean)",
     buckets=(0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0),
 )
+BARGE_INS = Counter(
+    "openlive_barge_ins_total",
+    "User speech started over the model's spoken reply: its audio paused while the speech "
+    "is judged (an interruption, or noise, a backchannel or echo and the reply goes on)",
+)
+INTERRUPTIONS = Counter(
+    "openlive_interruptions_total",
+    "Model turns interrupted (interrupted sent to the client), by what interrupted them: "
+    "speech, activity_start, client_content, realtime_text, function_result",
+    ["cause"],
+)
+ENGINE_ERRORS = Counter(
+    "openlive_engine_errors_total",
+    "Engine calls that failed after any retries, by engine kind: llm, asr, tts, vad, "
+    "end_of_turn, server_tool",
+    ["engine"],
+)
+ENGINE_RETRIES = Counter(
+    "openlive_engine_retries_total",
+    "Engine calls that failed in a way worth retrying and were tried again, by engine kind",
+    ["engine"],
+)
+
+# Each known label value starts at 0, so a dashboard's rate() sees the series before the
+# first event (a series that appears with its first increment loses that increment).
+for _cause in ("speech", "activity_start", "client_content", "realtime_text",
+               "function_result"):
+    INTERRUPTIONS.labels(cause=_cause)
+for _engine in ("llm", "asr", "tts", "vad", "end_of_turn", "server_tool"):
+    ENGINE_ERRORS.labels(engine=_engine)
+    ENGINE_RETRIES.labels(engine=_engine)

@@ -222,8 +222,11 @@ def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @contextlib.contextmanager
 def running_server(tmp_path_factory: pytest.TempPathFactory, llm: str,
-                   extra_args: tuple[str, ...] = ()) -> Iterator[Server]:
-    """Start ``openlive serve`` with the ``llm`` backend; stop it with SIGTERM afterwards."""
+                   extra_args: tuple[str, ...] = (), ca: Path | None = None) -> Iterator[Server]:
+    """Start ``openlive serve`` with the ``llm`` backend; stop it with SIGTERM afterwards.
+
+    ``ca``: the CA of the certificate given with ``--tls-cert`` in ``extra_args`` (the
+    server then makes none of its own)."""
     data_dir = tmp_path_factory.mktemp("openlive-data")
     log = data_dir.parent / "openlive-server.log"
     env = _server_env()
@@ -265,7 +268,7 @@ def running_server(tmp_path_factory: pytest.TempPathFactory, llm: str,
     _SERVER_LOG.append(log)
     try:
         _wait_healthy(port, proc, log)
-        ca = data_dir / "tls" / "ca.pem"
+        ca = ca or data_dir / "tls" / "ca.pem"
         if not ca.is_file():
             pytest.fail(f"openlive serve did not create its CA at {ca}", pytrace=False)
         yield Server(port=port, key=key, ca=ca, log=log, data_dir=data_dir, pid=proc.pid)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conformance.conftest import Server
+from tests.conformance.conftest import PY_SDK_VERSIONS, Server
 from tests.conformance.test_voice_and_realmodel import run_client
 
 pytestmark = [pytest.mark.conformance]
@@ -45,3 +45,22 @@ def test_resumption_after_a_server_side_error(openlive_server: Server) -> None:
     assert result["second"].startswith("[messages="), result
     assert result["second"].endswith("What is my name?"), result
     assert "error" not in result, result
+
+
+@pytest.mark.parametrize("sdk", PY_SDK_VERSIONS)
+def test_reading_to_turn_complete_then_resuming_keeps_the_turn(openlive_server: Server,
+                                                               sdk: str) -> None:
+    """The seed's own pattern: read receive() until turnComplete, reconnect with the newest
+    handle seen. The handle that includes the turn comes before its turnComplete, so the
+    resumed session has it (it used to come after, and the turn was lost)."""
+    result = run_client(openlive_server, {"mode": "resume",
+                                          "first_words": "My name is Ada Lovelace."},
+                        timeout=60, sdk=sdk)
+    assert result["first"] == "[messages=1] My name is Ada Lovelace.", result
+    # setup's handle, then the turn's, both within the one receive()
+    assert result["handles_first"] == 2, result
+    # the fake model counts the restored history: user, model, and the new question
+    assert result["second"] == "[messages=3] What is my name?", result
+    if sdk.startswith("3."):  # the SDKs that know lastConsumedClientMessageIndex
+        # setup is message 0, the first turn message 1; each connection counts anew
+        assert result["consumed"] == [0, 1, 0, 1], result

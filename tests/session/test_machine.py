@@ -75,7 +75,7 @@ def test_text_turn_streams_then_completes_with_usage() -> None:
     c.delta(start.generation_id, " there")
     out = sent(c.finish(start.generation_id, prompt=5, completion=2))
     assert out[0] == {"serverContent": {"generationComplete": True}}
-    assert out[1]["serverContent"] == {"turnComplete": True}
+    assert out[1]["serverContent"] == {"turnComplete": True, "interactionStatus": "IDLE"}
     assert out[1]["usageMetadata"]["promptTokenCount"] == 5
     assert out[1]["usageMetadata"]["responseTokenCount"] == 2
     assert out[1]["usageMetadata"]["totalTokenCount"] == 7
@@ -103,7 +103,7 @@ def test_new_input_interrupts_and_history_keeps_only_what_was_sent() -> None:
     out = sent(actions)
     assert out[:2] == [
         {"serverContent": {"interrupted": True}},
-        {"serverContent": {"turnComplete": True}},
+        {"serverContent": {"turnComplete": True, "interactionStatus": "IDLE"}},
     ]
     [second] = starts(actions)
     contents = [m.content for m in second.request.messages]

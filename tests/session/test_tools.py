@@ -137,7 +137,7 @@ def test_blocking_call_round_trip_in_one_turn() -> None:
     c.delta(then.generation_id, "It rains.")
     out = sent(c.finish(then.generation_id, prompt=20, completion=3))
     assert out[0] == {"serverContent": {"generationComplete": True}}
-    assert out[1]["serverContent"] == {"turnComplete": True}
+    assert out[1]["serverContent"] == {"turnComplete": True, "interactionStatus": "IDLE"}
     usage = out[1]["usageMetadata"]
     assert (usage["promptTokenCount"], usage["responseTokenCount"]) == (30, 7)
     assert c.session.state is State.IDLE
@@ -197,7 +197,7 @@ def test_interruption_cancels_the_pending_calls() -> None:
     assert sent(out)[:3] == [
         {"toolCallCancellation": {"ids": ["function-call-1"]}},
         {"serverContent": {"interrupted": True}},
-        {"serverContent": {"turnComplete": True}},
+        {"serverContent": {"turnComplete": True, "interactionStatus": "IDLE"}},
     ]
     [then] = starts(out)
     # the model knows the call was abandoned, then hears the new question
@@ -245,7 +245,7 @@ def test_malformed_call_ends_the_turn_with_its_reason() -> None:
     first = ask(c)
     c.feed(GenerationMalformedCall(first.generation_id, ("get_time is not declared",)))
     out = sent(c.finish(first.generation_id))
-    assert out[1]["serverContent"] == {"turnComplete": True,
+    assert out[1]["serverContent"] == {"turnComplete": True, "interactionStatus": "IDLE",
                                        "turnCompleteReason": "MALFORMED_FUNCTION_CALL"}
 
 
@@ -260,7 +260,7 @@ def nonblocking_turn(c: Conversation) -> None:
     assert roles(then)[-1] == ("tool", RUNNING)
     c.delta(then.generation_id, "Turning them on.")
     out = sent(c.finish(then.generation_id))
-    assert out[-1]["serverContent"] == {"turnComplete": True}
+    assert out[-1]["serverContent"] == {"turnComplete": True, "interactionStatus": "IDLE"}
     assert c.session.state is State.IDLE
 
 
@@ -290,7 +290,7 @@ def test_non_blocking_interrupt_result_interrupts_the_reply() -> None:
                       "scheduling": "INTERRUPT"})
     assert CancelGeneration(talking.generation_id) in out
     assert sent(out) == [{"serverContent": {"interrupted": True}},
-                         {"serverContent": {"turnComplete": True}}]  # no cancellation
+                         {"serverContent": {"turnComplete": True, "interactionStatus": "IDLE"}}]  # no cancellation
     [start] = starts(out)
     assert roles(start)[-3:] == [("assistant", "Once upon"), ("assistant", ""),
                                  ("tool", '{"output":"on"}')]
@@ -303,7 +303,9 @@ def test_non_blocking_when_idle_result_waits_for_the_reply() -> None:
     assert starts(respond(c, {"id": LIGHTS_ON.id, "response": {"output": "on"}})) == []
     c.delta(talking.generation_id, "The end.")
     out = c.finish(talking.generation_id)
-    assert sent(out)[1]["serverContent"] == {"turnComplete": True}
+    # the model goes on by itself: SDK 3.x's receive() reads on into what it says next
+    assert sent(out)[1]["serverContent"] == {"turnComplete": True,
+                                             "interactionStatus": "IN_PROGRESS"}
     [start] = starts(out)  # then the model tells the result
     assert roles(start)[-1] == ("tool", '{"output":"on"}')
 

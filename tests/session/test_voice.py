@@ -7,11 +7,13 @@ import base64
 from openlive.chat import SpokenReply
 from openlive.errors import CloseCode
 from openlive.session.actions import (
+    BargeIn,
     CancelGeneration,
     CancelSynthesis,
     EndSynthesis,
     IngestAudio,
     PlayAudio,
+    PlaybackFlushed,
     Prefill,
     ScoreEndOfTurn,
     Synthesize,
@@ -191,7 +193,7 @@ def test_reply_is_spoken_piece_by_piece_and_paced() -> None:
     assert transcribed == piece.text  # all of it by the end, nothing twice
     assert any("modelTurn" in m["serverContent"] for m in wire)
     assert wire[-2] == {"serverContent": {"generationComplete": True}}
-    assert wire[-1]["serverContent"] == {"turnComplete": True}
+    assert wire[-1]["serverContent"] == {"turnComplete": True, "interactionStatus": "IDLE"}
 
 
 def test_barge_in_stops_audio_and_truncates_history_to_what_was_heard() -> None:
@@ -211,6 +213,24 @@ def test_barge_in_stops_audio_and_truncates_history_to_what_was_heard() -> None:
     assert c.session.history.messages(None)[-1].content == first.text
     # the cancelled reply's late audio goes nowhere
     assert c.feed(SpeechSynthesized(gid, second.piece_id, b"\x00\x00" * 2400)) == []
+
+
+def test_a_barge_in_is_reported_and_the_interruption_names_its_cause() -> None:
+    """The runtime counts barge-ins and interruptions from these (metrics.py)."""
+    c = vad_voice()
+    gid = start_speaking(c)
+    heard = speak(c, 0.0, 0.5, 0.95)  # the user talks over the answer
+    [barge] = of(BargeIn, heard)
+    assert 0.0 < barge.onset < 0.5
+    [check] = checks(heard)
+    actions = c.feed(TranscriptReady(check.turn_id, "wait, one more thing", end=check.end))
+    assert CancelGeneration(gid) in actions
+    assert [flushed.cause for flushed in of(PlaybackFlushed, actions)] == ["speech"]
+    # a text turn over the next reply interrupts too, for its own reason
+    gid = start_speaking(c)
+    [flushed] = of(PlaybackFlushed, c.client({"clientContent": {
+        "turns": [{"role": "user", "parts": [{"text": "never mind"}]}], "turnComplete": True}}))
+    assert flushed.cause == "client_content"
 
 
 def test_manual_activity_marks_turns() -> None:
@@ -407,7 +427,7 @@ def test_never_stalls_over_many_interrupted_turns() -> None:
         out += c.feed(SynthesisDrained(agid))
         wire = sent(out)
         assert wire[-2] == {"serverContent": {"generationComplete": True}}, i
-        assert wire[-1]["serverContent"] == {"turnComplete": True}, i
+        assert wire[-1]["serverContent"] == {"turnComplete": True, "interactionStatus": "IDLE"}, i
     assert c.session.state.value == "idle"
     assert len(c.session.usage) == 25  # every answer completed, none stalled
 

@@ -16,4 +16,6 @@ BUILTIN_TOOLS: dict[str, str] = {
     "mcp_servers": "mcpServers",
     "retrieval": "retrieval",
     "enterprise_web_search": "enterpriseWebSearch",
+    "parallel_ai_search": "parallelAiSearch",  # google-genai 3.6 (Vertex only there)
+    "exa_ai_search": "exaAiSearch",
 }

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
+from pydantic.alias_generators import to_camel
 
 from openlive.protocol.types import (
     Blob,
@@ -29,6 +30,7 @@ class PrebuiltVoiceConfig(WireModel):
 class VoiceConfig(WireModel):
     prebuilt_voice_config: PrebuiltVoiceConfig | None = None
     replicated_voice_config: Struct | None = None
+    voice: str | None = None  # google-genai 3.6: a prebuilt voice's name, like voiceName
 
 
 class SpeechConfig(WireModel):
@@ -54,7 +56,36 @@ class TranslationConfig(WireModel):
     echo_target_language: bool | None = None
 
 
+class AudioTranscriptionConfig(WireModel):
+    """``input/outputAudioTranscription``: presence turns transcription on. The options
+    of google-genai 3.6 are declared one by one (docs/compatibility.md says which are
+    honoured), so that a field the next SDK adds is noticed (1007), not swallowed."""
+
+    language_codes: list[str] | None = None
+    language_auto: Struct | None = None  # deprecated upstream: detection is the default
+    language_hints: Struct | None = None  # deprecated upstream: languageCodes
+    custom_vocabulary: list[str] | None = None
+    adaptation_phrases: list[str] | None = None  # deprecated upstream
+    word_timestamp: bool | None = None
+    diarization: bool | None = None
+    mode: str | None = None  # VERBATIM | SMART
+    source_text: str | None = None
+
+
 class GenerationConfig(WireModel):
+    """``generationConfig``. google-genai writes the deprecated
+    ``LiveConnectConfig.generation_config`` into it as is (snake_case keys), then sets
+    the flat fields (``temperature``...) over it in camelCase: a field may come in both
+    spellings, and the camelCase one, set last, is the one the program meant."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _camel_wins(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        camel = {to_camel(k) for k in data if "_" not in k}
+        return {k: v for k, v in data.items() if "_" not in k or to_camel(k) not in camel}
+
     response_modalities: (
         list[
             Annotated[
@@ -90,6 +121,18 @@ class GenerationConfig(WireModel):
     thinking_config: ThinkingConfig | None = None
     enable_affective_dialog: bool | None = None
     translation_config: TranslationConfig | None = None
+    # GenerationConfig fields the Live API has no use for, which the deprecated
+    # LiveConnectConfig.generation_config still carries: accepted and ignored
+    # (docs/compatibility.md)
+    response_mime_type: str | None = None
+    response_schema: Struct | None = None
+    response_json_schema: Any = None
+    response_format: list[Struct] | None = None
+    routing_config: Struct | None = None
+    model_selection_config: Struct | None = None
+    audio_timestamp: bool | None = None
+    enable_enhanced_civic_answers: bool | None = None
+    audio_transcription_config: AudioTranscriptionConfig | None = None
 
 
 class AutomaticActivityDetection(WireModel):
@@ -154,15 +197,6 @@ class ContextWindowCompression(WireModel):
     sliding_window: SlidingWindow | None = None
 
 
-class AudioTranscriptionConfig(WireModel):
-    # SDK 3.x grew options here; accept them, honour what we can.
-    language_codes: list[str] | None = None
-    mode: str | None = None
-    diarization: Any = None
-    word_timestamp: Any = None
-    model_config = WireModel.model_config | {"extra": "allow"}
-
-
 class Proactivity(WireModel):
     proactive_audio: bool | None = None
     proactive_video: bool | None = None
@@ -196,6 +230,8 @@ class Tool(WireModel):
     mcp_servers: list[Struct] | None = None
     retrieval: Struct | None = None
     enterprise_web_search: Struct | None = None
+    parallel_ai_search: Struct | None = None
+    exa_ai_search: Struct | None = None
 
 
 class Setup(WireModel):

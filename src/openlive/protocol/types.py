@@ -56,6 +56,11 @@ Base64Bytes = Annotated[
 ]
 
 
+# An int64 proto field: proto3 JSON writes it as a string ("12"), which both SDKs read
+# (JS types it as a string, Python's pydantic converts it).
+Int64 = Annotated[int, PlainSerializer(str, return_type=str, when_used="always")]
+
+
 def _upper_enum(value: object) -> object:
     # ASCII only: str.upper() maps e.g. "ſ" to "S" and "ı" to "I", which are not enum names.
     return value.upper() if isinstance(value, str) and value.isascii() else value
@@ -126,6 +131,15 @@ class Part(WireModel):
     video_metadata: Struct | None = None
     media_resolution: Struct | None = None
     part_metadata: Struct | None = None
+    # google-genai 3.6 Part fields: accepted, not read (docs/compatibility.md)
+    tool_call: Struct | None = None
+    tool_response: Struct | None = None
+    audio_transcription: Struct | None = None
+    media_processing: Struct | None = None
+    speech_metadata: Struct | None = None
+    document_metadata: Struct | None = None
+    spreadsheet_metadata: Struct | None = None
+    audio_metadata: Struct | None = None
 
 
 class Content(WireModel):

@@ -19,6 +19,7 @@ from typing import Protocol
 from openlive import metrics
 from openlive.engines.llm.base import PrefillingModel
 from openlive.errors import CloseCode, InternalError, ProtocolError
+from openlive.logs import session_scope
 from openlive.protocol.codec import decode_client_message, encode_server_message
 from openlive.runtime import work
 from openlive.runtime.audio_input import AudioInput
@@ -30,6 +31,7 @@ from openlive.runtime.timers import Timers
 from openlive.runtime.trace import Tracer
 from openlive.session.actions import (
     Action,
+    BargeIn,
     CancelGeneration,
     CancelServerTool,
     CancelSynthesis,
@@ -59,6 +61,7 @@ from openlive.session.events import (
     GenerationDelta,
     GenerationFailed,
     ShutdownRequested,
+    SnapshotSaved,
     SpeechScored,
     SpeechSynthesized,
     Tick,
@@ -67,6 +70,9 @@ from openlive.session.events import (
 from openlive.session.machine import Session
 
 __all__ = ["SessionDriver", "SnapshotBinding", "Transport"]
+
+#: The output actions (``Output``), for isinstance.
+_OUTPUT = (Send, SetupAccepted, PlayAudio, PlaybackFlushed, TurnComplete)
 
 END_OF_TURN_WINDOW = 8.0  # seconds of audio the end-of-turn model looks at
 
@@ -96,6 +102,7 @@ class SessionDriver:
         clock: Callable[[], float] = time.monotonic,
         snapshots: SnapshotBinding | None = None,
         observe_output: Callable[[Output], None] | None = None,
+        observe_latency: Callable[[dict[str, float]], None] | None = None,
     ) -> None:
         self._snapshots = Snapshots(snapshots, session.session_id) if snapshots else None
         # sees what the client is told (the quota meter counts usage)
@@ -104,7 +111,10 @@ class SessionDriver:
         self._transport = transport
         self._engines = engines
         self._clock = clock
-        self._outbox: asyncio.Queue[bytes | Close] = asyncio.Queue()
+        # frames in order; a Future stands for the frames a snapshot being saved ends
+        # with (its sessionResumptionUpdate): what follows waits for them
+        self._outbox: asyncio.Queue[bytes | Close | asyncio.Future[list[bytes]]] = (
+            asyncio.Queue())
         self._generations: dict[int, asyncio.Task[None]] = {}
         self._speech: dict[int, SynthesisQueue] = {}
         self._helpers: set[asyncio.Task[None]] = set()  # recognition, end-of-turn checks
@@ -113,11 +123,16 @@ class SessionDriver:
         self._audio: AudioInput | None = None
         self._timers = Timers(clock, lambda: self._feed(Tick()))
         self._closed = False  # run() has ended: late callbacks are ignored
-        self._tracer = Tracer(session.session_id, clock)
+        # observe_latency is told each voice turn's stages (seconds by name, trace.py)
+        self._tracer = Tracer(session.session_id, clock, on_report=observe_latency)
         self._closing: Close | None = None
 
     async def run(self) -> None:
         """Serve the session; returns when it is closed by either side."""
+        with session_scope(self._session.session_id):  # its tasks copy the id for their logs
+            await self._run()
+
+    async def _run(self) -> None:
         writer = asyncio.create_task(self._write_loop(), name="openlive-writer")
         reader = asyncio.create_task(self._read_loop(), name="openlive-reader")
         try:
@@ -217,6 +232,8 @@ class SessionDriver:
                     self._ingest(action)
                 case Transcribe():
                     self._transcribe(action)
+                case BargeIn():
+                    metrics.BARGE_INS.inc()
                 case EndOfTurn(speech_end=speech_end):
                     self._tracer.turn_ended(speech_end)
                 case ScoreEndOfTurn():
@@ -230,8 +247,8 @@ class SessionDriver:
                     queue = self._speech.pop(gid, None)
                     if queue is not None:
                         queue.cancel()
-                case SaveSnapshot(data=data):
-                    self._save_snapshot(data)
+                case SaveSnapshot():
+                    self._save_snapshot(action)
                 case LoadSnapshot(handle=handle):
                     self._spawn(self._load_snapshot(handle))
                 case WakeAt(at=at, key=key):
@@ -245,7 +262,11 @@ class SessionDriver:
 
     def _send(self, action: Output) -> None:
         """Queue the frame that tells the client of ``action``; let the observers see it."""
-        self._outbox.put_nowait(encode_server_message(message_for(action)))
+        self._outbox.put_nowait(self._frame(action))
+
+    def _frame(self, action: Output) -> bytes:
+        """The frame that tells the client of ``action``, once the observers saw it."""
+        frame = encode_server_message(message_for(action))
         if self._observe_output is not None:
             self._observe_output(action)
         match action:
@@ -253,9 +274,12 @@ class SessionDriver:
                 if self._audio is not None:
                     self._audio.echo.sent(pcm, self._clock())
                 self._tracer.audio_sent()
-            case PlaybackFlushed() if self._audio is not None:
-                # the client drops what it has not played: no echo of it
-                self._audio.echo.flushed(self._clock())
+            case PlaybackFlushed(cause=cause):
+                metrics.INTERRUPTIONS.labels(cause=cause).inc()
+                if self._audio is not None:
+                    # the client drops what it has not played: no echo of it
+                    self._audio.echo.flushed(self._clock())
+        return frame
 
     async def _write_loop(self) -> None:
         while True:
@@ -272,6 +296,10 @@ class SessionDriver:
                 metrics.SESSIONS_CLOSED.labels(code=str(int(item.code))).inc()
                 await self._transport.close(int(item.code), item.reason)
                 return
+            if isinstance(item, asyncio.Future):
+                for frame in await item:
+                    await self._transport.send(frame)
+                continue
             await self._transport.send(item)
 
     # -- listening ----------------------------------------------------------------------
@@ -285,8 +313,11 @@ class SessionDriver:
         self._tracer.audio_clock.arrived(self._audio.seconds, now)
 
     def _scored(self, at: float, probability: float, echo: float) -> None:
+        # The VAD's thread hands back the scores of many sessions in one loop callback,
+        # outside this session's context: the work it starts is this session's.
         try:
-            self._feed(SpeechScored(at, probability, echo))
+            with session_scope(self._session.session_id):
+                self._feed(SpeechScored(at, probability, echo))
         except Exception:
             # Fed from a loop callback, not the reader: a bug here must still end the
             # session with 1011 and a traceback, as a crash of the reader does.
@@ -294,11 +325,13 @@ class SessionDriver:
             self._execute([Close(CloseCode.INTERNAL_ERROR, "Internal error encountered.")])
 
     def _vad_failed(self, error: Exception) -> None:
-        log.error("session %s: voice activity detection failed: %s",
-                  self._session.session_id, error)
-        if not self._closed:
-            self._execute(self._session.abort(
-                InternalError("Internal error: voice activity detection failed.")))
+        with session_scope(self._session.session_id):  # called back as _scored is
+            log.error("session %s: voice activity detection failed: %s",
+                      self._session.session_id, error)
+            metrics.ENGINE_ERRORS.labels(engine="vad").inc()
+            if not self._closed:
+                self._execute(self._session.abort(
+                    InternalError("Internal error: voice activity detection failed.")))
 
     def _spawn(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)
@@ -345,9 +378,33 @@ class SessionDriver:
 
     # -- resumption -----------------------------------------------------------------------
 
-    def _save_snapshot(self, data: bytes) -> None:
-        assert self._snapshots is not None  # the session only asks when resumption is on
-        self._report(self._snapshots.save(data))
+    def _save_snapshot(self, action: SaveSnapshot) -> None:
+        """Save in the background, holding the output queued after it until its
+        ``sessionResumptionUpdate`` is out: a client that reconnects after what follows
+        (``turnComplete``) has the handle that includes the turn."""
+        snapshots = self._snapshots
+        assert snapshots is not None  # the session only asks when resumption is on
+        slot: asyncio.Future[list[bytes]] = asyncio.get_running_loop().create_future()
+        self._outbox.put_nowait(slot)
+
+        async def save() -> None:
+            frames: list[bytes] = []
+            try:
+                saved = await snapshots.save(action.data, action.consumed)
+                if saved is not None and not self._closed:
+                    frames = self._handle_into_slot(saved)
+            finally:
+                if not slot.done():  # a failed save holds nothing back
+                    slot.set_result(frames)
+        self._spawn(save())
+
+    def _handle_into_slot(self, event: SnapshotSaved) -> list[bytes]:
+        """Feed ``event``; its output goes where the save stood in the outbox (returned
+        as frames), anything else is carried out as usual."""
+        actions = self._session.handle(event, self._clock())
+        frames = [self._frame(a) for a in actions if isinstance(a, _OUTPUT)]
+        self._execute([a for a in actions if not isinstance(a, _OUTPUT)])
+        return frames
 
     async def _load_snapshot(self, handle: str) -> None:
         assert self._snapshots is not None

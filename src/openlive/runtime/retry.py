@@ -17,6 +17,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from openlive import metrics
 from openlive.errors import EngineError
 
 _T = TypeVar("_T")
@@ -44,12 +45,14 @@ DEFAULT_POLICY = RetryPolicy()
 
 
 async def call(
-    attempt: Callable[[], Awaitable[_T]], what: str, policy: RetryPolicy = DEFAULT_POLICY
+    attempt: Callable[[], Awaitable[_T]], what: str, policy: RetryPolicy = DEFAULT_POLICY,
+    *, engine: str | None = None,
 ) -> _T:
     """``await attempt()``, tried again while it raises a retryable :class:`EngineError`.
 
-    ``what`` names the call in the log ("session abc: recognition"). The last error is
-    raised when the policy gives up; any other exception at once.
+    ``what`` names the call in the log ("session abc: recognition"), ``engine`` its kind
+    in ``openlive_engine_retries_total`` ("asr"). The last error is raised when the
+    policy gives up; any other exception at once.
     """
     failures = 0
     while True:
@@ -59,16 +62,18 @@ async def call(
             failures += 1
             if policy.gives_up(error, failures):
                 raise
-            await _pause(what, error, failures, policy)
+            await _pause(what, error, failures, policy, engine)
 
 
 async def stream(
     open_stream: Callable[[], AsyncIterator[_T]],
     what: str,
     policy: RetryPolicy = DEFAULT_POLICY,
+    *, engine: str | None = None,
 ) -> AsyncIterator[_T]:
     """The items of ``open_stream()``, opened again after a retryable :class:`EngineError`
-    raised before its first item; after an item, any error is raised as it is."""
+    raised before its first item; after an item, any error is raised as it is (``what``
+    and ``engine`` as for :func:`call`)."""
     failures = 0
     while True:
         started = False
@@ -82,7 +87,7 @@ async def stream(
             failures += 1
             if started or policy.gives_up(error, failures):
                 raise
-            await _pause(what, error, failures, policy)
+            await _pause(what, error, failures, policy, engine)
 
 
 async def _closable(items: AsyncIterator[_T]) -> AsyncGenerator[_T, None]:
@@ -96,8 +101,11 @@ async def _closable(items: AsyncIterator[_T]) -> AsyncGenerator[_T, None]:
             await close()
 
 
-async def _pause(what: str, error: EngineError, failures: int, policy: RetryPolicy) -> None:
+async def _pause(what: str, error: EngineError, failures: int, policy: RetryPolicy,
+                 engine: str | None) -> None:
     delay = policy.delay(failures)
+    if engine is not None:
+        metrics.ENGINE_RETRIES.labels(engine=engine).inc()
     log.warning("%s failed (try %d of %d), trying again in %.2f s: %s",
                 what, failures, policy.attempts, delay, error)
     await asyncio.sleep(delay)

@@ -32,8 +32,9 @@ class Snapshots:
         self._session_id = session_id
         self._lock = asyncio.Lock()  # snapshots are saved in order
 
-    async def save(self, data: bytes) -> SnapshotSaved | None:
-        """Store ``data`` under a fresh handle; None (logged) when the store fails."""
+    async def save(self, data: bytes, consumed: int | None = None) -> SnapshotSaved | None:
+        """Store ``data`` under a fresh handle; None (logged) when the store fails.
+        ``consumed`` (the last client message it includes) goes back with the handle."""
         binding = self._binding
         async with self._lock:
             handle = new_handle()
@@ -45,7 +46,7 @@ class Snapshots:
                 return None
             # Older handles stay valid until they expire (the update naming the new one
             # may never reach a client whose connection is dying).
-            return SnapshotSaved(handle)
+            return SnapshotSaved(handle, consumed)
 
     async def load(self, handle: str) -> SnapshotLoaded:
         """The snapshot a resuming client names.

@@ -14,6 +14,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 
+from openlive import metrics
 from openlive.engines.scheduler import Priority, set_requester
 from openlive.engines.tts.base import SpeechSynthesizer
 from openlive.errors import EngineError
@@ -56,16 +57,19 @@ class SynthesisQueue:
         try:
             while (piece := await self._pieces.get()) is not None:
                 async for pcm in retry.stream(functools.partial(self._speak, piece),
-                                              f"session {self._requester}: synthesis"):
+                                              f"session {self._requester}: synthesis",
+                                              engine="tts"):
                     self._feed(SpeechSynthesized(gid, piece.piece_id, pcm))
             self._feed(SynthesisDrained(gid))
         except EngineError as err:
             log.error("synthesis failed: %s", err)
+            metrics.ENGINE_ERRORS.labels(engine="tts").inc()
             self._feed(SynthesisFailed(gid, "speech synthesis failed."))
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("synthesis crashed")
+            metrics.ENGINE_ERRORS.labels(engine="tts").inc()
             self._feed(SynthesisFailed(gid, "speech synthesis failed."))
 
     def _speak(self, piece: Synthesize) -> AsyncIterator[bytes]:

@@ -86,16 +86,17 @@ class TurnTrace:
             stages["ahead"] = self.endpointed - g.started
         return stages
 
-    def report(self, session_id: str) -> None:
-        """Export the stages once, when the first audio byte is out."""
+    def report(self, session_id: str) -> dict[str, float]:
+        """Export the stages once, when the first audio byte is out; return them."""
         if self.done:
-            return
+            return {}
         self.done = True
         stages = self.stages()
         for name, seconds in stages.items():
             metrics.VOICE_STAGE_SECONDS.labels(stage=name).observe(seconds)
         log.info("session %s: turn latency %s", session_id,
                  ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in stages.items()))
+        return stages
 
 
 MAX_MARKS = 8  # generations whose timestamps are kept for the latency trace
@@ -107,9 +108,11 @@ class Tracer:
 
     Only voice sessions are traced (:meth:`generation_started` with ``voice``)."""
 
-    def __init__(self, session_id: str, clock: Callable[[], float]) -> None:
+    def __init__(self, session_id: str, clock: Callable[[], float],
+                 on_report: Callable[[dict[str, float]], None] | None = None) -> None:
         self._session_id = session_id
         self._clock = clock
+        self._on_report = on_report  # also told each turn's stages (the playground shows them)
         self.audio_clock = AudioClock()
         self._trace: TurnTrace | None = None
         self._marks: dict[int, GenerationMarks] = {}  # recent generations
@@ -161,4 +164,6 @@ class Tracer:
         voiced = [gid for gid, marks in self._marks.items() if marks.first_chunk is not None]
         if voiced:  # the newest generation with audio is the one being heard
             trace.generation = self._marks.pop(voiced[-1])
-        trace.report(self._session_id)
+        stages = trace.report(self._session_id)
+        if stages and self._on_report is not None:
+            self._on_report(stages)

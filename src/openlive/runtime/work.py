@@ -64,9 +64,10 @@ async def transcribe(asr: SpeechRecognizer, pcm: bytes, action: Transcribe,
             lambda: asr.transcribe(pcm, language=action.language, expected=action.expected,
                                    languages=action.languages, priority=priority,
                                    prompt=action.prompt),
-            f"session {session_id}: recognition")
+            f"session {session_id}: recognition", engine="asr")
     except EngineError as err:
         log.error("session %s: recognition failed: %s", session_id, err)
+        metrics.ENGINE_ERRORS.labels(engine="asr").inc()
         return TranscriptionFailed(action.turn_id, "speech recognition failed.")
     log.info("session %s: heard %r", session_id, result.text)
     return TranscriptReady(action.turn_id, result.text, result.language, action.end)
@@ -81,6 +82,7 @@ async def score_end_of_turn(model: EndOfTurnModel, pcm: bytes, turn_id: int,
         probability = await model.predict(pcm)
     except EngineError as err:
         log.warning("session %s: end-of-turn model failed: %s", session_id, err)
+        metrics.ENGINE_ERRORS.labels(engine="end_of_turn").inc()
         return None
     return EndOfTurnScored(turn_id, probability)
 
@@ -102,6 +104,7 @@ async def call_server_tool(tool: ServerTool | None, action: RunServerTool,
         message = "timed out" if isinstance(exc, TimeoutError) else str(exc) or repr(exc)
         log.warning("session %s: server tool %s.%s failed: %s", session_id, action.tool,
                     action.name, message)
+        metrics.ENGINE_ERRORS.labels(engine="server_tool").inc()
         result = orjson.dumps({"error": message}).decode()
     return ServerToolFinished(action.call_id, result)
 
@@ -112,8 +115,11 @@ async def prefill(model: PrefillingModel, action: Prefill, *, session_id: str) -
     set_requester(session_id)
     try:
         await model.prefill(action.request, priority=Priority.SPECULATIVE)
+    except ContextOverflow as err:  # the answer will say so; the model is fine
+        log.info("session %s: prefill skipped: %s", session_id, err)
     except EngineError as err:
         log.info("session %s: prefill skipped: %s", session_id, err)
+        metrics.ENGINE_ERRORS.labels(engine="llm").inc()
 
 
 async def generate(model: LanguageModel, action: StartGeneration, feed: Callable[[Event], None],
@@ -124,7 +130,7 @@ async def generate(model: LanguageModel, action: StartGeneration, feed: Callable
     # an answer ahead is thrown away if the user goes on: after work someone waits for
     priority = Priority.SPECULATIVE if action.speculative else Priority.WAITING
     events = retry.stream(lambda: model.stream(action.request, priority=priority),
-                          f"session {session_id}: generation")
+                          f"session {session_id}: generation", engine="llm")
     try:
         async for event in events:
             if first and isinstance(event, TextDelta):
@@ -136,11 +142,13 @@ async def generate(model: LanguageModel, action: StartGeneration, feed: Callable
         feed(GenerationFailed(gid, str(err), too_large=True))
     except EngineError as err:
         log.error("session %s: generation failed: %s", session_id, err)
+        metrics.ENGINE_ERRORS.labels(engine="llm").inc()
         feed(GenerationFailed(gid, "the language model failed."))
     except asyncio.CancelledError:
         raise
     except Exception:
         log.exception("session %s: generation crashed", session_id)
+        metrics.ENGINE_ERRORS.labels(engine="llm").inc()
         feed(GenerationFailed(gid, "the language model failed."))
 
 

@@ -25,9 +25,11 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from openlive import __version__, metrics
 from openlive.catalog import ModelCatalog
 from openlive.errors import CloseCode, InvalidArgument, PolicyViolation, ProtocolError
+from openlive.logs import session_scope
 from openlive.protocol.client import Setup
 from openlive.protocol.codec import decode_client_message
 from openlive.protocol.endpoint import (
+    Credentials,
     LiveEndpoint,
     extract_credentials,
     normalize_path,
@@ -35,6 +37,7 @@ from openlive.protocol.endpoint import (
 )
 from openlive.runtime.driver import SessionDriver, SnapshotBinding
 from openlive.runtime.engines import Engines
+from openlive.server import playground
 from openlive.server.admission import Admission
 from openlive.server.auth import Authenticator, Principal
 from openlive.server.quota import SYNC_SECONDS, Meter
@@ -60,6 +63,7 @@ class Services:
     store: Store | None = None  # None when authentication is disabled
     quota_sync: float = SYNC_SECONDS  # seconds between a session's usage writes
     admission: Admission = field(default_factory=Admission)  # load shedding (off by default)
+    playground: bool = True  # the browser playground at / (server/playground.py)
 
 
 class WebSocketTransport:
@@ -104,6 +108,7 @@ class OpenLiveApp:
         self.services = services
         self._lifespan = lifespan
         self._drivers: set[SessionDriver] = set()
+        self._latency = playground.LatencyBoard()  # voice turns' stages, for the playground
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -162,6 +167,10 @@ class OpenLiveApp:
             return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
         if AUTH_TOKENS_PATH.search(path) and request.method == "POST":
             return await self._create_token(request)
+        if self.services.playground:
+            response = await self._playground(request, path)
+            if response is not None:
+                return response
         return google_error(404, "NOT_FOUND", f"Method not found: {request.method} {path}")
 
     async def _create_token(self, request: Request) -> Response:
@@ -179,6 +188,54 @@ class OpenLiveApp:
         except InvalidArgument as err:
             return google_error(400, "INVALID_ARGUMENT", err.reason)
         log.info("ephemeral token created by %s (uses %s)", principal.owner, body["uses"])
+        return JSONResponse(body)
+
+    async def _playground(self, request: Request, path: str) -> Response | None:
+        """The playground's routes (server/playground.py); None when ``path`` is not one."""
+        if path == playground.TOKEN_PATH and request.method == "POST":
+            return await self._playground_token(request)
+        if request.method != "GET":
+            return None
+        if path == playground.OPTIONS_PATH:
+            services = self.services
+            return JSONResponse(playground.options(
+                auth=services.store is not None, voice=services.engines.tts is not None))
+        if path == playground.LATENCY_PATH:
+            turns = self._latency.turns(request.query_params.get("session", ""))
+            if turns is None:
+                return google_error(404, "NOT_FOUND", "No open session with this id.")
+            return JSONResponse({"turns": turns})
+        return playground.static_file(path)
+
+    async def _playground_token(self, request: Request) -> Response:
+        """A one-session ephemeral token for a page opened on this machine, owned by the
+        ``playground`` key (``openlive keys`` limits or revokes it like any other)."""
+        store = self.services.store
+        if store is None:
+            return google_error(400, "FAILED_PRECONDITION",
+                                "Authentication is disabled: connect without a key.")
+        refused = playground.local_page_request(request)
+        if refused is not None:
+            return google_error(403, "PERMISSION_DENIED",
+                                f"No token without a key: {refused}. Paste an API key.")
+
+        def playground_key() -> str | None:
+            keys = [k for k in store.list_keys() if k.name == playground.PLAYGROUND_KEY_NAME]
+            if not keys:
+                key, _ = store.create_key(playground.PLAYGROUND_KEY_NAME)
+                log.info("created the key %s (%s) that owns the playground's tokens",
+                         key.id, key.name)
+                return key.id
+            active = [k for k in keys if not k.revoked]
+            return active[0].id if active else None  # revoked by the operator: stays so
+
+        key_id = await asyncio.to_thread(playground_key)
+        if key_id is None:
+            return google_error(403, "PERMISSION_DENIED",
+                                "The playground key is revoked. Paste an API key.")
+        body = await create_token(store, key_id,
+                                  playground.token_request_body(time.time()))
+        log.info("ephemeral token created for a local playground page (key %s)", key_id)
         return JSONResponse(body)
 
     # -- Live -----------------------------------------------------------------------------
@@ -201,6 +258,11 @@ class OpenLiveApp:
             dict(websocket.query_params), {k.lower(): v for k, v in websocket.headers.items()}
         )
         session_id = secrets.token_hex(8)
+        with session_scope(session_id):  # every line logged from here on names it
+            await self._serve_session(websocket, endpoint, credentials, session_id)
+
+    async def _serve_session(self, websocket: WebSocket, endpoint: LiveEndpoint,
+                             credentials: Credentials, session_id: str) -> None:
         transport = WebSocketTransport(websocket)
         # Read the setup before deciding: whether it resumes decides whether a token use
         # is taken, and the SDKs expect a refusal after they have sent it (a close that
@@ -239,9 +301,12 @@ class OpenLiveApp:
         snapshots = None
         if store is not None:
             snapshots = SnapshotBinding(store, principal.owner, self.services.resumption_ttl)
+        self._latency.open(session_id)
         driver = SessionDriver(session, transport, self.services.engines,
                                snapshots=snapshots,
-                               observe_output=meter.observe if meter is not None else None)
+                               observe_output=meter.observe if meter is not None else None,
+                               observe_latency=lambda stages: self._latency.record(
+                                   session_id, stages))
         metering: AbstractAsyncContextManager[None] = (
             meter.metering(driver) if meter is not None else contextlib.nullcontext())
         self._drivers.add(driver)
@@ -253,6 +318,7 @@ class OpenLiveApp:
             if expiry is not None:
                 expiry.cancel()
             self._drivers.discard(driver)
+            self._latency.close(session_id)
             metrics.SESSIONS_ACTIVE.dec()
             log.info("session %s: ended", session_id)
 

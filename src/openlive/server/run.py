@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import sys
 
 from openlive.catalog import DEFAULT_BACKEND, ModelCatalog
 from openlive.config import Settings
 from openlive.engines.llm.factory import create_language_model
 from openlive.engines.tools.factory import load_server_tools
 from openlive.errors import OpenLiveError
+from openlive.logs import say
 from openlive.runtime.engines import EndOfTurnModel, Engines
 from openlive.server.admission import Admission
 from openlive.server.app import OpenLiveApp, Services
@@ -64,18 +64,14 @@ async def load_voice_engines(engines: Engines, *, asr: str, tts: str,
     log.info("voice engines ready")
 
 
-def _say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
 async def run_server(settings: Settings) -> None:
     """Serve with ``settings`` until SIGINT/SIGTERM."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(settings.store or str(settings.data_dir / "openlive.db"))
     if settings.auth and not store.list_keys():
         _, secret = store.create_key("default")
-        _say("openlive: created the first API key (shown once; `openlive keys` manages keys):")
-        _say(f"  GEMINI_API_KEY={secret}")
+        say("openlive: created the first API key (shown once; `openlive keys` manages keys):")
+        say(f"  GEMINI_API_KEY={secret}")
 
     ssl_context = None
     scheme = "http"
@@ -88,10 +84,10 @@ async def run_server(settings: Settings) -> None:
             ssl_context = server_ssl_context(files.cert, files.key)
             ca_hint = str(files.ca_cert)
             if files.created:
-                _say(f"openlive: created a local certificate authority at {files.ca_cert}")
-        _say("openlive: clients trust this server's TLS with:")
-        _say(f"  SSL_CERT_FILE={ca_hint}          (Python)")
-        _say(f"  NODE_EXTRA_CA_CERTS={ca_hint}    (Node)")
+                say(f"openlive: created a local certificate authority at {files.ca_cert}")
+        say("openlive: clients trust this server's TLS with:")
+        say(f"  SSL_CERT_FILE={ca_hint}          (Python)")
+        say(f"  NODE_EXTRA_CA_CERTS={ca_hint}    (Node)")
 
     if settings.voice:
         # llama.cpp's OpenMP threads spin-wait by default: fastest alone, but beside
@@ -122,11 +118,12 @@ async def run_server(settings: Settings) -> None:
         resumption_ttl=settings.resumption_ttl,
         admission=Admission(max_sessions=settings.max_sessions,
                             shed_lag=settings.shed_lag_ms / 1000),
+        playground=settings.playground,
     )
     app = OpenLiveApp(services)
 
     def ready(port: int) -> None:
-        _say(
+        say(
             f"openlive: listening on {settings.host}:{port} "
             f"({'plain and TLS' if ssl_context else 'plain'}); "
             f"GOOGLE_GEMINI_BASE_URL={scheme}://{settings.host}:{port}"

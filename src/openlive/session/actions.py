@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from openlive.chat import GenerationRequest
 from openlive.errors import CloseCode
-from openlive.protocol.server import ServerMessage, UsageMetadata
+from openlive.protocol.server import InteractionStatus, ServerMessage, UsageMetadata
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +38,19 @@ class PlayAudio:
     pcm: bytes = field(repr=False)
 
 
+#: What interrupted a reply: the user's voice (judged by the VAD and the recognizer),
+#: the client's ``activityStart``, a ``clientContent`` turn or ``realtimeInput.text``, or
+#: a function result scheduled ``INTERRUPT``.
+InterruptCause = Literal["speech", "activity_start", "client_content", "realtime_text",
+                         "function_result"]
+
+
 @dataclass(frozen=True, slots=True)
 class PlaybackFlushed:
     """The reply was interrupted (``interrupted``): the client drops what it has not
     played, so none of it can come back as an echo."""
+
+    cause: InterruptCause  # for the operator's metrics; the client is not told
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +60,10 @@ class TurnComplete:
 
     reason: str | None = None  # turnCompleteReason, e.g. MALFORMED_FUNCTION_CALL
     usage: UsageMetadata | None = None
+    # interactionStatus: IDLE unless the session goes on by itself at once (a queued
+    # turn, a function result that waited): then IN_PROGRESS, and SDK 3.x's receive()
+    # reads on into what follows
+    status: InteractionStatus = "IDLE"
 
 
 #: What the client is told, in order.
@@ -149,6 +162,14 @@ class Transcribe:
 
 
 @dataclass(frozen=True, slots=True)
+class BargeIn:
+    """The user started speaking over the reply at ``onset`` (audio time): its audio is
+    paused while the speech is judged. Nothing to carry out: the runtime counts it."""
+
+    onset: float
+
+
+@dataclass(frozen=True, slots=True)
 class EndOfTurn:
     """The user's turn ended at ``speech_end`` (audio time): for latency tracing."""
 
@@ -191,9 +212,14 @@ class CancelSynthesis:
 
 @dataclass(frozen=True, slots=True)
 class SaveSnapshot:
-    """Store this resumption snapshot under a fresh handle; report ``SnapshotSaved``."""
+    """Store this resumption snapshot under a fresh handle; report ``SnapshotSaved``.
+
+    Output the session asks for after this waits until the snapshot is stored and its
+    ``sessionResumptionUpdate`` is out: a client that reads up to ``turnComplete`` and
+    reconnects with the newest handle it saw resumes with that turn."""
 
     data: bytes
+    consumed: int  # the index of the last client message the snapshot includes
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +240,7 @@ class WakeAt:
 
 Action = (
     Send | SetupAccepted | PlayAudio | PlaybackFlushed | TurnComplete | StartGeneration | Prefill
-    | CancelGeneration | Close | IngestAudio | Transcribe
+    | CancelGeneration | Close | IngestAudio | Transcribe | BargeIn
     | EndOfTurn | ScoreEndOfTurn | Synthesize | EndSynthesis | CancelSynthesis | WakeAt
     | SaveSnapshot | LoadSnapshot | RunServerTool | CancelServerTool
 )

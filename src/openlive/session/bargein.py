@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from openlive.session.actions import Action, Transcribe
+from openlive.session.actions import Action, BargeIn, Transcribe
 from openlive.session.speaking import Reply
 
 # Continuous speech that confirms an interruption without waiting. Measured on the
@@ -116,10 +116,11 @@ class BargeInJudge:
         """Whether a transcript is one of these checks rather than a user turn."""
         return turn_id < 0
 
-    def start(self, onset: float, reply: Reply, now: float) -> None:
+    def start(self, onset: float, reply: Reply, now: float) -> list[Action]:
         """Speech started at ``onset`` over ``reply``: stop its audio now, judge next."""
         reply.pause(now)
         self.pending = PendingBargeIn(onset=onset)
+        return [BargeIn(onset)]
 
     def forget(self) -> None:
         """Nothing is being judged any more (the turn was interrupted, or it ended)."""

@@ -12,6 +12,7 @@ from typing import Literal
 
 from openlive.catalog import ModelCatalog, bare_model_id
 from openlive.catalog.languages import live_language
+from openlive.catalog.profiles import DEFAULT_PROFILE, ModelProfile, profile_for
 from openlive.catalog.voices import DEFAULT_VOICE, live_voice
 from openlive.chat import DEFAULT_CONTEXT_WINDOW, SamplingParams, ToolSpec
 from openlive.errors import InvalidArgument, PolicyViolation
@@ -79,6 +80,9 @@ class SessionConfig:
     # inputAudioTranscription.languageCodes: the languages the user's speech may be in,
     # which narrow detection (): any; a languageCode fixes the language instead)
     transcription_languages: tuple[str, ...] = ()
+    # how the hosted model behaves by default (catalog/profiles.py): thinking, proactive
+    # audio and function-call defaults are read from here
+    profile: ModelProfile = DEFAULT_PROFILE
 
     @classmethod
     def from_setup(
@@ -92,6 +96,8 @@ class SessionConfig:
                 f"models/{model} is not found, or is not supported for bidiGenerateContent."
             )
         gen = setup.generation_config
+        profile = profile_for(model)
+        check_profile(setup, model, profile)
         modality = _modality(gen.response_modalities if gen else None, capabilities)
         history = setup.history_config
         realtime = setup.realtime_input_config
@@ -127,11 +133,36 @@ class SessionConfig:
             activity=ActivityConfig.from_wire(
                 realtime.automatic_activity_detection if realtime else None
             ),
-            tools=Toolbox.from_wire(setup.tools, capabilities.server_tools),
+            tools=Toolbox.from_wire(setup.tools, capabilities.server_tools, profile),
             image_detail=DETAIL.get(gen.media_resolution or "", "auto") if gen else "auto",
             spoken_bound=spoken_bound,
             transcription_languages=_transcription_languages(setup),
+            profile=profile,
         )
+
+
+def check_profile(setup: Setup, model: str, profile: ModelProfile) -> None:
+    """Refuse (1007, as the hosted API does) a setting ``model`` does not support."""
+    gen = setup.generation_config
+    unsupported = f"is not supported by the model models/{model}."
+    modalities = set(gen.response_modalities or ()) if gen else set()
+    if profile.audio_only and "TEXT" in modalities:
+        raise InvalidArgument(
+            f"The requested combination of response modalities (TEXT) {unsupported}")
+    if gen is not None and gen.enable_affective_dialog and not profile.affective_dialog_supported:
+        raise InvalidArgument(f"enableAffectiveDialog {unsupported}")
+    thinking = gen.thinking_config if gen else None
+    if thinking is not None and thinking.thinking_level is not None \
+            and not profile.thinking_level_supported:
+        raise InvalidArgument(f"thinkingConfig.thinkingLevel {unsupported}")
+    proactivity = setup.proactivity
+    wanted = proactivity.proactive_audio if proactivity is not None else None
+    if wanted and not profile.proactive_audio_supported:
+        raise InvalidArgument(f"proactivity.proactiveAudio {unsupported}")
+    if wanted is False and profile.proactive_audio_always:
+        raise InvalidArgument(
+            f"proactivity.proactiveAudio cannot be turned off: it is always on for "
+            f"models/{model}.")
 
 
 def instruction_text(content: Content | None) -> str | None:
@@ -162,7 +193,10 @@ def _voice(speech: SpeechConfig | None, modality: Modality,
            capabilities: ServerCapabilities) -> str:
     voice = speech.voice_config if speech else None
     prebuilt = voice.prebuilt_voice_config if voice else None
-    name = live_voice(prebuilt.voice_name if prebuilt else None).name
+    # google-genai 3.6 names the voice in voiceConfig.voice; older SDKs in
+    # prebuiltVoiceConfig.voiceName (which wins when both are given)
+    asked = (prebuilt.voice_name if prebuilt else None) or (voice.voice if voice else None)
+    name = live_voice(asked).name
     spoken = capabilities.speech_voices
     if modality == "AUDIO" and spoken is not None and name not in spoken:
         raise PolicyViolation(

@@ -72,13 +72,15 @@ class Conversation:
 
     def __init__(self, machine: StateMachine, config: SessionConfig,
                  capabilities: ServerCapabilities, *, history: History, calling: Calling,
-                 instruction: str | None, resumable: bool, media_clock: MediaClock) -> None:
+                 instruction: str | None, resumable: bool, media_clock: MediaClock,
+                 consumed: Callable[[], int] = lambda: 0) -> None:
         self.config = config
         self.history = history
         self._machine = machine
         self._capabilities = capabilities
         self._resumable = resumable  # the client asked for sessionResumption updates
         self._media_clock = media_clock
+        self._consumed = consumed  # the index of the newest client message handled
         self._sight = Sight(config.image_detail)  # the newest video frame
         listening = None
         if capabilities.audio_input:
@@ -183,7 +185,7 @@ class Conversation:
                             round=turn.round if turn is not None else None,
                             open_calls=ledger.open_calls(),
                             finished_calls=ledger.finished_ids())
-        return [SaveSnapshot(snapshot.encode())]
+        return [SaveSnapshot(snapshot.encode(), self._consumed())]
 
     # -- the client's messages ------------------------------------------------------------
 
@@ -205,7 +207,7 @@ class Conversation:
     def _on_client_content(self, message: ClientContent) -> list[Action]:
         responder = self.responder
         # The proto: "a message here will interrupt any current model generation".
-        actions = responder.interrupt() if message.turns else []
+        actions = responder.interrupt("client_content") if message.turns else []
         detail = self.config.image_detail if self._capabilities.vision else None
         for content in message.turns:
             chat = content_message(content, detail)
@@ -222,7 +224,8 @@ class Conversation:
     def _on_realtime_input(self, message: RealtimeInput, now: float) -> list[Action]:
         responder, hearing = self.responder, self.hearing
         if message.text is not None:
-            actions = responder.interrupt() if self.config.interrupt_on_activity else []
+            actions = (responder.interrupt("realtime_text")
+                       if self.config.interrupt_on_activity else [])
             if message.text:
                 responder.add_input(ChatMessage("user", message.text))
             return actions + responder.user_turn_complete()
@@ -258,5 +261,6 @@ class Conversation:
             self.responder.instruction = instruction_text(message.system_instruction)
         if message.tools is not None:
             self.responder.toolbox = Toolbox.from_wire(message.tools.tools,
-                                                       self._capabilities.server_tools)
+                                                       self._capabilities.server_tools,
+                                                       self.config.profile)
         return []

@@ -114,6 +114,7 @@ class Tick:
 @dataclass(frozen=True, slots=True)
 class SnapshotSaved:
     handle: str
+    consumed: int | None = None  # the saved snapshot's SaveSnapshot.consumed
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,7 +105,7 @@ class Hearing:
         if barge.is_check(event.turn_id):  # not a user turn: is it an interruption?
             actions, interrupted = barge.on_words(event.turn_id, event.text,
                                                   responder.reply, now)
-            return responder.interrupt() if interrupted else actions
+            return responder.interrupt("speech") if interrupted else actions
         actions, signals = self._ears().on_transcript(event.turn_id, event.end, event.text,
                                                       event.language)
         return self._listen(actions, signals, now)
@@ -137,9 +137,10 @@ class Hearing:
                 continue
             reply = self._responder.reply
             if self._ears().manual:
-                actions = self._responder.interrupt() + actions  # the client said so
+                # the client said so
+                actions = self._responder.interrupt("activity_start") + actions
             elif reply is not None:
-                self._responder.barge.start(signal.at, reply, now)  # pause now, judge next
+                actions += self._responder.barge.start(signal.at, reply, now)  # pause, judge
         return actions
 
     def _heard_language(self, turn: TurnTranscribed) -> None:
@@ -173,7 +174,7 @@ class Hearing:
             # noise or silence: no turn to answer, but a function result may be waiting
             return actions + responder.drop_ahead() + responder.tell_pending_result()
         if self._config.interrupt_on_activity:
-            actions = responder.interrupt() + actions
+            actions = responder.interrupt("speech") + actions
         ahead = responder.ahead
         if ahead is not None and ahead.answers(text) and self._may_answer_ahead():
             return actions + responder.adopt(now)

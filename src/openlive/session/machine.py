@@ -74,6 +74,9 @@ class Session:
         self._resumable = False  # the client asked for sessionResumption updates
         self._pending_setup: SessionConfig | None = None  # RESUMING: waits for its snapshot
         self._conversation: Conversation | None = None  # once the setup is accepted
+        # the index of the newest client message on this connection (setup is 0): a
+        # resumption update says up to which one its handle includes
+        self._received = -1
 
     # -- what tests and the driver may look at --------------------------------------------
 
@@ -112,6 +115,8 @@ class Session:
         """
         if self.state is State.CLOSED:
             return []
+        if isinstance(event, ClientMessageReceived):
+            self._received += 1
         try:
             return self._dispatch(event, now)
         except ProtocolError as err:
@@ -133,8 +138,10 @@ class Session:
                 return self._lifetime.start(now) + self._on_setup(message)
             case SnapshotLoaded(data=data):
                 return self._on_snapshot_loaded(data)
-            case SnapshotSaved(handle=handle):
-                update = SessionResumptionUpdate(new_handle=handle, resumable=True)
+            case SnapshotSaved(handle=handle, consumed=consumed):
+                update = SessionResumptionUpdate(
+                    new_handle=handle, resumable=True,
+                    last_consumed_client_message_index=consumed)
                 return [Send(ServerMessage(session_resumption_update=update))]
             case ShutdownRequested(grace=grace):
                 self._lifetime.shorten(now + grace)
@@ -201,7 +208,8 @@ class Session:
                   instruction: str | None) -> Conversation:
         return Conversation(self._machine, config, self._capabilities, history=history,
                             calling=calling, instruction=instruction,
-                            resumable=self._resumable, media_clock=self._start_media_limit)
+                            resumable=self._resumable, media_clock=self._start_media_limit,
+                            consumed=lambda: self._received)
 
     def _accept(self, conversation: Conversation, *, seed: bool) -> list[Action]:
         self._conversation = conversation

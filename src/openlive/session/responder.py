@@ -28,6 +28,7 @@ from openlive.errors import InvalidArgument
 from openlive.protocol.server import ServerContent, ServerMessage
 from openlive.session.actions import (
     Action,
+    InterruptCause,
     PlaybackFlushed,
     Prefill,
     Send,
@@ -261,16 +262,21 @@ class Responder:
             return actions + self._snapshot()  # the client may answer on a new connection
         self._machine.move(Trigger.GENERATION_ENDED)
         self._end(reply)
-        actions += [
-            Send(ServerMessage(server_content=ServerContent(generation_complete=True))),
-            TurnComplete(turn.reason, self.usage.end_turn()),
-        ]
+        actions.append(
+            Send(ServerMessage(server_content=ServerContent(generation_complete=True))))
+        usage = self.usage.end_turn()
         if self._machine.state is State.TURN_PENDING:
-            return actions + self.start()
-        actions += self._snapshot() + self.tell_pending_result()
+            # the queued user turn is answered at once: more output follows
+            return actions + [TurnComplete(turn.reason, usage, "IN_PROGRESS"), *self.start()]
+        # The snapshot that holds this turn goes out before its turnComplete: a client
+        # that reads up to turnComplete and reconnects with the newest handle it saw
+        # resumes with the turn (the driver holds later output until it is saved).
+        actions += self._snapshot()
+        after = self.tell_pending_result()
+        actions.append(TurnComplete(turn.reason, usage, "IN_PROGRESS" if after else "IDLE"))
         # The history now holds the reply as delivered (spoken pieces, not the model's
         # own tokens): evaluate it while the user thinks, not after their next words.
-        return actions + self.prefill()
+        return actions + after + self.prefill()
 
     def _end(self, reply: Reply | None) -> None:
         """The turn is over: what the client got of ``reply`` joins the history."""
@@ -288,11 +294,12 @@ class Responder:
         reply, self.turn.reply = self.turn.reply, None
         return reply.cancel()
 
-    def interrupt(self, cancel_calls: bool = True) -> list[Action]:
+    def interrupt(self, cause: InterruptCause, cancel_calls: bool = True) -> list[Action]:
         """Stop the turn in flight, keeping in history only what the client got.
 
         The calls of the turn's open round are cancelled (``toolCallCancellation``),
         unless ``cancel_calls`` is False (a function result, not the user, interrupts).
+        ``cause`` says what interrupted it, for the operator's metrics.
         """
         self.barge.forget()
         turn = self.turn
@@ -307,7 +314,7 @@ class Responder:
             self.turn = None
         else:
             self._end(reply)
-        return actions + [PlaybackFlushed(), TurnComplete()]
+        return actions + [PlaybackFlushed(cause), TurnComplete()]
 
     # -- function calls -------------------------------------------------------------------
 
@@ -328,7 +335,7 @@ class Responder:
             case Answered.SILENT:
                 return self._snapshot() if self._machine.state in QUIET else []
             case Answered.INTERRUPT:
-                return self.interrupt(cancel_calls=False) + self.start()
+                return self.interrupt("function_result", cancel_calls=False) + self.start()
             case Answered.WHEN_IDLE:
                 return self.tell_pending_result()
 

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 import orjson
 
+from openlive.catalog.profiles import DEFAULT_PROFILE, ModelProfile
 from openlive.catalog.tools import BUILTIN_TOOLS
 from openlive.chat import ChatMessage, ToolCall, ToolSpec
 from openlive.chat.schema import schema_from_declaration
@@ -53,13 +54,16 @@ class Toolbox:
 
     @classmethod
     def from_wire(
-        cls, tools: Iterable[Tool] | None, server_tools: Mapping[str, tuple[ToolSpec, ...]]
+        cls, tools: Iterable[Tool] | None, server_tools: Mapping[str, tuple[ToolSpec, ...]],
+        profile: ModelProfile = DEFAULT_PROFILE,
     ) -> Toolbox:
         """Read the setup's (or a ``contextUpdate``'s) ``tools``.
 
         ``server_tools`` maps a built-in tool's wire name (``googleSearch``) to the
         functions the operator's server-side implementation of it offers. A built-in
-        without one is refused (1008) with its name; bad declarations are 1007.
+        without one is refused (1008) with its name; bad declarations are 1007. The
+        model's ``profile`` says what a declaration without ``behavior`` is, and which
+        behaviours the model honours.
         """
         specs: list[ToolSpec] = []
         non_blocking: set[str] = set()
@@ -89,13 +93,24 @@ class Toolbox:
                 except InvalidArgument as err:
                     raise InvalidArgument(f"{where}: {err.reason}") from None
                 specs.append(ToolSpec(declaration.name, declaration.description or "", parameters))
-                if declaration.behavior == "NON_BLOCKING":
+                if _non_blocking(declaration.behavior, profile):
                     non_blocking.add(declaration.name)
         names = [spec.name for spec in specs]
         duplicated = sorted({name for name in names if names.count(name) > 1})
         if duplicated:
             raise InvalidArgument(f"Function {duplicated[0]!r} is declared more than once.")
         return cls(tuple(specs), frozenset(non_blocking), server_side)
+
+
+def _non_blocking(behavior: str | None, profile: ModelProfile) -> bool:
+    """Whether a call of a function declared with ``behavior`` lets the model go on."""
+    if not profile.async_calls:
+        return False  # "function calling is synchronous only"
+    if not profile.blocking_calls:
+        return True  # asynchronous function calling only
+    if behavior in (None, "UNSPECIFIED"):
+        return profile.non_blocking_by_default
+    return behavior == "NON_BLOCKING"
 
 
 def _unavailable(wire_name: str, server_tools: Mapping[str, Any]) -> str:

@@ -193,35 +193,34 @@ async def go_away(client, job):
     return seen
 
 
-async def reply_and_handles(session, handles):
-    """One turn's text; the resumption handles seen go to ``handles``."""
+async def reply_and_handles(session, handles, consumed=None):
+    """One turn's text, read as the seed reads it: receive() until turnComplete. The
+    resumption handles seen go to ``handles`` (the one that includes the turn comes
+    before its turnComplete), their lastConsumedClientMessageIndex to ``consumed``."""
     reply = ""
     async for message in session.receive():
         reply += message.text or ""
         update = message.session_resumption_update
         if update and update.new_handle:
             handles.append(update.new_handle)
-    # the update after turnComplete belongs to the next receive() turn
-    async for message in session.receive():
-        update = message.session_resumption_update
-        if update and update.new_handle:
-            handles.append(update.new_handle)
-            break
+            if consumed is not None:  # google-genai < 1.x may not know the field
+                consumed.append(getattr(update, "last_consumed_client_message_index", None))
     return reply
 
 
 async def resume(client, job):
     """A turn with resumption on, a new connection with the last handle, another turn."""
-    out = {"handles": []}
+    out = {"handles": [], "consumed": []}
 
     async def one_turn(config, text):
         async with client.aio.live.connect(model=MODEL, config=config) as session:
             await session.send_client_content(
                 turns={"role": "user", "parts": [{"text": text}]})
-            return await reply_and_handles(session, out["handles"])
+            return await reply_and_handles(session, out["handles"], out["consumed"])
 
     base = {"response_modalities": ["TEXT"]}
-    out["first"] = await one_turn({**base, "session_resumption": {}}, "My name is Ada.")
+    out["first"] = await one_turn({**base, "session_resumption": {}},
+                                  job.get("first_words", "My name is Ada."))
     if job.get("fail_first"):  # the server fails mid-session (1011) after that turn
         handles = list(out["handles"])
         try:
@@ -232,6 +231,7 @@ async def resume(client, job):
         out["handles"] = handles + [h for h in out["handles"] if h not in handles]
     handle = job.get("handle") or out["handles"][-1]
     try:
+        out["handles_first"] = len(out["handles"])
         out["second"] = await one_turn(
             {**base, "session_resumption": {"handle": handle}}, "What is my name?")
     except Exception as exc:  # noqa: BLE001 - a refusal is what some jobs expect
@@ -262,15 +262,14 @@ async def failover(client, job):
         async with client.aio.live.connect(model=MODEL, config=config) as session:
             await session.send_client_content(
                 turns={"role": "user", "parts": [{"text": "My name is Ada."}]})
-            out["first"] = ""
-            async for message in session.receive():
-                out["first"] += message.text or ""
+            # the handle that includes the turn comes before its turnComplete
+            out["first"] = await reply_and_handles(session, out["handles"])
+            mark_ready(job["ready"])
             while True:  # listen until server A goes away
                 async for message in session.receive():
                     update = message.session_resumption_update
                     if update and update.new_handle:
                         out["handles"].append(update.new_handle)
-                        mark_ready(job["ready"])
     except Exception as exc:  # noqa: BLE001 - server A was killed: that is the point
         out["a_died"] = type(exc).__name__
     other = genai.Client(http_options={"base_url": job["second_url"]})

@@ -1,0 +1,2 @@
+"""The browser playground's static files (plain JS, no build step), served at ``/`` by
+:mod:`openlive.server.playground`."""

@@ -20,6 +20,7 @@ from openlive.session.actions import (
     Transcribe,
     WakeAt,
 )
+from openlive.session.bargein import CONFIRM_SECONDS
 from openlive.session.config import ServerCapabilities
 from openlive.session.events import (
     EndOfTurnScored,
@@ -29,7 +30,11 @@ from openlive.session.events import (
     Tick,
     TranscriptReady,
 )
-from openlive.session.listening import MIN_END_SILENCE
+from openlive.session.listening import (
+    CONFIDENT_END_OF_TURN,
+    MIN_END_SILENCE,
+    SHORT_END_SILENCE,
+)
 from openlive.session.speaking import LEAD_SECONDS
 from tests.session.conversation import Conversation, closes, sent, starts
 
@@ -612,7 +617,7 @@ def test_long_speech_over_the_reply_is_heard_before_it_interrupts() -> None:
     actions = speak(c, 0.0, 0.5, 0.95)
     assert CancelGeneration(gid) not in actions  # paused, and being heard
     [check] = [t for t in of(Transcribe, actions) if t.turn_id < 0]
-    assert check.start == 0.0 and check.end >= 0.4  # the speech so far, with pre-roll
+    assert check.start == 0.0 and check.end >= CONFIRM_SECONDS  # the speech so far, with pre-roll
     assert CancelGeneration(gid) in hear(c, actions, "tell me about Berlin instead")
 
 
@@ -803,3 +808,21 @@ def test_a_completed_turn_is_prefilled_as_the_history_now_holds_it() -> None:
     [prefill] = of(Prefill, c.finish(start.generation_id))
     assert [(m.role, m.content) for m in prefill.request.messages] == [
         ("user", "Hi"), ("assistant", "Hello there!")]
+
+
+def test_a_confident_done_on_a_question_ends_after_the_short_silence() -> None:
+    assert SHORT_END_SILENCE < MIN_END_SILENCE
+    for probability, words, silence in ((CONFIDENT_END_OF_TURN, "What time is it?",
+                                         SHORT_END_SILENCE),
+                                        (CONFIDENT_END_OF_TURN - 0.05, "What time is it?",
+                                         MIN_END_SILENCE),
+                                        (0.99, "Please set a timer for.", MIN_END_SILENCE)):
+        c = voice()
+        speak(c, 0.0, 1.0, 0.9)
+        actions, _ = pause_words(c, words)  # 0.25 s into the pause
+        [score] = of(ScoreEndOfTurn, actions)
+        assert starts(c.feed(EndOfTurnScored(score.turn_id, probability))) == []
+        assert starts(speak(c, 1.25, silence - 0.25 - FRAME, 0.01)) == [], words
+        [start] = starts(speak(c, 1.0 + silence - FRAME, 2 * FRAME, 0.01))
+        assert start.request.messages[-1].content == words
+

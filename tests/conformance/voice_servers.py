@@ -193,17 +193,22 @@ def running(name: str, work: Path) -> Iterator[SpeechServer]:
 class Link:
     """One connection through the proxy."""
 
+    sent: bytearray = field(default_factory=bytearray)  # what the client sent the server
     delivered: bytearray = field(default_factory=bytearray)  # what the client was given
     at_hangup: bytes | None = None  # what it had been given when it hung up first
     done: threading.Event = field(default_factory=threading.Event)
 
     def wyoming_events(self, data: bytes | None = None) -> list[str]:
-        """The types of the Wyoming events in ``data`` (default: all delivered)."""
-        kinds = []
-        for line in bytes(self.delivered if data is None else data).split(b"\n"):
-            if line.startswith(b'{"type"'):
-                with contextlib.suppress(ValueError):
-                    kinds.append(json.loads(line)["type"])
+        """The types of the whole Wyoming events in ``data`` (default: all delivered):
+        a JSON header line, then ``data_length`` bytes of JSON, ``payload_length`` of audio."""
+        stream = bytes(self.delivered if data is None else data)
+        kinds, at = [], 0
+        while (end := stream.find(b"\n", at)) >= 0:
+            header = json.loads(stream[at:end])
+            at = end + 1 + header.get("data_length", 0) + header.get("payload_length", 0)
+            if at > len(stream):
+                break  # cut short: not a whole event
+            kinds.append(header["type"])
         return kinds
 
 
@@ -247,6 +252,7 @@ class Proxy:
             except OSError:
                 client.close()
                 continue
+            server.settimeout(None)  # a server may think for long before it answers
             link = Link()
             self.links.append(link)
             threading.Thread(target=self._upstream, args=(client, server, link),
@@ -258,6 +264,7 @@ class Proxy:
         """Client to server, until the client hangs up."""
         with contextlib.suppress(OSError):
             while data := client.recv(65536):
+                link.sent += data
                 server.sendall(data)
         if not link.done.is_set():  # the server had not closed: what had the client got?
             link.at_hangup = bytes(link.delivered)

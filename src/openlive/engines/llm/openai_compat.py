@@ -385,8 +385,8 @@ def _parse_json(data: str, url: str) -> dict[str, Any]:
 async def _errors_as_engine_errors(url: str) -> AsyncIterator[None]:
     """httpx request errors as retryable EngineErrors (:mod:`openlive.engines.remote.http`),
     and a 200 that is no event stream as a lasting one."""
-    try:
-        async with errors_as_engine_errors(url):
+    async with errors_as_engine_errors(url):
+        try:
             yield
-    except SSEError as exc:  # asking again will not help
-        raise EngineError(f"{url} did not answer with an event stream: {exc}") from exc
+        except SSEError as exc:  # an httpx error, but asking again will not help
+            raise EngineError(f"{url} did not answer with an event stream: {exc}") from exc

@@ -119,5 +119,8 @@ class WyomingConnection:
             yield
         except TimeoutError as exc:
             raise EngineError(f"{self.address} did not answer in time", retryable=True) from exc
-        except (OSError, asyncio.IncompleteReadError) as exc:
+        except asyncio.IncompleteReadError as exc:  # gone in the middle of an event
+            raise EngineError(f"{self.address} closed the connection mid-answer",
+                              retryable=True) from exc
+        except OSError as exc:
             raise EngineError(f"{what} {self.address}: {reason(exc)}", retryable=True) from exc

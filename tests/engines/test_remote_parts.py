@@ -6,6 +6,7 @@ test_remote_voice.py."""
 from __future__ import annotations
 
 import io
+import json
 import struct
 import wave
 
@@ -147,3 +148,58 @@ async def test_nobody_listening_is_a_retryable_error_naming_the_server() -> None
             await asr.transcribe(bytes(3200))
         assert failed.value.retryable
         await asr.aclose()
+
+
+# -- the OpenAI kind's wire details a real server here cannot show (httpx.MockTransport) ----
+
+
+async def test_a_server_refusing_pcm_is_asked_for_wav_from_then_on() -> None:
+    import httpx
+
+    asked: list[str] = []
+    speech = tone(22050, 0.2).tobytes()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        asked.append(body["response_format"])
+        assert body["voice"] == "onyx" and body["model"] == "tts-1"
+        assert request.headers["authorization"] == "Bearer sk-test"
+        if body["response_format"] == "pcm":
+            return httpx.Response(400, json={"error": "response_format pcm is not supported"})
+        return httpx.Response(200, content=_wav_header(22050, 1, 16, len(speech)) + speech)
+
+    from openlive.engines.tts.openai_audio import OpenAISynthesizer
+
+    tts = OpenAISynthesizer("http://tts.test", api_key="sk-test",
+                            transport=httpx.MockTransport(answer))
+    for _ in range(2):
+        pcm = b"".join([chunk async for chunk in tts.synthesize("Hi.", voice="Puck")])
+        assert abs(len(pcm) // 2 - 4800) <= 48  # 0.2 s at 24 kHz
+    assert asked == ["pcm", "wav", "wav"]
+    await tts.aclose()
+
+
+async def test_openai_transcription_sends_the_language_and_prompt_and_reads_verbose_json() -> None:
+    import httpx
+
+    sent: list[bytes] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/v1/audio/transcriptions"
+        sent.append(request.read())
+        return httpx.Response(200, json={"text": " Hola. ", "language": "spanish",
+                                         "duration": 0.1, "segments": []})
+
+    from openlive.engines.asr.openai_audio import OpenAIRecognizer
+
+    asr = OpenAIRecognizer("http://asr.test/v1", model="whisper-large",
+                           transport=httpx.MockTransport(answer))
+    transcript = await asr.transcribe(bytes(3200), languages=("es-ES",), prompt="Buenos días")
+    assert transcript.text == "Hola." and transcript.language == "es"
+    form = sent[0]
+    for field, value in (("model", b"whisper-large"), ("language", b"es"),
+                         ("prompt", "Buenos días".encode()),
+                         ("response_format", b"verbose_json")):
+        assert f'name="{field}"\r\n\r\n'.encode() + value in form
+    assert b'filename="speech.wav"' in form and b"RIFF" in form
+    await asr.aclose()

@@ -226,16 +226,18 @@ def test_a_wyoming_server_killed_mid_answer_is_a_clear_retryable_error(
 
 def test_an_openai_server_killed_mid_request_is_a_clear_retryable_error(
         tmp_path: Path) -> None:
-    """faster-whisper-server dies while it decodes an utterance."""
+    """faster-whisper-server dies once the whole upload is in, while it decodes."""
     doomed = vs.start("faster-whisper-server", tmp_path / "doomed")
+    proxy = vs.Proxy(doomed.port)
     pcm = spoken(tmp_path, LONG_TEXT).read_bytes()
 
     async def run() -> EngineError:
-        asr = _asr(doomed)
+        asr = _asr(doomed, _url(doomed, proxy.port))
         try:
             task = asyncio.create_task(asr.transcribe(pcm))
-            await asyncio.sleep(1.0)  # the upload is in, the decode (several s) under way
-            assert not task.done()
+            # the multipart body ends with its closing boundary: then the decode is on
+            while not (proxy.links and proxy.links[-1].sent.endswith(b"--\r\n")):
+                await asyncio.sleep(0.005)
             doomed.kill()
             with pytest.raises(EngineError) as failed:
                 await task
@@ -246,8 +248,9 @@ def test_an_openai_server_killed_mid_request_is_a_clear_retryable_error(
     try:
         error = asyncio.run(run())
     finally:
+        proxy.close()
         doomed.stop()
-    assert error.retryable and doomed.url.removesuffix("/v1") in str(error), error
+    assert error.retryable and f"127.0.0.1:{proxy.port}/v1/audio" in str(error), error
 
 
 # -- openlive end to end -------------------------------------------------------------------

@@ -111,13 +111,20 @@ def _command(name: str, port: int, work: Path) -> tuple[list[str], dict[str, str
         return ([exe, "-m", "wyoming_faster_whisper", "--uri", f"tcp://127.0.0.1:{port}",
                  "--model", str(whisper_dir()), "--stt-library", "faster-whisper",
                  "--data-dir", str(work), "--local-files-only", "--cpu-threads", "1",
-                 "--beam-size", "1"], {}, "wyoming")
+                 "--compute-type", "int8", "--beam-size", "1"], {}, "wyoming")
     if name == "wyoming-piper":
         return ([exe, "-m", "wyoming_piper", "--uri", f"tcp://127.0.0.1:{port}",
                  "--voice", JOE, "--data-dir", str(piper_dir())], {}, "wyoming")
     if name == "faster-whisper-server":
-        return ([exe, "-m", "faster_whisper_server", str(whisper_dir()), "--host", "127.0.0.1",
-                 "--port", str(port)], {"OMP_NUM_THREADS": "1"}, "openai")
+        # Decoded as openlive's own Whisper does (int8, greedy): its YAML is the only place
+        # for model and decoding options. "whisper-1" is the model name clients send.
+        config = work / "models.yaml"
+        config.write_text(json.dumps({"models": [{
+            "name": "whisper-1", "path": str(whisper_dir()),
+            "model_options": {"compute_type": "int8", "cpu_threads": 1},
+            "transcribe_options": {"beam_size": 1}}]}))  # JSON is YAML
+        return ([exe, "-m", "faster_whisper_server", "--config", str(config), "--host",
+                 "127.0.0.1", "--port", str(port)], {"OMP_NUM_THREADS": "1"}, "openai")
     if name == "local-tts-studio":
         # Its settings live in a data dir; the API's voice is chosen there, from a voices
         # folder with the bundled joe in it (linked, not copied).

@@ -203,6 +203,7 @@ class Link:
     sent: bytearray = field(default_factory=bytearray)  # what the client sent the server
     delivered: bytearray = field(default_factory=bytearray)  # what the client was given
     at_hangup: bytes | None = None  # what it had been given when it hung up first
+    server_ended: bool = False  # the server closed its side first
     done: threading.Event = field(default_factory=threading.Event)
 
     def wyoming_events(self, data: bytes | None = None) -> list[str]:
@@ -217,6 +218,19 @@ class Link:
                 break  # cut short: not a whole event
             kinds.append(header["type"])
         return kinds
+
+
+_GONE = threading.Lock()
+
+
+def wyoming_answered(link: Link, data: bytes | None) -> bool:
+    """Whether ``data`` (say ``link.at_hangup``) holds the whole answer to a synthesis:
+    up to ``synthesize-stopped`` for a streaming request, ``audio-stop`` for a plain one
+    (a streaming answer has an ``audio-stop`` after each sentence)."""
+    events = link.wyoming_events(data)
+    if b'"synthesize-start"' in link.sent:
+        return "synthesize-stopped" in events
+    return "audio-stop" in events
 
 
 def http_complete(data: bytes) -> bool:
@@ -273,8 +287,7 @@ class Proxy:
             while data := client.recv(65536):
                 link.sent += data
                 server.sendall(data)
-        if not link.done.is_set():  # the server had not closed: what had the client got?
-            link.at_hangup = bytes(link.delivered)
+        self._client_gone(link)
         with contextlib.suppress(OSError):
             server.shutdown(socket.SHUT_RDWR)
         server.close()
@@ -284,11 +297,16 @@ class Proxy:
         started, sent = time.monotonic(), 0
         try:
             while data := server.recv(4096):
-                client.sendall(data)
+                try:
+                    client.sendall(data)
+                except OSError:  # the client hung up while the server had more to say
+                    self._client_gone(link)
+                    return
                 link.delivered += data
                 sent += len(data)
                 if self.rate:
                     time.sleep(max(0.0, started + sent / self.rate - time.monotonic()))
+            link.server_ended = link.at_hangup is None  # the server closed first
         except OSError:
             pass
         finally:
@@ -296,3 +314,11 @@ class Proxy:
             with contextlib.suppress(OSError):
                 client.shutdown(socket.SHUT_RDWR)
             client.close()
+
+    @staticmethod
+    def _client_gone(link: Link) -> None:
+        """The client closed: unless the server had closed first, note what it had got.
+        (Either pump may notice first: a read of the client's end, or a write to it.)"""
+        with _GONE:
+            if not link.server_ended and link.at_hangup is None:
+                link.at_hangup = bytes(link.delivered)

@@ -21,6 +21,10 @@ fi
 echo "== SDK clients (google-genai versions, @google/genai)"
 bash scripts/sdk-envs.sh
 
+echo "== speech servers the remote-engine tests start (wyoming-faster-whisper, wyoming-piper,"
+echo "   faster-whisper-server, local-tts-studio: each in its own venv, cached)"
+bash scripts/voice-servers.sh
+
 echo "== preparing the default model weights (once; cached)"
 $BIN/python -m openlive.engines.models
 

@@ -182,6 +182,8 @@ def test_rules_across_settings_keep_their_messages(tmp_path: Path) -> None:
         ("--tls-cert", str(cert)): "--tls-cert and --tls-key go together.",
         ("--llm", "openai"): "--llm openai needs --llm-url (e.g. http://127.0.0.1:8000/v1).",
         ("--port", "70000"): "--port 70000 is not a TCP port.",
+        ("--asr", "openai"): "--asr openai needs --asr-url (e.g. http://127.0.0.1:8000/v1).",
+        ("--tts", "openai"): "--tts openai needs --tts-url (e.g. http://127.0.0.1:8880/v1).",
     }
     for args, message in cases.items():
         result = run("serve", *args, "--print-config")
@@ -209,6 +211,27 @@ def test_print_config_masks_secrets() -> None:
     assert 'llm_api_key = "***"' in result.stdout and "sk-secret" not in result.stdout
     settings = load_settings({"llm_api_key": "sk-secret"})
     assert "sk-secret" not in repr(settings)
+
+
+def test_remote_voice_keys_are_masked_and_reach_the_engines_options() -> None:
+    result = run("serve", "--asr", "openai", "--asr-url", "http://asr/v1", "--asr-api-key",
+                 "sk-asr", "--tts", "openai", "--tts-url", "http://tts/v1", "--tts-api-key",
+                 "sk-tts", "--tts-voice", "Puck=onyx", "--tts-voice", "nova", "--print-config")
+    assert 'asr_api_key = "***"' in result.stdout and 'tts_api_key = "***"' in result.stdout
+    assert "sk-asr" not in result.stdout and "sk-tts" not in result.stdout
+    settings = load_settings({"asr": "openai", "asr_url": "http://asr/v1", "asr_api_key": "k1",
+                              "tts": "openai", "tts_url": "http://tts/v1", "tts_api_key": "k2",
+                              "tts_voices": "Puck=onyx, nova", "tts_format": "wav"})
+    assert "k1" not in repr(settings) and "k2" not in repr(settings)
+    assert settings.asr_options() == {"url": "http://asr/v1", "model": None, "api_key": "k1"}
+    assert settings.tts_options() == {"url": "http://tts/v1", "model": None, "api_key": "k2",
+                                      "response_format": "wav", "voice": ("Puck=onyx", "nova"),
+                                      "languages": ()}
+    wyoming = load_settings({"asr": "wyoming://h:1", "tts": "wyoming://h:2",
+                             "tts_languages": "en-US es-ES"})
+    assert wyoming.asr_options() == {"model": None}
+    assert wyoming.tts_options() == {"voice": (), "languages": ("en-US", "es-ES")}
+    assert Settings().asr_options() == {} and Settings().tts_options() == {}
 
 
 def test_every_setting_is_printed() -> None:

@@ -149,9 +149,43 @@ class Settings(BaseSettings):
         True, description="Load the voice engines (VAD, recognizer, synthesizer) for AUDIO "
         "sessions.")
     asr: Annotated[str, VOICE] = Field(
-        "whisper", description="Speech recognizer: whisper, or module:factory.")
+        "whisper", description="Speech recognizer: whisper; openai (a server of the OpenAI "
+        "audio API at --asr-url); wyoming://HOST:PORT (a Wyoming server such as "
+        "wyoming-faster-whisper); or module:factory.")
+    asr_url: Annotated[str | None, VOICE] = Field(
+        None, description="Base URL of the server for --asr openai (e.g. "
+        "http://127.0.0.1:8000/v1): POST /v1/audio/transcriptions.")
+    asr_model: Annotated[str | None, Cli("Voice", shown_default="whisper-1 (openai)")] = Field(
+        None, description="Model name sent to the --asr openai server (or to a Wyoming "
+        "server that has several).")
+    asr_api_key: Annotated[str | None, Cli("Voice", secret=True)] = Field(
+        None, repr=False, description="API key for the --asr openai server, if it needs one "
+        "(sent as a bearer token; never logged).")
     tts: Annotated[str, VOICE] = Field(
-        "piper", description="Speech synthesizer: piper, kokoro, auto (both), or module:factory.")
+        "piper", description="Speech synthesizer: piper, kokoro, auto (both); openai (a server "
+        "of the OpenAI audio API at --tts-url); wyoming://HOST:PORT (a Wyoming server such as "
+        "wyoming-piper); or module:factory.")
+    tts_url: Annotated[str | None, VOICE] = Field(
+        None, description="Base URL of the server for --tts openai (e.g. "
+        "http://127.0.0.1:8880/v1): POST /v1/audio/speech.")
+    tts_model: Annotated[str | None, Cli("Voice", shown_default="tts-1 (openai)")] = Field(
+        None, description="Model name sent to the --tts openai server.")
+    tts_api_key: Annotated[str | None, Cli("Voice", secret=True)] = Field(
+        None, repr=False, description="API key for the --tts openai server, if it needs one "
+        "(sent as a bearer token; never logged).")
+    tts_voices: Annotated[Words, Cli("Voice", flag="--tts-voice",
+                                     shown_default="openai: by gender; wyoming: the server's")] = (
+        Field((), description="The remote synthesizer's voice for a Live voice name, "
+              "NAME=VOICE (Puck=onyx), or VOICE for every name not given (repeatable; "
+              "--tts openai or wyoming://)."))
+    tts_format: Annotated[Literal["pcm", "wav"], VOICE] = Field(
+        "pcm", description="Audio asked of the --tts openai server: pcm (24 kHz, as OpenAI "
+        "defines it; a server refusing it is asked for wav) or wav (for servers whose pcm is "
+        "at another rate).")
+    tts_languages: Annotated[Words, Cli("Voice", flag="--tts-language",
+                                        shown_default="every Live language")] = Field(
+        (), description="A languageCode the remote synthesizer's voices speak (repeatable; "
+        "sessions asking for another are refused at setup).")
     vad_batching: Annotated[bool, VOICE] = Field(
         True, description="Score every session's VAD frames on one worker thread, batched "
         "across sessions; --no-vad-batching scores each frame on the event loop (the baseline "
@@ -199,7 +233,8 @@ class Settings(BaseSettings):
         150.0, ge=0, description="Refuse new sessions (1011) while the event loop runs this many "
         "ms late on average over a second, so open sessions keep their latency. 0 = never.")
 
-    @field_validator("tls_hosts", "model_aliases", "server_tools", mode="before")
+    @field_validator("tls_hosts", "model_aliases", "server_tools", "tts_voices", "tts_languages",
+                     mode="before")
     @classmethod
     def _split_words(cls, value: object) -> object:
         if isinstance(value, str):
@@ -213,6 +248,10 @@ class Settings(BaseSettings):
             raise ConfigError("--tls-cert and --tls-key go together.")
         if self.llm == "openai" and not self.llm_url:
             raise ConfigError("--llm openai needs --llm-url (e.g. http://127.0.0.1:8000/v1).")
+        if self.asr == "openai" and not self.asr_url:
+            raise ConfigError("--asr openai needs --asr-url (e.g. http://127.0.0.1:8000/v1).")
+        if self.tts == "openai" and not self.tts_url:
+            raise ConfigError("--tts openai needs --tts-url (e.g. http://127.0.0.1:8880/v1).")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"--port {self.port} is not a TCP port.")
         return self
@@ -229,6 +268,24 @@ class Settings(BaseSettings):
                 "api_key": self.llm_api_key,
                 "vision": self.llm_vision,
             }
+        return {}
+
+    def asr_options(self) -> dict[str, object]:
+        """Options for the speech-recognizer factory, by backend."""
+        if self.asr == "openai":
+            return {"url": self.asr_url, "model": self.asr_model, "api_key": self.asr_api_key}
+        if self.asr.startswith("wyoming://"):
+            return {"model": self.asr_model}
+        return {}
+
+    def tts_options(self) -> dict[str, object]:
+        """Options for the speech-synthesizer factory, by backend."""
+        remote: dict[str, object] = {"voice": self.tts_voices, "languages": self.tts_languages}
+        if self.tts == "openai":
+            return {"url": self.tts_url, "model": self.tts_model, "api_key": self.tts_api_key,
+                    "response_format": self.tts_format, **remote}
+        if self.tts.startswith("wyoming://"):
+            return remote
         return {}
 
     def connection_limits(self) -> ConnectionLimits:

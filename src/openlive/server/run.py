@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Mapping
 
 from openlive.catalog import DEFAULT_BACKEND, ModelCatalog
 from openlive.config import Settings
@@ -33,13 +34,16 @@ def _smart_turn() -> EndOfTurnModel:
 
 
 async def load_voice_engines(engines: Engines, *, asr: str, tts: str,
-                             vad_batching: bool = True) -> None:
+                             vad_batching: bool = True,
+                             asr_options: Mapping[str, object] | None = None,
+                             tts_options: Mapping[str, object] | None = None) -> None:
     """Load VAD, recognizer, synthesizer and end-of-turn model (off the event loop).
 
     Each is optional: a missing package or model disables what needs it, with a log line
     that says how to install it, and TEXT sessions keep working. With ``vad_batching``
     the VAD scores every session's frames on one worker thread, in batches; without, each
-    frame on the event loop as it arrives.
+    frame on the event loop as it arrives. ``asr_options``/``tts_options`` go to the
+    factories (a remote engine's URL, model, voices...).
     """
     try:
         from openlive.engines.asr.factory import create_speech_recognizer
@@ -48,8 +52,10 @@ async def load_voice_engines(engines: Engines, *, asr: str, tts: str,
         from openlive.runtime.vad_batcher import InlineVad, VadBatcher
 
         model = await asyncio.to_thread(SharedSileroModel)
-        engines.asr = await asyncio.to_thread(create_speech_recognizer, asr)
-        engines.tts = await asyncio.to_thread(create_speech_synthesizer, tts)
+        engines.asr = await asyncio.to_thread(create_speech_recognizer, asr,
+                                              **dict(asr_options or {}))
+        engines.tts = await asyncio.to_thread(create_speech_synthesizer, tts,
+                                              **dict(tts_options or {}))
         # last: the batcher starts a thread, which nothing would stop if a load failed
         engines.vad = VadBatcher(model) if vad_batching else InlineVad(model)
     except (ImportError, OpenLiveError) as err:
@@ -107,7 +113,9 @@ async def run_server(settings: Settings) -> None:
         log.info("server-side tool: %s", name)
     if settings.voice:
         await load_voice_engines(engines, asr=settings.asr, tts=settings.tts,
-                                 vad_batching=settings.vad_batching)
+                                 vad_batching=settings.vad_batching,
+                                 asr_options=settings.asr_options(),
+                                 tts_options=settings.tts_options())
     catalog = ModelCatalog().with_aliases({a: DEFAULT_BACKEND for a in settings.model_aliases})
     services = Services(
         catalog=catalog,

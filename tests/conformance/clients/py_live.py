@@ -6,7 +6,8 @@ Runs inside a google-genai virtualenv, configured only by the environment
 * ``{"mode": "text", "prompt": str, "system": str?}`` — one TEXT turn.
 * ``{"mode": "voice", "pcm": path, "rate": int, "out": path, "config": {...}?}`` — streams
   the 16-bit mono PCM file in real time (then silence) and records the spoken answer to
-  ``out`` (24 kHz PCM).
+  ``out`` (24 kHz PCM). With ``"report_close": true`` a session the server closes is
+  reported (``close``: code and reason, beside what came before) instead of failing.
 * ``{"mode": "barge_in", "pcm": path, "rate": int, "out": path}`` — asks a question, and
   once the answer's audio starts, speaks again; reports ``interrupted`` and the second
   turn's transcripts.
@@ -91,11 +92,23 @@ def report(record, out):
 
 
 async def voice(client, job):
+    record = new_record()
+    try:
+        return await voice_turn(client, job, record)
+    except Exception as exc:
+        if not job.get("report_close"):
+            raise
+        return {**report(record, job.get("out")),
+                "close": {"code": getattr(exc, "code", None),
+                          "reason": str(getattr(exc, "details", exc))}}
+
+
+async def voice_turn(client, job, record):
     config = {"response_modalities": ["AUDIO"], "input_audio_transcription": {},
               "output_audio_transcription": {}, **job.get("config", {})}
     pcm = read_pcm(job["pcm"])
     async with client.aio.live.connect(model=MODEL, config=config) as session:
-        record = new_record()
+        record["t0"] = time.perf_counter()  # times are from the connection, as before
         if job.get("manual"):  # automatic detection off: the client marks the turn
             async def mark_turn():
                 await session.send_realtime_input(activity_start={})

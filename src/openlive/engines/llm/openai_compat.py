@@ -67,11 +67,11 @@ from openlive.engines.llm.tools import (
     declared_by_name,
     openai_tool,
 )
+from openlive.engines.remote.http import check_status, errors_as_engine_errors
 from openlive.engines.scheduler import Priority
 from openlive.errors import EngineError
 
 _log = logging.getLogger(__name__)
-_RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
 _CountMethod = Literal["llama-server", "usage-probe"]
 
 
@@ -131,7 +131,7 @@ class OpenAICompatModel:
             _errors_as_engine_errors(url),
             aconnect_sse(self._client, "POST", url, json=body) as events,
         ):
-            await _check_status(events.response, url)
+            await check_status(events.response, url)
             async for event in events.aiter_sse():
                 if not event.data:  # a keep-alive, or an event with only an id
                     continue
@@ -193,7 +193,7 @@ class OpenAICompatModel:
         body = self._body(messages, probe, stream=False, tools=request.tools)
         async with _errors_as_engine_errors(url):
             response = await self._client.post(url, json=body)
-            await _check_status(response, url)
+            await check_status(response, url)
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -250,14 +250,14 @@ class OpenAICompatModel:
             response = await self._client.post(url, json=body)
             if 400 <= response.status_code < 500:  # not llama-server
                 return None
-            await _check_status(response, url)
+            await check_status(response, url)
             prompt = _parse_json(response.text, url).get("prompt")
             if not isinstance(prompt, str):
                 return None
             url = f"{self._root_url}/tokenize"
             tokenize = {"content": prompt, "add_special": True, "parse_special": True}
             response = await self._client.post(url, json=tokenize)
-            await _check_status(response, url)
+            await check_status(response, url)
             tokens = _parse_json(response.text, url).get("tokens")
         if not isinstance(tokens, list):
             raise EngineError(f"{url} answered without a 'tokens' list")
@@ -272,7 +272,7 @@ class OpenAICompatModel:
         body = self._body(messages, probe, stream=False, tools=tools)
         async with _errors_as_engine_errors(url):
             response = await self._client.post(url, json=body)
-            await _check_status(response, url)
+            await check_status(response, url)
         usage = _parse_json(response.text, url).get("usage") or {}
         if not isinstance(usage.get("prompt_tokens"), int):
             raise EngineError(
@@ -381,31 +381,12 @@ def _parse_json(data: str, url: str) -> dict[str, Any]:
     return payload
 
 
-async def _check_status(response: httpx.Response, url: str) -> None:
-    if response.status_code < 400:
-        return
-    detail = (await response.aread()).decode("utf-8", errors="replace").strip()
-    status = response.status_code
-    raise EngineError(
-        f"{url} answered HTTP {status} {response.reason_phrase}: {detail[:300]}",
-        retryable=status >= 500 or status in _RETRYABLE_STATUS,
-    )
-
-
 @asynccontextmanager
 async def _errors_as_engine_errors(url: str) -> AsyncIterator[None]:
-    """Turn httpx request errors (refused, reset, timed out) into retryable EngineErrors."""
-    try:
-        yield
-    except SSEError as exc:  # a 200 that is no event stream: asking again will not help
-        raise EngineError(f"{url} did not answer with an event stream: {exc}") from exc
-    except httpx.TimeoutException as exc:
-        raise EngineError(f"{url} timed out ({type(exc).__name__})", retryable=True) from exc
-    except httpx.ConnectError as exc:
-        raise EngineError(f"cannot reach {url}: {_reason(exc)}", retryable=True) from exc
-    except httpx.RequestError as exc:  # reset mid-reply, protocol or decoding errors
-        raise EngineError(f"request to {url} failed: {_reason(exc)}", retryable=True) from exc
-
-
-def _reason(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    """httpx request errors as retryable EngineErrors (:mod:`openlive.engines.remote.http`),
+    and a 200 that is no event stream as a lasting one."""
+    async with errors_as_engine_errors(url):
+        try:
+            yield
+        except SSEError as exc:  # an httpx error, but asking again will not help
+            raise EngineError(f"{url} did not answer with an event stream: {exc}") from exc

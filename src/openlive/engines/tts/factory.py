@@ -14,6 +14,11 @@ onnxruntime. Nothing registers itself: the names are listed here.
 * ``"auto"``: both; each voice name goes to the backend the voice table prefers
   (female names to Kokoro, male names to Piper) unless only the other one speaks the
   requested language. Options: those of both, prefixed ``piper_`` / ``kokoro_``.
+* ``"openai"``: a server of the OpenAI audio API (``/v1/audio/speech``). Options: ``url``
+  (required), ``model``, ``api_key``, ``voice`` (``NAME=VOICE`` words), ``response_format``
+  (``pcm`` or ``wav``), ``languages``, ``concurrency``, ``timeout``.
+* ``"wyoming://host:port"``: a Wyoming server (wyoming-piper...). Options: ``voice``,
+  ``languages``, ``streaming``, ``concurrency``, ``timeout``.
 * ``"package.module:attr"``: your own backend; ``attr`` is called with the options and
   must return a :class:`~openlive.engines.tts.base.SpeechSynthesizer`.
 
@@ -26,12 +31,13 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from openlive.engines.plugins import Backends, given_options
+from openlive.engines.remote.wyoming import is_wyoming
 from openlive.engines.scheduler import Priority
 from openlive.engines.tts.base import SpeechSynthesizer
 from openlive.engines.tts.voices import VOICE_NAMES, resolve_language, voice_profile
 from openlive.errors import ConfigError, InvalidArgument
 
-KNOWN_BACKENDS = ("piper", "kokoro", "auto")
+KNOWN_BACKENDS = ("piper", "kokoro", "auto", "openai", "wyoming://host:port")
 _PIPER_OPTIONS = frozenset(
     {
         "model_path",
@@ -54,6 +60,9 @@ _KOKORO_OPTIONS = frozenset(
         "threads",
     }
 )
+_OPENAI_OPTIONS = frozenset({"url", "model", "api_key", "voice", "response_format", "languages",
+                             "concurrency", "timeout"})
+_WYOMING_OPTIONS = frozenset({"voice", "languages", "streaming", "concurrency", "timeout"})
 _BACKENDS: Backends[SpeechSynthesizer] = Backends(
     "TTS", KNOWN_BACKENDS, members=("voices", "synthesize", "aclose")
 )
@@ -74,6 +83,15 @@ def create_speech_synthesizer(backend: str = "piper", **options: Any) -> SpeechS
         piper = _piper(_prefixed(checked, "piper_"))
         kokoro = _kokoro(_prefixed(checked, "kokoro_"))
         return VoiceRouter({"piper": piper, "kokoro": kokoro})
+    if backend == "openai":
+        from openlive.engines.tts.openai_audio import OpenAISynthesizer
+
+        return OpenAISynthesizer(**_BACKENDS.checked(backend, given, _OPENAI_OPTIONS,
+                                                     required=("url",)))
+    if is_wyoming(backend):
+        from openlive.engines.tts.wyoming import WyomingSynthesizer
+
+        return WyomingSynthesizer(backend, **_BACKENDS.checked(backend, given, _WYOMING_OPTIONS))
     return _BACKENDS.plugin(backend, given)
 
 

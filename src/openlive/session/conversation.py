@@ -234,7 +234,9 @@ class Conversation:
             return self._media_clock(now, True)
         audio = message.audio or chunk
         if audio is not None:
-            return hearing.on_audio(audio) + self._media_clock(now, False)
+            actions = hearing.on_audio(audio)
+            responder.usage.heard(hearing.audio_seconds)  # counted at the next turnComplete
+            return actions + self._media_clock(now, False)
         if message.activity_start is not None:
             return hearing.on_activity_start(now)
         if message.activity_end is not None:

@@ -264,11 +264,13 @@ async def test_a_stream_closed_without_an_event_is_explained_by_asking_again() -
 
     def handler(request: httpx.Request) -> httpx.Response:
         asked.append(json.loads(request.content)["stream"])
+        if asked == [True, False]:  # the pool handed out the connection the server dropped
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
         return streamed(b"") if asked[-1] else httpx.Response(400, json=LLAMA_CPP_PYTHON)
 
     with pytest.raises(ContextOverflow, match="context window of 2048 tokens"):
         await collect(model_with(handler))
-    assert asked == [True, False]
+    assert asked == [True, False, False]
     ok = model_with(lambda r: streamed(b"") if json.loads(r.content)["stream"]
                     else httpx.Response(200, json={"choices": []}))
     with pytest.raises(EngineError, match="closed its event stream without an answer") as caught:

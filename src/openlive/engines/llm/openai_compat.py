@@ -187,7 +187,8 @@ class OpenAICompatModel:
         async with _errors_as_engine_errors(url):
             try:
                 response = await self._client.post(url, json=body)
-            except httpx.ReadError:  # the pool's connection was the one the server dropped
+            except (httpx.ReadError, httpx.RemoteProtocolError):
+                # the pooled connection was the stream's, which the server has dropped
                 response = await self._client.post(url, json=body)
             await _check_status(response, url)
         raise EngineError(f"{url} closed its event stream without an answer", retryable=True)

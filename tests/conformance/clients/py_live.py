@@ -245,18 +245,22 @@ async def resume(client, job):
 
 
 async def chat(client, job):
-    """Several TEXT turns in one session with the job's config; the replies in order."""
+    """Several TEXT turns in one session with the job's config; the replies in order, and
+    each turn's usageMetadata."""
     config = {"response_modalities": ["TEXT"], **job.get("config", {})}
-    replies = []
+    replies, usages = [], []
     async with client.aio.live.connect(model=MODEL, config=config) as session:
         for text in job["turns"]:
             await session.send_client_content(
                 turns={"role": "user", "parts": [{"text": text}]})
-            reply = ""
+            reply, usage = "", None
             async for message in session.receive():
                 reply += message.text or ""
+                if message.usage_metadata:
+                    usage = message.usage_metadata.model_dump(exclude_none=True, mode="json")
             replies.append(reply)
-    return {"replies": replies}
+            usages.append(usage)
+    return {"replies": replies, "usages": usages}
 
 
 async def failover(client, job):

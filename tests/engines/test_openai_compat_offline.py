@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from openlive.chat import SpokenReply
 from openlive.engines.llm.base import (
@@ -25,6 +27,7 @@ from openlive.engines.llm.base import (
     TextDelta,
 )
 from openlive.engines.llm.openai_compat import OpenAICompatModel
+from openlive.engines.llm.overflow import context_overflow
 from openlive.errors import ContextOverflow, EngineError
 
 BASE = "http://llm.test/v1"
@@ -423,3 +426,19 @@ async def test_a_failed_prefill_is_an_engine_error() -> None:
     with pytest.raises(EngineError):
         await model.prefill(GenerationRequest(MESSAGES))
     await model.aclose()
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.sampled_from(["error", "message", "type", "code", "n_ctx",
+                                       "n_prompt_tokens", "object"]) | st.text(max_size=8),
+                      children, max_size=5),
+    max_leaves=12)
+
+
+@given(st.one_of(st.text(), _JSON.map(json.dumps)))
+def test_reading_any_error_body_never_fails(body: str) -> None:
+    """Whatever a server answers, reading it is an overflow or not; never an exception."""
+    overflow = context_overflow(body)
+    assert overflow is None or str(overflow).startswith("The conversation is ")

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import assert_never
 
 from openlive.chat import ChatMessage
-from openlive.errors import CloseCode, InvalidArgument
+from openlive.errors import CloseCode, InvalidArgument, truncate_reason
 from openlive.protocol.client import (
     ClientContent,
     ClientMessage,
@@ -170,7 +170,8 @@ class Conversation:
         """End the session: stop the engines working for it, then ``Close``."""
         actions = self.responder.drop_ahead() + self.responder.stop_reply()
         self._machine.move(Trigger.CLOSED)
-        return [*actions, Close(code, reason)]
+        # an engine's words (a remote server's error) may be longer than a close frame holds
+        return [*actions, Close(code, truncate_reason(reason))]
 
     def snapshot(self) -> list[Action]:
         """At a point the session can be restored from: save it (when asked to)."""

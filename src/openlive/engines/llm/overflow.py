@@ -35,11 +35,11 @@ _OVERFLOW = re.compile(
     r"|maximum model length|exceeds the available context size|context window",
     re.IGNORECASE)
 _LIMIT = re.compile(
-    r"(?:maximum context length|maximum model length|context window)\D{0,12}(\d+)",
+    r"(?:maximum context length|maximum model length|context window)\D{0,12}(\d{1,12})",
     re.IGNORECASE)
 # the size asked for, most telling first ("length" alone also names the limit)
-_ASKED = (re.compile(r"(?:you requested|your request has)\D{0,12}(\d+)", re.IGNORECASE),
-          re.compile(r"\(length (\d+)\)", re.IGNORECASE))
+_ASKED = (re.compile(r"(?:you requested|your request has)\D{0,12}(\d{1,12})", re.IGNORECASE),
+          re.compile(r"\(length (\d{1,12})\)", re.IGNORECASE))
 
 
 def context_overflow(body: str) -> ContextOverflow | None:
@@ -55,8 +55,8 @@ def context_overflow(body: str) -> ContextOverflow | None:
     limit = limit or _found(_LIMIT, message)
     asked = asked or next(filter(None, (_found(p, message) for p in _ASKED)), None)
     if limit is None:
-        return ContextOverflow(
-            f"The conversation is longer than the model's context window: {message}")
+        return ContextOverflow(  # the server's words, cut to fit a close frame
+            f"The conversation is longer than the model's context window: {message}"[:200])
     if asked is None:
         return ContextOverflow(
             f"The conversation is longer than the model's context window of {limit} tokens.")

@@ -12,17 +12,18 @@ Per modality (``promptTokensDetails`` / ``responseTokensDetails``):
 
 * TEXT prompt tokens are the language model's own count of the prompt it read: the
   whole conversation so far, the transcripts of speech included (that is the text the
-  cascade's model reads), as the hosted API counts a turn's context. ``cachedContentTokenCount``
-  is the part of it the model did not evaluate again (a prefix kept from an earlier
-  request: llama.cpp's KV cache or snapshot, a server's prefix cache).
+  cascade's model reads), as the hosted API counts a turn's context.
+  ``cachedContentTokenCount`` is the part of it the model did not evaluate again (a
+  prefix kept from an earlier request: llama.cpp's KV cache or snapshot, a server's
+  prefix cache).
 * AUDIO prompt tokens count the client's audio at the documented rate
   (:mod:`~openlive.catalog.media_tokens`): every second received is counted once, in the
   usage of the first ``turnComplete`` that reports usage after it arrived, so the
   counts over a session add up to the audio sent. IMAGE prompt tokens likewise count
   each image or video frame a user turn carried, at the ``mediaResolution`` rate.
 * The response is AUDIO in an AUDIO session (the seconds of speech sent, at the same
-  rate; the transcription is not counted, as the hosted native-audio models count it),
-  else TEXT (the model's completion tokens).
+  rate; the words behind it and their transcription are not counted again, as a
+  native-audio model's turn reports AUDIO only), else TEXT (the completion tokens).
 * ``thoughtsTokenCount``: the model's reasoning tokens, when it reasons (never spoken or
   counted in the response); ``totalTokenCount`` = prompt + response + thoughts.
 """

@@ -130,6 +130,21 @@ def test_real_model_answers_a_text_question(real_server: Server) -> None:
 
 
 @pytest.mark.realmodel
+def test_the_next_turn_reports_the_prompt_it_did_not_evaluate_again_as_cached(
+        real_server: Server) -> None:
+    """llama.cpp keeps the conversation in its KV cache: the second turn's prompt starts
+    with the first turn's, and usageMetadata says how much of it was served from there."""
+    result = run_client(real_server, {"mode": "chat", "config": {"temperature": 0.0},
+                                      "turns": [QUESTION, "And of Italy?"]})
+    first, second = result["usages"]
+    assert first.get("cached_content_token_count", 0) < first["prompt_token_count"], result
+    cached = second["cached_content_token_count"]
+    # at least the first turn's prompt, never the whole of the second
+    assert first["prompt_token_count"] <= cached < second["prompt_token_count"], result
+    assert second["cache_tokens_details"] == [{"modality": "TEXT", "token_count": cached}]
+
+
+@pytest.mark.realmodel
 def test_real_model_answers_a_spoken_question_aloud(real_server: Server, tmp_path: Path,
                                                      recognizer: Any) -> None:
     out = tmp_path / "answer.pcm"

@@ -292,6 +292,20 @@ async def test_prefill_leaves_only_the_last_words_for_the_answer(model, monkeypa
     assert sum(counts) <= 12
 
 
+async def test_cached_tokens_are_the_prompt_the_context_held(model, monkeypatch) -> None:
+    """``cached_tokens`` (usageMetadata's cachedContentTokenCount) is exactly the part of
+    the prompt llama.cpp did not evaluate; a seeded request evaluates it all, cold."""
+    context = ChatMessage("system", "You know these facts: " + "Owls hoot at night. " * 30)
+    await model.prefill(GenerationRequest((context, ChatMessage("user", "What do owls"))))
+    counts = count_evaluated(model, monkeypatch)
+    final = (context, ChatMessage("user", "What do owls do at night? One word."))
+    _, finished, _ = await generate(model, final, max_tokens=3, temperature=0.0)
+    assert finished.cached_tokens > 100
+    assert finished.cached_tokens + counts[0] == finished.prompt_tokens, counts
+    _, seeded, _ = await generate(model, final, max_tokens=3, temperature=0.0, seed=7)
+    assert seeded.cached_tokens == 0
+
+
 async def test_a_cancelled_prefill_leaves_the_model_correct(model) -> None:
     long = ask("Summarise: " + "Rivers flow to the sea and carry sand. " * 60)
     task = asyncio.create_task(model.prefill(GenerationRequest(long)))

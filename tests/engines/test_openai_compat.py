@@ -27,7 +27,7 @@ from openlive.engines.llm.base import (
     TextDelta,
 )
 from openlive.engines.llm.openai_compat import OpenAICompatModel
-from openlive.errors import EngineError
+from openlive.errors import ContextOverflow, EngineError
 
 pytestmark = [pytest.mark.realmodel, pytest.mark.asyncio(loop_scope="module")]
 
@@ -226,3 +226,17 @@ async def test_wrong_api_key_is_an_http_error(server_url: str) -> None:
         await generate(model, ask("hi"), max_tokens=2)
     assert not caught.value.retryable
     await model.aclose()
+
+
+async def test_a_prompt_longer_than_the_servers_context_is_a_context_overflow(
+        model: OpenAICompatModel) -> None:
+    """llama_cpp.server refuses it with HTTP 400 ``context_length_exceeded``: the input is
+    too large (a session closes 1007 naming the limit), not a failure of the model."""
+    too_long = ask("Summarise this. " + "The river carries sand to the sea. " * 400)
+    with pytest.raises(ContextOverflow, match=r"tokens long, more than the model's context "
+                                              r"window of 2048 tokens") as caught:
+        await generate(model, too_long, max_tokens=8)
+    assert not caught.value.retryable
+    # the model is fine: the next request is answered
+    text, _, _ = await generate(model, ask("Say hi."), max_tokens=4, temperature=0.0)
+    assert text

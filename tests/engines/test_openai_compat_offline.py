@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from openlive.chat import SpokenReply
 from openlive.engines.llm.base import (
@@ -25,7 +27,8 @@ from openlive.engines.llm.base import (
     TextDelta,
 )
 from openlive.engines.llm.openai_compat import OpenAICompatModel
-from openlive.errors import EngineError
+from openlive.engines.llm.overflow import context_overflow
+from openlive.errors import ContextOverflow, EngineError
 
 BASE = "http://llm.test/v1"
 MESSAGES = (ChatMessage("user", "hi"),)
@@ -217,6 +220,82 @@ async def test_http_error_status(status: int, retryable: bool) -> None:
     assert caught.value.retryable is retryable
 
 
+# What servers answer a prompt too long for the model, word for word (see
+# openlive/engines/llm/overflow.py for where each comes from).
+LLAMA_CPP_PYTHON = {"error": {
+    "message": "This model's maximum context length is 2048 tokens. However, you requested "
+               "5010 tokens (5000 in the messages, 10 in the completion). Please reduce the "
+               "length of the messages or completion.",
+    "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}}
+VLLM = {"error": {
+    "message": "This model's maximum context length is 4096 tokens. However, your request has "
+               "5000 input tokens. Please reduce the length of the input messages.",
+    "type": "BadRequestError", "param": None, "code": 400}}
+VLLM_OLD = {"object": "error", "message": "This model's maximum context length is 4096 tokens. "
+            "However, you requested 5000 tokens (4990 in the messages, 10 in the "
+            "completion). Please reduce the length of the messages or completion.",
+            "type": "BadRequestError", "param": None, "code": 400}
+VLLM_PROMPT = {"error": {"message": "The decoder prompt (length 5000) is longer than the "
+                                    "maximum model length of 4096.",
+                         "type": "BadRequestError", "param": None, "code": 400}}
+LLAMA_SERVER = {"error": {"code": 400, "message": "the request exceeds the available context "
+                          "size, try increasing it", "type": "exceed_context_size_error",
+                          "n_prompt_tokens": 5000, "n_ctx": 4096}}
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    (LLAMA_CPP_PYTHON, "is 5010 tokens long, more than the model's context window of 2048"),
+    (VLLM, "is 5000 tokens long, more than the model's context window of 4096"),
+    (VLLM_OLD, "is 5000 tokens long, more than the model's context window of 4096"),
+    (VLLM_PROMPT, "is 5000 tokens long, more than the model's context window of 4096"),
+    (LLAMA_SERVER, "is 5000 tokens long, more than the model's context window of 4096"),
+])
+async def test_a_prompt_too_long_for_the_server_is_a_context_overflow(body, reason) -> None:
+    model = model_with(lambda _: httpx.Response(400, json=body))
+    with pytest.raises(ContextOverflow, match=reason) as caught:
+        await collect(model)
+    assert not caught.value.retryable
+    # the same refusal once the stream has begun (llama-server streams its errors)
+    with pytest.raises(ContextOverflow, match=reason):
+        await collect(model_with(lambda _: streamed(sse(body))))
+
+
+async def test_a_stream_closed_without_an_event_is_explained_by_asking_again() -> None:
+    """llama_cpp.server answers a streamed request too long for its context with 200 and
+    then closes the stream empty; the same request without streaming says why."""
+    asked: list[bool] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(json.loads(request.content)["stream"])
+        if asked == [True, False]:  # the pool handed out the connection the server dropped
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+        return streamed(b"") if asked[-1] else httpx.Response(400, json=LLAMA_CPP_PYTHON)
+
+    with pytest.raises(ContextOverflow, match="context window of 2048 tokens"):
+        await collect(model_with(handler))
+    assert asked == [True, False, False]
+    ok = model_with(lambda r: streamed(b"") if json.loads(r.content)["stream"]
+                    else httpx.Response(200, json={"choices": []}))
+    with pytest.raises(EngineError, match="closed its event stream without an answer") as caught:
+        await collect(ok)
+    assert caught.value.retryable
+
+
+async def test_other_bad_requests_are_no_context_overflow() -> None:
+    body = {"error": {"message": "temperature must be at most 2", "type": "BadRequestError"}}
+    with pytest.raises(EngineError) as caught:
+        await collect(model_with(lambda _: httpx.Response(400, json=body)))
+    assert not isinstance(caught.value, ContextOverflow)
+
+
+async def test_cached_prompt_tokens_are_read_from_the_usage() -> None:
+    usage = {"prompt_tokens": 120, "completion_tokens": 3, "total_tokens": 123,
+             "prompt_tokens_details": {"cached_tokens": 96}}
+    body = sse(chunk("hi", "stop"), {"choices": [], "usage": usage}, "[DONE]")
+    [*_, finished] = await collect(model_with(lambda _: streamed(body)))
+    assert finished == Finished(120, 3, "stop", cached_tokens=96)
+
+
 async def test_error_event_mid_stream() -> None:
     body = sse(chunk("a"), {"error": {"message": "out of memory"}})
     with pytest.raises(EngineError, match="out of memory"):
@@ -347,3 +426,19 @@ async def test_a_failed_prefill_is_an_engine_error() -> None:
     with pytest.raises(EngineError):
         await model.prefill(GenerationRequest(MESSAGES))
     await model.aclose()
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.sampled_from(["error", "message", "type", "code", "n_ctx",
+                                       "n_prompt_tokens", "object"]) | st.text(max_size=8),
+                      children, max_size=5),
+    max_leaves=12)
+
+
+@given(st.one_of(st.text(), _JSON.map(json.dumps)))
+def test_reading_any_error_body_never_fails(body: str) -> None:
+    """Whatever a server answers, reading it is an overflow or not; never an exception."""
+    overflow = context_overflow(body)
+    assert overflow is None or str(overflow).startswith("The conversation is ")

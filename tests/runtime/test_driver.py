@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 import orjson
 
 from openlive.catalog import DEFAULT_BACKEND, ModelCatalog
+from openlive.engines.llm.openai_compat import OpenAICompatModel
 from openlive.runtime.driver import SessionDriver
 from openlive.runtime.engines import Engines
 from openlive.session.machine import Session
@@ -122,3 +124,26 @@ async def test_disconnect_cancels_generation_promptly() -> None:
     await asyncio.wait_for(t.outbox.get(), 5)
     t.inbox.put_nowait(None)
     await asyncio.wait_for(task, 1)  # would take 10 s if the generation kept running
+
+
+async def test_a_remote_model_refusing_a_prompt_too_long_closes_1007_naming_the_limit() -> None:
+    """vLLM's answer to a prompt longer than its model's context (HTTP 400) is the
+    client's input being too large, as for the in-process model: 1007, not 1011."""
+    refusal = {"error": {"message": "This model's maximum context length is 4096 tokens. "
+                                    "However, your request has 9000 input tokens. Please "
+                                    "reduce the length of the input messages.",
+                         "type": "BadRequestError", "param": None, "code": 400}}
+    remote = OpenAICompatModel("http://vllm.test/v1", "m", transport=httpx.MockTransport(
+        lambda _: httpx.Response(400, json=refusal)))
+    transport = MemoryTransport()
+    session = Session(session_id="t", catalog=ModelCatalog())
+    task = asyncio.create_task(
+        SessionDriver(session, transport, Engines({DEFAULT_BACKEND: remote})).run())
+    transport.client(SETUP)
+    await transport.outbox.get()
+    transport.client({"realtimeInput": {"text": "word " * 9000}})
+    await asyncio.wait_for(task, 5)
+    reason = ("The conversation is 9000 tokens long, more than the model's context window "
+              "of 4096 tokens.")
+    assert transport.closed == (1007, reason)
+    await remote.aclose()

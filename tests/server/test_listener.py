@@ -1,4 +1,5 @@
-"""One port, TLS and plain: real sockets, real certificates, real clients."""
+"""One port, TLS and plain: real sockets, real certificates, real clients; and the
+WebSocket protocol's refusals (an oversized upgrade request, a text frame not UTF-8)."""
 
 from __future__ import annotations
 
@@ -15,14 +16,18 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.types import Receive, Scope, Send
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
 
-from openlive.errors import ConfigError
+from openlive.errors import MAX_REASON_BYTES, ConfigError
 from openlive.server import listener as listener_module
 from openlive.server.listener import Listener, serve
 from openlive.server.tls import TlsFiles, ensure_certificates, server_ssl_context
+from openlive.server.websocket import invalid_utf8_reason
 
 
 class EchoApp:
@@ -278,3 +283,86 @@ async def test_serve_stops_gracefully_on_sigint(app: EchoApp) -> None:
     await asyncio.wait_for(server, 10)
 
     assert app.lifespan == ["startup", "shutdown"]
+
+
+# -- refusals of the WebSocket protocol (openlive.server.websocket) ----------------------------
+
+UPGRADE = ("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+           "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+           "Sec-WebSocket-Version: 13\r\n{header}\r\n")
+BIG = 64 * 1024
+
+
+def upgrade(kind: str) -> bytes:
+    path = "/ws?key=x" + ("&pad=" + "a" * BIG if kind == "path" else "")
+    header = f"X-Pad: {'b' * BIG}\r\n" if kind == "header" else ""
+    return UPGRADE.format(path=path, header=header).encode()
+
+
+async def answer(port: int, request: bytes, tls: ssl.SSLContext | None,
+                 piece: int | None = None) -> bytes:
+    """What the server answers ``request`` (sent whole, or ``piece`` bytes at a time),
+    up to its closing the connection; fails after 3 s (the bug: it waited in silence)."""
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", port, ssl=tls, server_hostname="localhost" if tls else None)
+    try:
+        async with asyncio.timeout(3):
+            step = piece or len(request)
+            for start in range(0, len(request), step):
+                writer.write(request[start:start + step])
+                await writer.drain()
+                if piece:
+                    await asyncio.sleep(0.01)
+            return await reader.read()
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("scheme", ["ws", "wss"])
+@pytest.mark.parametrize(("kind", "status"), [("path", b"414"), ("header", b"431")])
+async def test_an_oversized_upgrade_request_is_answered_at_once(
+        port: int, client_ssl: ssl.SSLContext, scheme: str, kind: str, status: bytes) -> None:
+    tls = client_ssl if scheme == "wss" else None
+    got = await answer(port, upgrade(kind), tls)
+    assert got.startswith(b"HTTP/1.1 " + status), got[:100]
+
+
+async def test_an_upgrade_request_trickling_past_the_header_limit_is_refused(
+        port: int) -> None:
+    """Received in pieces, the request outgrows h11's 16 KiB buffer before it is whole:
+    uvicorn refuses it there (400), also at once."""
+    got = await answer(port, upgrade("header")[:20 * 1024], None, piece=4096)
+    assert got.startswith(b"HTTP/1.1 400"), got[:100]
+
+
+@pytest.mark.parametrize("scheme", ["ws", "wss"])
+async def test_a_text_frame_that_is_not_utf8_closes_1007_with_a_reason(
+        port: int, client_ssl: ssl.SSLContext, scheme: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    tls = client_ssl if scheme == "wss" else None
+    async with connect(f"{scheme}://127.0.0.1:{port}/ws", ssl=tls, proxy=None) as ws:
+        await ws.send("hi")
+        assert await ws.recv() == "hi"
+        # what no client library sends: a text frame of bytes that are not UTF-8
+        ws.protocol.send_frame(Frame(Opcode.TEXT, b'{"realtimeInput": {"text": "\xff\xfe"}}'))
+        for data in ws.protocol.data_to_send():
+            ws.transport.write(data)
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 3)
+    assert ws.close_code == 1007
+    assert ws.close_reason == ("Invalid text frame: not UTF-8 at byte 28 (invalid start "
+                               "byte). Send JSON as UTF-8 text or binary frames.")
+    assert_quiet(caplog)  # a client's mistake: one line, no traceback
+
+
+@given(st.binary(min_size=1, max_size=64), st.integers(min_value=0, max_value=2**40))
+def test_any_invalid_utf8_gets_a_reason_that_fits_a_close_frame(junk: bytes,
+                                                                 offset: int) -> None:
+    data = b"a" * (offset % 1000) + junk
+    try:
+        data.decode()
+    except UnicodeDecodeError as exc:
+        reason = invalid_utf8_reason(exc)
+        assert 0 < len(reason.encode()) <= MAX_REASON_BYTES
+        assert f"byte {exc.start} " in reason

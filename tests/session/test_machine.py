@@ -265,5 +265,11 @@ def test_a_turn_too_large_for_the_model_closes_1007_naming_the_limit() -> None:
     c = Conversation()
     c.setup()
     [start] = starts(c.client({"realtimeInput": {"text": "hi"}}))
+    words = "The conversation is longer than the model's context window: " + "é" * 200
+    [close] = closes(c.feed(GenerationFailed(start.generation_id, words, too_large=True)))
+    assert words.startswith(close.reason) and len(close.reason.encode()) <= 123  # fits a frame
+    c = Conversation()
+    c.setup()
+    [start] = starts(c.client({"realtimeInput": {"text": "hi"}}))
     [close] = closes(c.fail(start.generation_id, "the language model failed."))
     assert close.code == CloseCode.INTERNAL_ERROR

@@ -101,6 +101,7 @@ class UsageMetadata(WireModel):
     thoughts_token_count: int | None = None
     total_token_count: int | None = None
     prompt_tokens_details: list[ModalityTokenCount] | None = None
+    cache_tokens_details: list[ModalityTokenCount] | None = None
     response_tokens_details: list[ModalityTokenCount] | None = None
 
 

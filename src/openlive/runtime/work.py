@@ -171,7 +171,9 @@ def _session_event(gid: int, event: LlmEvent, backend: str, session_id: str) -> 
         case Finished():
             metrics.TOKENS_TOTAL.labels(backend, "prompt").inc(event.prompt_tokens)
             metrics.TOKENS_TOTAL.labels(backend, "response").inc(event.completion_tokens)
-            return GenerationFinished(gid, event.prompt_tokens, event.completion_tokens)
+            return GenerationFinished(gid, event.prompt_tokens, event.completion_tokens,
+                                      cached_tokens=event.cached_tokens,
+                                      thoughts_tokens=event.thoughts_tokens)
         case _:
             assert_never(event)
 

@@ -10,9 +10,10 @@ Theory of operation: an accept loop hands each new socket to a task that waits u
 :data:`FIRST_BYTE_TIMEOUT` for the first byte and peeks at it (``MSG_PEEK`` leaves it in
 the kernel buffer), then gives the socket to asyncio with or without TLS. From there on
 uvicorn's own protocols run the ASGI app: h11 for HTTP, upgrading to the
-``websockets-sansio`` protocol for WebSockets. Everything else uvicorn's ``Server`` would
-do that matters to the protocols is repeated here: the lifespan, the shared
-``ServerState``, the Date header refreshed every second, and a graceful shutdown.
+``websockets-sansio`` protocol for WebSockets (:mod:`openlive.server.websocket`).
+Everything else uvicorn's ``Server`` would do that matters to the protocols is repeated
+here: the lifespan, the shared ``ServerState``, the Date header refreshed every second,
+and a graceful shutdown.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
 from openlive.errors import ConfigError
+from openlive.server.websocket import LiveWebSocketProtocol
 
 FIRST_BYTE_TIMEOUT = 10.0  # seconds a new connection may stay silent (also the TLS handshake limit)
 WS_MAX_SIZE = 16 * 1024 * 1024  # largest incoming WebSocket message: clients send audio and images
@@ -87,7 +89,9 @@ class Listener:
             host=host,
             port=port,
             http=_H11Protocol,
-            ws="websockets-sansio",  # close codes + reasons, permessage-deflate, keepalive pings
+            # uvicorn's websockets-sansio (close codes + reasons, permessage-deflate,
+            # keepalive pings), answering oversized upgrades and non-UTF-8 text clearly
+            ws=LiveWebSocketProtocol,
             ws_max_size=WS_MAX_SIZE,
             lifespan="on",
             interface="asgi3",

@@ -12,6 +12,7 @@ from typing import Literal
 
 from openlive.catalog import ModelCatalog, bare_model_id
 from openlive.catalog.languages import live_language
+from openlive.catalog.media_tokens import DEFAULT_IMAGE_TOKENS, image_tokens
 from openlive.catalog.profiles import DEFAULT_PROFILE, ModelProfile, profile_for
 from openlive.catalog.voices import DEFAULT_VOICE, live_voice
 from openlive.chat import DEFAULT_CONTEXT_WINDOW, SamplingParams, ToolSpec
@@ -74,6 +75,8 @@ class SessionConfig:
     turn_includes_all_input: bool = False
     tools: Toolbox = field(default_factory=Toolbox)
     image_detail: str = "auto"  # generationConfig.mediaResolution, as a detail level
+    # generationConfig.mediaResolution: what one image counts in usageMetadata
+    image_tokens: int = DEFAULT_IMAGE_TOKENS
     # a spoken answer ends at the first sentence end past this many characters (None:
     # no bound; the client's maxOutputTokens replaces it)
     spoken_bound: int | None = None
@@ -135,6 +138,7 @@ class SessionConfig:
             ),
             tools=Toolbox.from_wire(setup.tools, capabilities.server_tools, profile),
             image_detail=DETAIL.get(gen.media_resolution or "", "auto") if gen else "auto",
+            image_tokens=image_tokens(gen.media_resolution if gen else None),
             spoken_bound=spoken_bound,
             transcription_languages=_transcription_languages(setup),
             profile=profile,

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import assert_never
 
 from openlive.chat import ChatMessage
-from openlive.errors import CloseCode, InvalidArgument
+from openlive.errors import CloseCode, InvalidArgument, truncate_reason
 from openlive.protocol.client import (
     ClientContent,
     ClientMessage,
@@ -172,7 +172,8 @@ class Conversation:
         """End the session: stop the engines working for it, then ``Close``."""
         actions = self.responder.drop_ahead() + self.responder.stop_reply()
         self._machine.move(Trigger.CLOSED)
-        return [*actions, Close(code, reason)]
+        # an engine's words (a remote server's error) may be longer than a close frame holds
+        return [*actions, Close(code, truncate_reason(reason))]
 
     def snapshot(self) -> list[Action]:
         """At a point the session can be restored from: save it (when asked to)."""
@@ -237,7 +238,9 @@ class Conversation:
             return self._media_clock(now, True)
         audio = message.audio or chunk
         if audio is not None:
-            return hearing.on_audio(audio) + self._media_clock(now, False)
+            actions = hearing.on_audio(audio)
+            responder.usage.heard(hearing.audio_seconds)  # counted at the next turnComplete
+            return actions + self._media_clock(now, False)
         if message.activity_start is not None:
             return hearing.on_activity_start(now)
         if message.activity_end is not None:

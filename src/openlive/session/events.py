@@ -24,6 +24,8 @@ class GenerationFinished:
     generation_id: int
     prompt_tokens: int
     completion_tokens: int
+    cached_tokens: int = 0  # of prompt_tokens, kept from an earlier request's evaluation
+    thoughts_tokens: int = 0  # the model's reasoning, not part of completion_tokens
 
 
 @dataclass(frozen=True, slots=True)

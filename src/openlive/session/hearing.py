@@ -77,6 +77,11 @@ class Hearing:
     def on_audio(self, blob: Blob) -> list[Action]:
         return self._ears().on_audio(blob)
 
+    @property
+    def audio_seconds(self) -> float:
+        """Seconds of the client's audio received so far."""
+        return self._listening.audio_time if self._listening is not None else 0.0
+
     def on_activity_start(self, now: float) -> list[Action]:
         return self._listen(*self._ears().on_activity_start(), now)
 

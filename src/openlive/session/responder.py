@@ -68,7 +68,9 @@ class Responder:
         self._config = config
         self.history = history
         self.calling = calling
-        self.usage = Usage()  # token counts: each turn's, and the context's size
+        # token counts: each turn's, and the context's size
+        self.usage = Usage(audio_reply=config.modality == "AUDIO",
+                           image_tokens=config.image_tokens)
         self.barge = BargeInJudge()
         self.toolbox: Toolbox = config.tools  # a contextUpdate may replace them
         self.instruction: str | None = config.system_instruction
@@ -107,6 +109,7 @@ class Responder:
             frame = self._sight.take()  # what the camera showed as the user spoke
             if frame:
                 message = replace(message, images=message.images + frame)
+            self.usage.saw(len(message.images))
         if self._machine.busy:
             self._queued().held_input.append(message)
         else:
@@ -219,6 +222,7 @@ class Responder:
         ahead, self.ahead = self.ahead, None
         assert ahead is not None
         self._sight.take()  # the answer saw it (peeked)
+        self.usage.saw(len(ahead.message.images))
         self.history.append(ahead.message)
         turn = self._begin()
         turn.reply = ahead.reply
@@ -251,6 +255,7 @@ class Responder:
         if turn is None or reply is None or not reply.complete:
             return []
         turn.reply = None
+        self.usage.spoke(reply.audio_seconds_sent)
         actions: list[Action] = reply.flush_words() if reply.voicing else []
         round_ = turn.round
         if round_ is not None:

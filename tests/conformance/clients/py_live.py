@@ -11,6 +11,11 @@ Runs inside a google-genai virtualenv, configured only by the environment
 * ``{"mode": "barge_in", "pcm": path, "rate": int, "out": path}`` — asks a question, and
   once the answer's audio starts, speaks again; reports ``interrupted`` and the second
   turn's transcripts.
+* ``{"mode": "usage", "pcm": path, "rate": int, "silence": s?}`` — streams the PCM file
+  (then silence) in real time; reports the ``usageMetadata`` of the turn, the seconds of
+  audio sent when it came, and the answer's audio bytes.
+* ``{"mode": "flood", "turns": n, "padding": str?, "config": {...}?}`` — n text turns
+  sent back to back; reports the turnComplete/interrupted counts and how it ended.
 * ``{"mode": "speakerphone", "pcm": path, "rate": int, "delay": s, "gain": g}`` — asks a
   question, then the microphone hears the answer as a speakerphone plays it: the audio
   received, played from its arrival in real time, back ``delay`` seconds later at
@@ -253,18 +258,22 @@ async def resume(client, job):
 
 
 async def chat(client, job):
-    """Several TEXT turns in one session with the job's config; the replies in order."""
+    """Several TEXT turns in one session with the job's config; the replies in order, and
+    each turn's usageMetadata."""
     config = {"response_modalities": ["TEXT"], **job.get("config", {})}
-    replies = []
+    replies, usages = [], []
     async with client.aio.live.connect(model=MODEL, config=config) as session:
         for text in job["turns"]:
             await session.send_client_content(
                 turns={"role": "user", "parts": [{"text": text}]})
-            reply = ""
+            reply, usage = "", None
             async for message in session.receive():
                 reply += message.text or ""
+                if message.usage_metadata:
+                    usage = message.usage_metadata.model_dump(exclude_none=True, mode="json")
             replies.append(reply)
-    return {"replies": replies}
+            usages.append(usage)
+    return {"replies": replies, "usages": usages}
 
 
 async def failover(client, job):
@@ -334,13 +343,73 @@ async def too_large(client, job):
     return {"code": None, "reason": "", "seconds": time.perf_counter() - started}
 
 
+async def usage(client, job):
+    """Stream the PCM file in real time, then silence, until ``turnComplete``; report the
+    turn's ``usageMetadata``, the seconds of audio sent before it came and the answer's
+    audio bytes."""
+    config = {"response_modalities": ["AUDIO"], **job.get("config", {})}
+    pcm, rate = read_pcm(job["pcm"]), job["rate"]
+    step = int(rate * CHUNK_SECONDS) * 2
+    data = pcm + b"\0\0" * int(rate * job.get("silence", 2.0))
+    sent = {"bytes": 0}
+    async with client.aio.live.connect(model=MODEL, config=config) as session:
+        async def microphone():
+            for i in range(0, len(data), step):
+                chunk = data[i:i + step]
+                await session.send_realtime_input(
+                    audio={"data": chunk, "mime_type": f"audio/pcm;rate={rate}"})
+                sent["bytes"] += len(chunk)
+                await asyncio.sleep(CHUNK_SECONDS)
+
+        talker = asyncio.create_task(microphone())
+        record, metadata, sent_at_usage = new_record(), None, None
+        async for message in session.receive():
+            record["audio"] += message.data or b""
+            if message.usage_metadata:
+                metadata = message.usage_metadata.model_dump(exclude_none=True, mode="json")
+                sent_at_usage = sent["bytes"] / 2 / rate
+        talker.cancel()
+    return {"usage": metadata, "sent_seconds": sent_at_usage,
+            "audio_bytes": len(record["audio"])}
+
+
+async def flood(client, job):
+    """``job["turns"]`` text turns sent back to back without waiting, then every message
+    until as many ``turnComplete`` came (or the session closed): counts, the last turn's
+    text, and the close code and reason if any."""
+    config = {"response_modalities": ["TEXT"], **job.get("config", {})}
+    out = {"turn_complete": 0, "interrupted": 0, "texts": [], "code": None, "reason": None}
+    started = time.perf_counter()
+    try:
+        async with client.aio.live.connect(model=MODEL, config=config) as session:
+            for i in range(job["turns"]):
+                text = f"Turn {i}. {job.get('padding', '')}".strip()
+                await session.send_client_content(
+                    turns={"role": "user", "parts": [{"text": text}]})
+            while out["turn_complete"] < job["turns"]:
+                reply = ""
+                async for message in session.receive():
+                    reply += message.text or ""
+                    content = message.server_content
+                    if content and content.interrupted:
+                        out["interrupted"] += 1
+                    if content and content.turn_complete:
+                        out["turn_complete"] += 1
+                out["texts"].append(reply)
+    except Exception as exc:  # noqa: BLE001 - the close frame, as the SDK raises it
+        out["code"] = getattr(exc, "code", None)
+        out["reason"] = str(getattr(exc, "details", exc))
+    out["seconds"] = time.perf_counter() - started
+    return out
+
+
 async def main():
     job = json.loads(sys.argv[1])
     client = genai.Client()
     run = {"text": text, "voice": voice, "barge_in": barge_in, "speakerphone": speakerphone,
            "go_away": go_away,
            "resume": resume, "chat": chat, "failover": failover, "see": see,
-           "too_large": too_large}[job["mode"]]
+           "too_large": too_large, "usage": usage, "flood": flood}[job["mode"]]
     print(json.dumps(await run(client, job)))
 
 

@@ -53,6 +53,10 @@ class Finished:
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str = "stop"  # "stop" | "length"
+    # of prompt_tokens, those not evaluated again: a prefix kept from an earlier request
+    # (a KV cache, a server's prefix cache); usageMetadata's cachedContentTokenCount
+    cached_tokens: int = 0
+    thoughts_tokens: int = 0  # reasoning tokens, not part of completion_tokens
 
 
 @dataclass(frozen=True, slots=True)

@@ -374,6 +374,7 @@ class LlamaCppModel:
             self._snapshots.prepare(self._llama, tokens, restore=not seeded)
         if seeded:
             cast(Any, self._llama).reset()  # reproducible: evaluate the whole prompt, cold
+        generation.cached_tokens = self._reused(tokens)
         self._set_abort(generation.cancelled)
         generation.on_first_sample = self._clear_abort
         chunks = self._llama.create_chat_completion(
@@ -391,6 +392,15 @@ class LlamaCppModel:
         finally:
             cast(Generator[Any, None, None], stream).close()  # stops llama.cpp at once
             self._clear_abort()
+
+    def _reused(self, tokens: list[int]) -> int:
+        """How many of the prompt's ``tokens`` the context holds already, which
+        ``Llama.generate`` will not evaluate again: the common prefix with the context's
+        history; when that is the whole prompt, less its last token, which it evaluates
+        again to refresh the logits (unless nothing else ran since)."""
+        llama = self._llama
+        held = common_prefix(llama.input_ids[: llama.n_tokens], np.asarray(tokens, np.intc))
+        return max(0, min(held, len(tokens) - 1))
 
     def _set_abort(self, cancelled: threading.Event) -> None:
         """Let llama.cpp abort the prompt evaluation once ``cancelled`` is set."""
@@ -474,6 +484,7 @@ class _Generation:
         self.cancelled = threading.Event()
         self.eos_token = eos_token
         self.prompt_tokens = 0  # tokens evaluated before the first sample
+        self.cached_tokens = 0  # of those, the prefix the context held already
         self.sampled = 0  # tokens sampled so far, the end-of-generation token included
         self.on_first_sample: Callable[[], None] | None = None  # the prompt is evaluated
 
@@ -502,7 +513,8 @@ class _Generation:
     def finished(self, reason: str, *, eos_sampled: bool) -> Finished:
         completion = self.sampled - 1 if eos_sampled else self.sampled
         finish_reason = "length" if reason == "length" else "stop"
-        return Finished(self.prompt_tokens, max(completion, 0), finish_reason)
+        return Finished(self.prompt_tokens, max(completion, 0), finish_reason,
+                        cached_tokens=min(self.cached_tokens, self.prompt_tokens))
 
 
 def _load(path: Path, *, n_ctx: int, n_threads: int) -> Llama:

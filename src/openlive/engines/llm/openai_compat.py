@@ -7,8 +7,10 @@ client, so the timeouts, the error mapping and cancellation stay ours. Leaving t
 stream early (task cancelled, ``aclose()``) closes the HTTP response, and the server
 stops generating when it notices the disconnect.
 
-Token counts: taken from the ``usage`` the server sends. A server that sends no usage
-while streaming (llama-cpp-python's ``llama_cpp.server`` is one) gets:
+Token counts: taken from the ``usage`` the server sends (with the prompt tokens its
+prefix cache served, ``prompt_tokens_details.cached_tokens``, when it says). A server
+that sends no usage while streaming (llama-cpp-python's ``llama_cpp.server`` is one)
+gets:
 
 * ``completion_tokens`` = the number of text chunks received. Such servers send one chunk
   per token, except for bytes of a multi-byte character or text held back while it might
@@ -33,6 +35,9 @@ without generating; any other server gets a non-streaming request with
 ``max_tokens: 1`` whose ``usage.prompt_tokens`` is the count (one prompt evaluation,
 which a server with a prefix cache keeps for the next turn). A server offering neither
 raises :class:`EngineError`.
+
+A server refusing a prompt too long for its model raises :class:`ContextOverflow` (see
+:mod:`~openlive.engines.llm.overflow`): the session closes with 1007 naming the limit.
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ from openlive.engines.llm.base import (
     TextDelta,
     ToolSpec,
 )
+from openlive.engines.llm.overflow import context_overflow
 from openlive.engines.llm.spoken import SentenceBound, with_spoken_guidance
 from openlive.engines.llm.tools import (
     ParsedCalls,
@@ -126,18 +132,20 @@ class OpenAICompatModel:
         bound = SentenceBound(request.spoken.bound_chars if request.spoken else None)
         native = _NativeCalls()
         usage: dict[str, Any] | None = None
-        chunks, reason = 0, "stop"
+        chunks, reason, payloads = 0, "stop", 0
         async with (
             _errors_as_engine_errors(url),
             aconnect_sse(self._client, "POST", url, json=body) as events,
         ):
-            await check_status(events.response, url)
+            await _check_status(events.response, url)
             async for event in events.aiter_sse():
                 if not event.data:  # a keep-alive, or an event with only an id
                     continue
                 if event.data == "[DONE]":
+                    payloads += 1
                     break
                 payload = _parse_json(event.data, url)
+                payloads += 1
                 usage = payload.get("usage") or usage
                 for choice in payload.get("choices") or ():
                     delta = choice.get("delta") or {}
@@ -154,6 +162,8 @@ class OpenAICompatModel:
                 if bound.reached:  # leaving the stream closes it: the server stops
                     reason = "stop"
                     break
+        if not payloads:
+            await self._explain_empty_stream(messages, request.tools)
         text, parsed = scanner.finish() if scanner is not None else ("", None)
         text = bound.feed(text)[0] + bound.flush()
         if text:
@@ -164,6 +174,24 @@ class OpenAICompatModel:
                 yield calls_event(calls)
         counted = (messages, request.tools)
         yield await self._finished(counted, usage, chunks, reason)
+
+    async def _explain_empty_stream(self, messages: Sequence[ChatMessage],
+                                    tools: Sequence[ToolSpec]) -> None:
+        """The server closed its event stream without a single event (not even
+        ``[DONE]``): it failed after answering 200, as ``llama_cpp.server`` does for a
+        prompt longer than its context. The same prompt asked without streaming (one
+        token) gets its error as an HTTP status: raise that, or else a retryable error."""
+        url = f"{self._base_url}/chat/completions"
+        probe = SamplingParams(max_tokens=1, temperature=0.0)
+        body = self._body(messages, probe, stream=False, tools=tools)
+        async with _errors_as_engine_errors(url):
+            try:
+                response = await self._client.post(url, json=body)
+            except (httpx.ReadError, httpx.RemoteProtocolError):
+                # the pooled connection was the stream's, which the server has dropped
+                response = await self._client.post(url, json=body)
+            await _check_status(response, url)
+        raise EngineError(f"{url} closed its event stream without an answer", retryable=True)
 
     async def count_tokens(
         self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec] = ()
@@ -193,7 +221,7 @@ class OpenAICompatModel:
         body = self._body(messages, probe, stream=False, tools=request.tools)
         async with _errors_as_engine_errors(url):
             response = await self._client.post(url, json=body)
-            await check_status(response, url)
+            await _check_status(response, url)
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -229,7 +257,8 @@ class OpenAICompatModel:
         finish_reason = "length" if reason == "length" else "stop"
         if usage and "prompt_tokens" in usage and "completion_tokens" in usage:
             return Finished(
-                int(usage["prompt_tokens"]), int(usage["completion_tokens"]), finish_reason
+                int(usage["prompt_tokens"]), int(usage["completion_tokens"]), finish_reason,
+                cached_tokens=_cached_tokens(usage),
             )
         try:
             prompt_tokens = await self.count_tokens(*counted)
@@ -250,14 +279,14 @@ class OpenAICompatModel:
             response = await self._client.post(url, json=body)
             if 400 <= response.status_code < 500:  # not llama-server
                 return None
-            await check_status(response, url)
+            await _check_status(response, url)
             prompt = _parse_json(response.text, url).get("prompt")
             if not isinstance(prompt, str):
                 return None
             url = f"{self._root_url}/tokenize"
             tokenize = {"content": prompt, "add_special": True, "parse_special": True}
             response = await self._client.post(url, json=tokenize)
-            await check_status(response, url)
+            await _check_status(response, url)
             tokens = _parse_json(response.text, url).get("tokens")
         if not isinstance(tokens, list):
             raise EngineError(f"{url} answered without a 'tokens' list")
@@ -272,7 +301,7 @@ class OpenAICompatModel:
         body = self._body(messages, probe, stream=False, tools=tools)
         async with _errors_as_engine_errors(url):
             response = await self._client.post(url, json=body)
-            await check_status(response, url)
+            await _check_status(response, url)
         usage = _parse_json(response.text, url).get("usage") or {}
         if not isinstance(usage.get("prompt_tokens"), int):
             raise EngineError(
@@ -369,6 +398,15 @@ def _sampling_fields(sampling: SamplingParams) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
 
 
+def _cached_tokens(usage: dict[str, Any]) -> int:
+    """The prompt tokens a server's prefix cache served (OpenAI's
+    ``usage.prompt_tokens_details.cached_tokens``, which vLLM and llama-server report
+    too); 0 when it does not say."""
+    details = usage.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    return cached if isinstance(cached, int) and cached > 0 else 0
+
+
 def _parse_json(data: str, url: str) -> dict[str, Any]:
     try:
         payload = json.loads(data)
@@ -376,9 +414,20 @@ def _parse_json(data: str, url: str) -> dict[str, Any]:
         raise EngineError(f"{url} sent invalid JSON: {data[:200]!r}") from exc
     if not isinstance(payload, dict):
         raise EngineError(f"{url} sent JSON that is not an object: {data[:200]!r}")
-    if payload.get("error"):
-        raise EngineError(f"{url} reported an error: {str(payload['error'])[:300]}")
+    if payload.get("error") or payload.get("object") == "error":  # the latter: older vLLM
+        raise context_overflow(data) or EngineError(
+            f"{url} reported an error: {str(payload.get('error') or payload)[:300]}")
     return payload
+
+
+async def _check_status(response: httpx.Response, url: str) -> None:
+    """:func:`check_status`, with a server's refusal of a prompt too long for its model
+    (vLLM, llama.cpp server: 400 or 413) raised as the ContextOverflow it is."""
+    if response.status_code in (400, 413):
+        detail = (await response.aread()).decode("utf-8", errors="replace").strip()
+        if overflow := context_overflow(detail):
+            raise overflow
+    await check_status(response, url)
 
 
 @asynccontextmanager

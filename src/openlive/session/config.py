@@ -79,6 +79,10 @@ class SessionConfig:
     # inputAudioTranscription.languageCodes: the languages the user's speech may be in,
     # which narrow detection (): any; a languageCode fixes the language instead)
     transcription_languages: tuple[str, ...] = ()
+    # generationConfig.enableAffectiveDialog in an AUDIO session: the reply adapts to how
+    # the user sounds (session/affect.py); a TEXT session accepts it and ignores it, as
+    # only the hosted native-audio models (AUDIO out) do affective dialog
+    affective_dialog: bool = False
 
     @classmethod
     def from_setup(
@@ -131,6 +135,7 @@ class SessionConfig:
             image_detail=DETAIL.get(gen.media_resolution or "", "auto") if gen else "auto",
             spoken_bound=spoken_bound,
             transcription_languages=_transcription_languages(setup),
+            affective_dialog=modality == "AUDIO" and bool(gen and gen.enable_affective_dialog),
         )
 
 

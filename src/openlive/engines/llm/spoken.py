@@ -41,15 +41,33 @@ def spoken_guidance(spoken: SpokenReply) -> str:
 def with_spoken_guidance(messages: Sequence[ChatMessage],
                          spoken: SpokenReply | None) -> tuple[ChatMessage, ...]:
     """``messages`` with the spoken-reply instruction after the system instruction (or
-    as the system message when there is none); unchanged for a text reply."""
+    as the system message when there is none), and the note on the user's tone (if
+    any) after their last words; unchanged for a text reply."""
     if spoken is None:
         return tuple(messages)
     guidance = spoken_guidance(spoken)
     if messages and messages[0].role == "system":
         first = messages[0]
         joined = f"{first.content}\n\n{guidance}" if first.content else guidance
-        return (replace(first, content=joined), *messages[1:])
-    return (ChatMessage("system", guidance), *messages)
+        guided = (replace(first, content=joined), *messages[1:])
+    else:
+        guided = (ChatMessage("system", guidance), *messages)
+    return with_tone(guided, spoken.tone)
+
+
+def with_tone(messages: tuple[ChatMessage, ...], tone: str | None) -> tuple[ChatMessage, ...]:
+    """``messages`` with ``tone`` (how the user sounded) after the last user message's
+    words. There, not in the system message: a prompt that changed at its start would
+    be evaluated again whole, where this one shares all but its end with the prefill
+    of the user's words (and a template accepts it in any conversation)."""
+    if tone is None:
+        return messages
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        if message.role == "user":
+            noted = replace(message, content=f"{message.content}\n\n{tone}".lstrip())
+            return (*messages[:index], noted, *messages[index + 1:])
+    return messages
 
 
 def _language_name(code: str | None) -> str | None:

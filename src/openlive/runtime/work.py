@@ -76,7 +76,8 @@ async def _nothing() -> None:
 def describe(prosody: Prosody) -> str:
     """The measured manner of an utterance, for the log."""
     pitch = f"{prosody.pitch_hz:.0f} Hz" if prosody.pitch_hz is not None else "no pitch"
-    spread = f"±{prosody.pitch_range:.1f} st" if prosody.pitch_range is not None else ""
+    spread = (f"(range {prosody.pitch_range:.1f} st)" if prosody.pitch_range is not None
+              else "")
     pace = (f"{prosody.syllable_rate:.1f} syll/s" if prosody.syllable_rate is not None
             else "no pace")
     return (f"{prosody.level_db:.1f} dBFS, {pitch} {spread}, {pace}, "

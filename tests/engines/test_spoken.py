@@ -98,17 +98,13 @@ def test_guidance_is_the_system_message_when_there_is_none() -> None:
     assert with_spoken_guidance(messages, None) == messages
 
 
-def test_the_users_tone_follows_their_last_words_and_nothing_else_moves() -> None:
-    """Affective dialog: the note ends the last user message, so the prompt shares all
-    but its end with the prefill of the user's words; the system message is as ever."""
-    history = [ChatMessage("system", "Be brief."), ChatMessage("user", "Hi"),
-               ChatMessage("assistant", "Hello!"), ChatMessage("user", "Where is my order?")]
+def test_the_users_tone_joins_the_spoken_instruction() -> None:
+    """Affective dialog: the note on the user's tone follows the spoken-reply guidance in
+    the system message; the conversation itself is as it was."""
+    history = [ChatMessage("system", "Be brief."), ChatMessage("user", "Where is my order?")]
     plain = with_spoken_guidance(history, SpokenReply())
-    noted = with_spoken_guidance(history, SpokenReply(tone="(They sound upset.)"))
-    assert noted[:-1] == plain[:-1]
-    assert noted[-1].content == "Where is my order?\n\n(They sound upset.)"
-    # after function results, the user's message still carries it
-    with_results = [*history, ChatMessage("assistant", ""), ChatMessage("tool", "{}")]
-    noted = with_spoken_guidance(with_results, SpokenReply(tone="(Upset.)"))
-    assert noted[-3].content.endswith("(Upset.)") and noted[-1].content == "{}"
-    assert with_spoken_guidance(history, None) == tuple(history)  # a text reply: untouched
+    noted = with_spoken_guidance(history, SpokenReply(tone="The user is upset."))
+    assert noted[1:] == plain[1:] == tuple(history[1:])
+    assert noted[0].content == plain[0].content + " The user is upset."
+    assert noted[0].content.startswith("Be brief.\n\n")
+    assert spoken_guidance(SpokenReply(tone="")) == spoken_guidance(SpokenReply())

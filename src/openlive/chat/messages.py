@@ -97,7 +97,7 @@ class SpokenReply:
     after about this many characters (a spoken answer's length, in the spirit of the
     Live API's native-audio answers); ``None`` leaves the length to ``max_tokens``.
     ``tone``: how the user sounded and how to answer them (affective dialog), told to
-    the model with their words; ``None``: nothing to tell.
+    the model with the spoken-reply instruction; ``None``: nothing to tell.
     """
 
     language: str | None = None

@@ -4,7 +4,7 @@ Pure. With ``generationConfig.enableAffectiveDialog`` the hosted native-audio mo
 hear how the user sounds and answer in kind. The cascade hears the words only, so the
 runtime measures each user turn's voice (:func:`openlive.audio.prosody.measure_prosody`)
 and this module judges the tone from that and from the words, and says how the reply
-adapts: a note told to the model with the user's words (``SpokenReply.tone``) and a
+adapts: a note told to the model with its instructions (``SpokenReply.tone``) and a
 :class:`~openlive.audio.delivery.Delivery` for the synthesizer.
 
 Theory of operation. Two dimensions, as in the usual circumplex model of emotion:
@@ -86,30 +86,34 @@ class ToneEstimate:
 
 @dataclass(frozen=True, slots=True)
 class Treatment:
-    """How a reply adapts to a tone: the note told to the model with the user's words
+    """How a reply adapts to a tone: the note told to the model with its instructions
     (None: none) and how it is spoken (None: as the voice is)."""
 
     note: str | None
     delivery: Delivery | None
 
 
-# Written as facts and advice in the second person, like the spoken-reply guidance: the
-# 0.5B default model repeats third-person notes back ("The user sounds upset.").
+# Told to the model in the system message (see engines/llm/spoken.py). Tried on the 0.5B
+# default model (2026-12-07): "sorry" anywhere in the note, or a note after the user's
+# words, made it refuse ("I'm sorry, but I can't assist with that."); these acknowledge
+# the feeling and still answer ("Understood. I understand. I apologize for the
+# inconvenience. I'm here to help."), and leave a factual question's answer alone.
 TREATMENTS: dict[Tone, Treatment] = {
     NEUTRAL: Treatment(None, None),
     UPSET: Treatment(
-        "(Tone of voice: they sound upset or frustrated. Stay calm and kind: acknowledge "
-        "how they feel in a few words, then help, in short and simple sentences.)",
-        Delivery(rate=0.85, pitch_semitones=-1.5, expressiveness=0.6)),
+        "The user is upset and frustrated. Stay calm and kind: say briefly that you "
+        "understand, then help.",
+        Delivery(rate=0.8, pitch_semitones=-1.5, expressiveness=0.6)),
     EXCITED: Treatment(
-        "(Tone of voice: they sound excited and happy. Share their enthusiasm warmly.)",
+        "The user sounds excited and happy. Share their joy warmly, then answer.",
         Delivery(rate=1.06, pitch_semitones=1.0, expressiveness=1.25)),
     ANXIOUS: Treatment(
-        "(Tone of voice: they sound worried. Reassure them calmly and clearly.)",
+        "The user sounds worried. Stay calm and reassuring: say briefly that you "
+        "understand, then help.",
         Delivery(rate=0.92, pitch_semitones=-0.5, expressiveness=0.7)),
     DOWN: Treatment(
-        "(Tone of voice: they sound sad or discouraged. Answer gently and warmly, with "
-        "some encouragement.)",
+        "The user sounds sad. Be gentle and warm: say briefly that you understand, then "
+        "help with some encouragement.",
         Delivery(rate=0.9, pitch_semitones=-0.5, expressiveness=0.8)),
 }
 

@@ -31,43 +31,36 @@ SPOKEN_GUIDANCE = (
 
 
 def spoken_guidance(spoken: SpokenReply) -> str:
-    """The instruction for a spoken reply, naming the user's language when known."""
+    """The instruction for a spoken reply, naming the user's language when known, and
+    how the user sounded (affective dialog) when there is something to say of it."""
     name = _language_name(spoken.language)
     if name is None:
-        return f"{SPOKEN_GUIDANCE} Reply in the language you are spoken to in."
-    return f"{SPOKEN_GUIDANCE} Reply in {name}."
+        guidance = f"{SPOKEN_GUIDANCE} Reply in the language you are spoken to in."
+    else:
+        guidance = f"{SPOKEN_GUIDANCE} Reply in {name}."
+    return f"{guidance} {spoken.tone}" if spoken.tone else guidance
 
 
 def with_spoken_guidance(messages: Sequence[ChatMessage],
                          spoken: SpokenReply | None) -> tuple[ChatMessage, ...]:
     """``messages`` with the spoken-reply instruction after the system instruction (or
-    as the system message when there is none), and the note on the user's tone (if
-    any) after their last words; unchanged for a text reply."""
+    as the system message when there is none); unchanged for a text reply.
+
+    The user's tone goes there too, not after their words, though a prompt that changes
+    at its start is evaluated again whole where one that changes at its end keeps its
+    prefix in the KV cache: told after the user's words, the 0.5B default model answered
+    an upset user's complaint with "I'm sorry, but I can't assist with that." (2 of 3
+    sentences, 2026-12-07), and in the system message it acknowledged the feeling and
+    helped. The cost falls on the turns where the tone changes, not on a tone that stays.
+    """
     if spoken is None:
         return tuple(messages)
     guidance = spoken_guidance(spoken)
     if messages and messages[0].role == "system":
         first = messages[0]
         joined = f"{first.content}\n\n{guidance}" if first.content else guidance
-        guided = (replace(first, content=joined), *messages[1:])
-    else:
-        guided = (ChatMessage("system", guidance), *messages)
-    return with_tone(guided, spoken.tone)
-
-
-def with_tone(messages: tuple[ChatMessage, ...], tone: str | None) -> tuple[ChatMessage, ...]:
-    """``messages`` with ``tone`` (how the user sounded) after the last user message's
-    words. There, not in the system message: a prompt that changed at its start would
-    be evaluated again whole, where this one shares all but its end with the prefill
-    of the user's words (and a template accepts it in any conversation)."""
-    if tone is None:
-        return messages
-    for index in range(len(messages) - 1, -1, -1):
-        message = messages[index]
-        if message.role == "user":
-            noted = replace(message, content=f"{message.content}\n\n{tone}".lstrip())
-            return (*messages[:index], noted, *messages[index + 1:])
-    return messages
+        return (replace(first, content=joined), *messages[1:])
+    return (ChatMessage("system", guidance), *messages)
 
 
 def _language_name(code: str | None) -> str | None:

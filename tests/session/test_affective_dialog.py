@@ -3,6 +3,8 @@ told and how the reply is spoken; without ``enableAffectiveDialog`` nothing chan
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from openlive.audio.prosody import Prosody
 from openlive.session.actions import StartGeneration, Synthesize, Transcribe
 from openlive.session.affect import UPSET, treatment
@@ -85,3 +87,13 @@ def test_typed_words_of_anger_are_heard_too() -> None:
         {"role": "user", "parts": [{"text": "OK, what is the weather like?"}]}],
         "turnComplete": True}}))
     assert told(start) is None  # the next turn is judged afresh
+
+
+def test_every_transcript_asked_measures_the_manner_too() -> None:
+    """Decodes while the user speaks are measured as well: one that ends exactly at a
+    pause becomes that pause's transcript (listening.py), and the answer ahead of it."""
+    c = Conversation(replace(VOICE, interim_every=1.0))
+    c.setup(generationConfig={"responseModalities": ["AUDIO"], "enableAffectiveDialog": True})
+    asked = of(Transcribe, speak(c, 0.0, 2.5, 0.9) + speak(c, 2.5, 0.3, 0.01))
+    assert {t.kind for t in asked} == {"interim", "partial"}
+    assert all(t.prosody for t in asked)

@@ -155,8 +155,8 @@ class Listening:
                  context: Callable[[], str | None] = lambda: None,
                  prosody: bool = False) -> None:
         self.detector = ActivityDetector(activity)
-        # measure how each pause's and turn's words were said (affective dialog); not
-        # while the user speaks: those decodes are only for the interim transcript
+        # measure how the words of each transcript were said (affective dialog); those
+        # asked while the user speaks too, as one may turn out to be a pause's
         self._prosody = prosody
         # turnCoverage TURN_INCLUDES_ALL_INPUT: a turn's audio reaches back to the end of
         # the previous turn, not only to the onset of speech.
@@ -290,7 +290,7 @@ class Listening:
                     kind: TranscriptKind) -> Transcribe:
         return Transcribe(turn_id, start, end, self._language, kind=kind, expected=self.expected,
                           languages=self._languages, prompt=self._context(),
-                          prosody=self._prosody and kind != "interim")
+                          prosody=self._prosody)
 
     def _transcript(self, turn_id: int, end: float, speaking: bool = False
                     ) -> _Transcript | None:

@@ -22,14 +22,24 @@ import pytest
 #: Share of the expected words a transcript must contain to count as the same sentence.
 MOST_WORDS = 0.5
 
+#: espeak-ng's settings for two renditions of one sentence (affective dialog), and the
+#: SSML around it: upset is fast, high and loud (200 words a minute, pitch 75 of 99,
+#: amplitude 190 of 200) with its widest pitch range, calm slow, low and soft (130, 35,
+#: 60); espeak's own default is 175, 50, 100.
+MANNERS = {"upset": (("-s", "200", "-p", "75", "-a", "190", "-m"),
+                     '<speak><prosody range="x-high">{}</prosody></speak>'),
+           "calm": (("-s", "130", "-p", "35", "-a", "60"), "{}")}
 
-def spoken(tmp_path: Path, text: str, rate: int = 16000) -> Path:
-    """``text`` spoken by espeak-ng as raw 16-bit mono PCM at ``rate``."""
+
+def spoken(tmp_path: Path, text: str, rate: int = 16000, manner: str | None = None) -> Path:
+    """``text`` spoken by espeak-ng as raw 16-bit mono PCM at ``rate``, in one of the
+    :data:`MANNERS` if given."""
     if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
         pytest.fail("espeak-ng and sox are needed (scripts/test.sh installs them)")
-    name = hashlib.sha1(text.encode()).hexdigest()[:10]  # one file per text and rate
+    name = hashlib.sha1(f"{text}|{manner}".encode()).hexdigest()[:10]  # per text, manner
     wav, raw = tmp_path / f"speech-{name}.wav", tmp_path / f"speech-{name}-{rate}.raw"
-    subprocess.run(["espeak-ng", "-w", str(wav), text], check=True)
+    args, said = MANNERS[manner] if manner is not None else ((), "{}")
+    subprocess.run(["espeak-ng", *args, "-w", str(wav), said.format(text)], check=True)
     subprocess.run(
         ["sox", str(wav), "-r", str(rate), "-c", "1", "-b", "16", "-e", "signed", str(raw)],
         check=True,

@@ -96,3 +96,15 @@ def test_guidance_is_the_system_message_when_there_is_none() -> None:
     guided = with_spoken_guidance(messages, SpokenReply())
     assert [m.role for m in guided] == ["system", "user"]
     assert with_spoken_guidance(messages, None) == messages
+
+
+def test_the_users_tone_joins_the_spoken_instruction() -> None:
+    """Affective dialog: the note on the user's tone follows the spoken-reply guidance in
+    the system message; the conversation itself is as it was."""
+    history = [ChatMessage("system", "Be brief."), ChatMessage("user", "Where is my order?")]
+    plain = with_spoken_guidance(history, SpokenReply())
+    noted = with_spoken_guidance(history, SpokenReply(tone="The user is upset."))
+    assert noted[1:] == plain[1:] == tuple(history[1:])
+    assert noted[0].content == plain[0].content + " The user is upset."
+    assert noted[0].content.startswith("Be brief.\n\n")
+    assert spoken_guidance(SpokenReply(tone="")) == spoken_guidance(SpokenReply())

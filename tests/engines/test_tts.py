@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import pytest_asyncio
 
+from openlive.audio.delivery import Delivery
 from openlive.engines.scheduler import Priority
 from openlive.engines.tts.base import OUTPUT_RATE, SpeechSynthesizer
 from openlive.engines.tts.factory import VoiceRouter, create_speech_synthesizer
@@ -123,6 +124,7 @@ class FakeSynthesizer:
         voice: str,
         language: str | None = None,
         priority: Priority = Priority.WAITING,
+        delivery: Delivery | None = None,
     ) -> AsyncIterator[bytes]:
         yield self.name.encode()
 
@@ -200,11 +202,13 @@ class Take:
         return self.total_s / self.seconds
 
 
-async def take(synth: Any, text: str, voice: str = "Puck", language: str | None = None) -> Take:
+async def take(synth: Any, text: str, voice: str = "Puck", language: str | None = None,
+               delivery: Delivery | None = None) -> Take:
     start = time.perf_counter()
     first = None
     chunks: list[bytes] = []
-    async for chunk in synth.synthesize(text, voice=voice, language=language):
+    extra = {"delivery": delivery} if delivery is not None else {}
+    async for chunk in synth.synthesize(text, voice=voice, language=language, **extra):
         if first is None:
             first = time.perf_counter() - start
         chunks.append(chunk)
@@ -377,6 +381,29 @@ async def test_piper_renders_the_30_voices_distinctly(piper: Any) -> None:
     # runs), so ask for most of it: 4.5 semitones (x1.30) and 1.65 (x1.10)
     assert features["Leda"][0] > 1.3 * features["Puck"][0]
     assert features["Puck"][0] > 1.1 * features["Algenib"][0]
+
+
+@realmodel
+@module_loop
+async def test_piper_speaks_a_delivery_slower_lower_and_steadier(piper: Any) -> None:
+    """Affective dialog's delivery for an upset user: measurably slower, lower and
+    flatter than the voice's own manner (Piper's length and noise scales, the pitch
+    shift); a faster, higher, livelier one the other way."""
+    text = "I understand, that sounds really annoying. Let me check your order for you."
+    plain = await take(piper, text)
+    calm = await take(piper, text, delivery=Delivery(0.85, -1.5, 0.5))
+    lively = await take(piper, text, delivery=Delivery(1.15, 1.5, 1.4))
+    for result in (plain, calm, lively):
+        check_pcm(result, text)
+    f0 = {name: median_f0(r.pcm) for name, r in
+          (("plain", plain), ("calm", calm), ("lively", lively))}
+    print(f"\npiper delivery: {plain.seconds:.2f} s / {calm.seconds:.2f} s / "
+          f"{lively.seconds:.2f} s; F0 {f0['plain']:.0f} / {f0['calm']:.0f} / "
+          f"{f0['lively']:.0f} Hz (plain / calm / lively)")
+    assert calm.seconds > 1.08 * plain.seconds > 1.08 * 1.05 * lively.seconds
+    # 3 semitones apart (x1.19); Piper's own sampling noise moves F0 by a few per cent
+    assert f0["calm"] < f0["plain"] < f0["lively"]
+    assert f0["lively"] > 1.12 * f0["calm"]
 
 
 def _distinct_pitches(pitches: list[float]) -> int:

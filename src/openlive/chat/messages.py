@@ -96,10 +96,13 @@ class SpokenReply:
     heard), e.g. ``"es-ES"``. ``bound_chars``: end the reply at the first sentence end
     after about this many characters (a spoken answer's length, in the spirit of the
     Live API's native-audio answers); ``None`` leaves the length to ``max_tokens``.
+    ``tone``: how the user sounded and how to answer them (affective dialog), told to
+    the model with the spoken-reply instruction; ``None``: nothing to tell.
     """
 
     language: str | None = None
     bound_chars: int | None = None
+    tone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

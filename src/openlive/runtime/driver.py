@@ -460,6 +460,11 @@ class SessionDriver:
             )
             return
         metrics.TURNS_TOTAL.labels(backend=action.backend).inc()
+        spoken = action.request.spoken
+        if spoken is not None and spoken.tone is not None:  # affective dialog
+            log.info("session %s: generation %d%s is told the user's tone: %s",
+                     self._session.session_id, action.generation_id,
+                     " (ahead)" if action.speculative else "", spoken.tone)
         if self._audio is not None:  # a voice session: its turns are traced
             self._tracer.generation_started(action.generation_id)
         generation = work.generate(model, action, self._feed,

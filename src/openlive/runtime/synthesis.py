@@ -76,5 +76,8 @@ class SynthesisQueue:
         # The reply's speech: its user waits. An answer ahead's speech too: nothing tells
         # the driver when the turn ends at its pause and the answer is adopted, and from
         # then on its speech is what the user waits for.
+        if piece.delivery is None:  # as a synthesizer that knows no delivery takes it
+            return self._tts.synthesize(piece.text, voice=piece.voice,
+                                        language=piece.language, priority=Priority.WAITING)
         return self._tts.synthesize(piece.text, voice=piece.voice, language=piece.language,
-                                    priority=Priority.WAITING)
+                                    priority=Priority.WAITING, delivery=piece.delivery)

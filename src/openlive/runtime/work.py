@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import assert_never
 
 import orjson
 
 from openlive import metrics
+from openlive.audio.prosody import Prosody, measure_prosody
 from openlive.engines.asr.base import SpeechRecognizer
 from openlive.engines.llm.base import (
     Finished,
@@ -53,7 +55,37 @@ log = logging.getLogger("openlive.session")
 
 async def transcribe(asr: SpeechRecognizer, pcm: bytes, action: Transcribe,
                      session_id: str) -> TranscriptReady | TranscriptionFailed:
-    """Recognize ``pcm``, the audio ``action`` names."""
+    """Recognize ``pcm``, the audio ``action`` names, and measure how it was said when
+    the action asks (on a worker thread, while the recognizer runs)."""
+    prosody = asyncio.ensure_future(asyncio.to_thread(measure_prosody, pcm)
+                                    if action.prosody else _nothing())
+    try:
+        heard = await _recognize(asr, pcm, action, session_id)
+    finally:
+        measured = await prosody
+    if isinstance(heard, TranscriptReady) and measured is not None:
+        log.info("session %s: said with %s", session_id, describe(measured))
+        heard = replace(heard, prosody=measured)
+    return heard
+
+
+async def _nothing() -> None:
+    return None
+
+
+def describe(prosody: Prosody) -> str:
+    """The measured manner of an utterance, for the log."""
+    pitch = f"{prosody.pitch_hz:.0f} Hz" if prosody.pitch_hz is not None else "no pitch"
+    spread = (f"(range {prosody.pitch_range:.1f} st)" if prosody.pitch_range is not None
+              else "")
+    pace = (f"{prosody.syllable_rate:.1f} syll/s" if prosody.syllable_rate is not None
+            else "no pace")
+    return (f"{prosody.level_db:.1f} dBFS, {pitch} {spread}, {pace}, "
+            f"{prosody.seconds:.2f} s of speech")
+
+
+async def _recognize(asr: SpeechRecognizer, pcm: bytes, action: Transcribe,
+                     session_id: str) -> TranscriptReady | TranscriptionFailed:
     set_requester(session_id)
     # a partial at a pause may be thrown away; a final is what the user waits for; the
     # words while the user speaks only make things faster

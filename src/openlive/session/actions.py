@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from openlive.audio.delivery import Delivery
 from openlive.chat import GenerationRequest
 from openlive.errors import CloseCode
 from openlive.protocol.server import InteractionStatus, ServerMessage, UsageMetadata
@@ -159,6 +160,8 @@ class Transcribe:
     languages: tuple[str, ...] = ()
     # what was said just before (the model's last reply): the recognizer's context
     prompt: str | None = None
+    # measure how it was said too (loudness, pitch, pace: affective dialog)
+    prosody: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +197,7 @@ class Synthesize:
     text: str
     voice: str
     language: str | None
+    delivery: Delivery | None = None  # pace, pitch, liveliness (affective dialog)
 
 
 @dataclass(frozen=True, slots=True)

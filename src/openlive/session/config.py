@@ -86,6 +86,10 @@ class SessionConfig:
     # how the hosted model behaves by default (catalog/profiles.py): thinking, proactive
     # audio and function-call defaults are read from here
     profile: ModelProfile = DEFAULT_PROFILE
+    # generationConfig.enableAffectiveDialog in an AUDIO session: the reply adapts to how
+    # the user sounds (session/affect.py); a TEXT session accepts it and ignores it, as
+    # only the hosted native-audio models (AUDIO out) do affective dialog
+    affective_dialog: bool = False
 
     @classmethod
     def from_setup(
@@ -142,6 +146,7 @@ class SessionConfig:
             spoken_bound=spoken_bound,
             transcription_languages=_transcription_languages(setup),
             profile=profile,
+            affective_dialog=modality == "AUDIO" and bool(gen and gen.enable_affective_dialog),
         )
 
 

@@ -90,7 +90,8 @@ class Conversation:
                                   languages=config.transcription_languages,
                                   all_input=config.turn_includes_all_input,
                                   interim_every=capabilities.interim_every,
-                                  context=history.last_reply)
+                                  context=history.last_reply,
+                                  prosody=config.affective_dialog)
         self.responder = Responder(machine, config, history, calling,
                                    context_window=capabilities.context_window,
                                    speech_languages=capabilities.speech_languages,
@@ -210,10 +211,15 @@ class Conversation:
         # The proto: "a message here will interrupt any current model generation".
         actions = responder.interrupt("client_content") if message.turns else []
         detail = self.config.image_detail if self._capabilities.vision else None
+        typed: list[str] = []
         for content in message.turns:
             chat = content_message(content, detail)
             if chat is not None:
                 responder.add_input(chat)
+                if chat.role == "user":
+                    typed.append(chat.content)
+        if typed:
+            responder.hear_tone(" ".join(typed), None)
         if not message.turn_complete:
             return actions
         if self._machine.state is State.SEEDING_HISTORY:
@@ -229,6 +235,7 @@ class Conversation:
                        if self.config.interrupt_on_activity else [])
             if message.text:
                 responder.add_input(ChatMessage("user", message.text))
+                responder.hear_tone(message.text, None)
             return actions + responder.user_turn_complete()
         chunk = message.media_chunks[0] if message.media_chunks else None
         frame = message.video or (chunk if chunk is not None and is_image(chunk) else None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from openlive.audio.prosody import Prosody
 from openlive.chat import ToolCall
 from openlive.protocol.client import ClientMessage
 
@@ -82,6 +83,7 @@ class TranscriptReady:
     text: str
     language: str | None = None
     end: float = 0.0  # the audio time the transcription went up to (from ``Transcribe``)
+    prosody: Prosody | None = None  # how it was said, when ``Transcribe`` asked
 
 
 @dataclass(frozen=True, slots=True)

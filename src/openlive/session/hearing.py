@@ -12,6 +12,7 @@ interrupt it), and at each pause the words so far may be answered ahead
 
 from __future__ import annotations
 
+from openlive.audio.prosody import Prosody
 from openlive.chat import ChatMessage
 from openlive.errors import PolicyViolation
 from openlive.protocol.server import ServerContent, ServerMessage, Transcription
@@ -112,7 +113,7 @@ class Hearing:
                                                   responder.reply, now)
             return responder.interrupt("speech") if interrupted else actions
         actions, signals = self._ears().on_transcript(event.turn_id, event.end, event.text,
-                                                      event.language)
+                                                      event.language, event.prosody)
         return self._listen(actions, signals, now)
 
     # -- what the signals mean ------------------------------------------------------------
@@ -124,7 +125,7 @@ class Hearing:
                 continue
             if isinstance(signal, TurnTranscribed):
                 self._heard_language(signal)
-                actions += self._on_user_words(signal.text, now)
+                actions += self._on_user_words(signal.text, now, signal.prosody)
                 continue
             if isinstance(signal, TurnHeardSoFar) and signal.speaking:
                 actions += self._heard_while_speaking(signal.text)
@@ -135,7 +136,7 @@ class Hearing:
                     interim = Transcription(text=signal.text)
                     actions.append(Send(ServerMessage(server_content=ServerContent(
                         interim_input_transcription=interim))))
-                actions += self._answer_ahead(signal.text, now)
+                actions += self._answer_ahead(signal.text, now, signal.prosody)
                 continue
             self._agreement = LocalAgreement(2)  # UserTurnStarted: a new utterance
             if not self._config.interrupt_on_activity:
@@ -164,8 +165,10 @@ class Hearing:
                                               language=self._config.language,
                                               expected=self.language)
 
-    def _on_user_words(self, text: str, now: float) -> list[Action]:
-        """The final transcript of a user turn: answer it, unless it is not for us."""
+    def _on_user_words(self, text: str, now: float, prosody: Prosody | None = None
+                       ) -> list[Action]:
+        """The final transcript of a user turn (said as ``prosody``, when measured):
+        answer it, unless it is not for us."""
         responder = self._responder
         text = text.strip()
         actions: list[Action] = []
@@ -180,6 +183,7 @@ class Hearing:
             return actions + responder.drop_ahead() + responder.tell_pending_result()
         if self._config.interrupt_on_activity:
             actions = responder.interrupt("speech") + actions
+        responder.hear_tone(text, prosody, settle=True)
         ahead = responder.ahead
         if ahead is not None and ahead.answers(text) and self._may_answer_ahead():
             return actions + responder.adopt(now)
@@ -213,14 +217,17 @@ class Hearing:
         return responder.usage.fits(responder.history, self._config.compression,
                                     self._context_window)
 
-    def _answer_ahead(self, text: str, now: float) -> list[Action]:
-        """The user paused after ``text``: answer it now, held until the turn ends here."""
+    def _answer_ahead(self, text: str, now: float, prosody: Prosody | None = None
+                      ) -> list[Action]:
+        """The user paused after ``text`` (said as ``prosody``, when measured): answer it
+        now, held until the turn ends here."""
         responder = self._responder
         if not self._may_answer_ahead():
             return responder.drop_ahead()
         if responder.ahead is not None and responder.ahead.answers(text):
             return []  # the same words at a later pause: that answer stands
         actions = responder.drop_ahead()
+        responder.hear_tone(text, prosody)
         message = ChatMessage("user", text, images=self._sight.peek())
         reply = responder.new_reply(follows_words=False)
         reply.pause(now)  # nothing goes out until the turn ends at this pause

@@ -37,6 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from openlive.audio.pcm import check_pcm_bytes, parse_audio_mime
+from openlive.audio.prosody import Prosody
 from openlive.errors import InvalidArgument
 from openlive.protocol.types import Blob
 from openlive.session.actions import (
@@ -130,6 +131,7 @@ class TurnTranscribed:
     turn_id: int
     text: str
     language: str | None = None  # as the recognizer heard it
+    prosody: Prosody | None = None  # how it was said, when measured
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +142,7 @@ class TurnHeardSoFar:
     turn_id: int
     text: str
     speaking: bool = False
+    prosody: Prosody | None = None  # how it was said, when measured (at a pause)
 
 
 Signal = UserTurnStarted | UserTurnEnded | TurnTranscribed | TurnHeardSoFar
@@ -155,6 +158,7 @@ class _Transcript:
     final: bool = False  # the turn ended exactly here: this is the user's turn
     language: str | None = None  # as the recognizer heard it
     speaking: bool = False  # asked while the user spoke: what they said so far
+    prosody: Prosody | None = None  # how it was said, when measured
 
 
 class Listening:
@@ -163,8 +167,12 @@ class Listening:
     def __init__(self, activity: ActivityConfig, *, end_of_turn_model: bool,
                  language: str | None, languages: tuple[str, ...] = (),
                  all_input: bool = False, interim_every: float | None = None,
-                 context: Callable[[], str | None] = lambda: None) -> None:
+                 context: Callable[[], str | None] = lambda: None,
+                 prosody: bool = False) -> None:
         self.detector = ActivityDetector(activity)
+        # measure how the words of each transcript were said (affective dialog); those
+        # asked while the user speaks too, as one may turn out to be a pause's
+        self._prosody = prosody
         # turnCoverage TURN_INCLUDES_ALL_INPUT: a turn's audio reaches back to the end of
         # the previous turn, not only to the onset of speech.
         self._all_input = all_input
@@ -297,7 +305,8 @@ class Listening:
     def _transcribe(self, turn_id: int, start: float, end: float,
                     kind: TranscriptKind) -> Transcribe:
         return Transcribe(turn_id, start, end, self._language, kind=kind, expected=self.expected,
-                          languages=self._languages, prompt=self._context())
+                          languages=self._languages, prompt=self._context(),
+                          prosody=self._prosody)
 
     def _transcript(self, turn_id: int, end: float, speaking: bool = False
                     ) -> _Transcript | None:
@@ -323,14 +332,15 @@ class Listening:
         self._scoring, self._scored_end = self._next_turn_id, end
         return [ScoreEndOfTurn(self._next_turn_id, self._turn_from, end)]
 
-    def on_transcript(self, turn_id: int, end: float, text: str, language: str | None = None
-                      ) -> tuple[list[Action], list[Signal]]:
+    def on_transcript(self, turn_id: int, end: float, text: str, language: str | None = None,
+                      prosody: Prosody | None = None) -> tuple[list[Action], list[Signal]]:
         """A transcript came back; signals the turn's final text when it is the one,
         or what was said so far, and asks the end-of-turn model if the words allow."""
         transcript = self._transcript(turn_id, end) or self._transcript(turn_id, end, True)
         if transcript is None:
             return [], []  # stale
         transcript.text, transcript.language = text, language
+        transcript.prosody = prosody
         if transcript.speaking:
             self._transcripts.remove(transcript)
             if turn_id != self._next_turn_id or self._turn_from is None:
@@ -342,12 +352,12 @@ class Listening:
             return [], heard
         if transcript.final:
             self._forget(turn_id)
-            return [], [TurnTranscribed(turn_id, text, language)]
+            return [], [TurnTranscribed(turn_id, text, language, prosody)]
         if turn_id != self._next_turn_id or self._turn_from is None:
             return [], []  # for a turn that has ended: kept until it is used
         signals: list[Signal] = []
         if text.strip():  # a partial result of the turn in progress
-            signals.append(TurnHeardSoFar(turn_id, text.strip()))
+            signals.append(TurnHeardSoFar(turn_id, text.strip(), prosody=prosody))
         return self._ask_end_of_turn(), signals
 
     def _forget(self, turn_id: int) -> None:
@@ -399,7 +409,8 @@ class Listening:
         ready = self._transcript(turn_id, speech_end)
         if ready is not None and ready.text is not None:
             self._forget(turn_id)
-            return [], [*signals, TurnTranscribed(turn_id, ready.text, ready.language)]
+            return [], [*signals, TurnTranscribed(turn_id, ready.text, ready.language,
+                                                  ready.prosody)]
         self._transcripts = [t for t in self._transcripts if t.turn_id != turn_id]
         self._transcripts.append(_Transcript(turn_id, speech_end, final=True))
         actions: list[Action] = []

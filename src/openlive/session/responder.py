@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
+from openlive.audio.prosody import Prosody
 from openlive.catalog.languages import live_language
 from openlive.chat import ChatMessage, GenerationRequest, SpokenReply, ToolSpec
 from openlive.errors import InvalidArgument
@@ -35,6 +36,7 @@ from openlive.session.actions import (
     StartGeneration,
     TurnComplete,
 )
+from openlive.session.affect import NEUTRAL, Affect, ToneEstimate, Treatment, treatment
 from openlive.session.ahead import AheadReply
 from openlive.session.bargein import BargeInJudge
 from openlive.session.calling import Answered, Calling
@@ -87,6 +89,10 @@ class Responder:
         self._spoken_language = spoken_language
         self._speech_languages = speech_languages
         self._prefill = prefill  # the model can evaluate a prompt ahead of its request
+        # affective dialog: the tone of the user's latest turn, which the replies that
+        # follow adapt to (None: not asked for, or nothing heard yet)
+        self._affect = Affect() if config.affective_dialog else None
+        self.tone: ToneEstimate | None = None
 
     @property
     def reply(self) -> Reply | None:
@@ -96,6 +102,19 @@ class Responder:
     def current(self, generation_id: int) -> Reply | None:
         """The reply going out, if it is generation ``generation_id``."""
         return self.turn.current(generation_id) if self.turn is not None else None
+
+    def hear_tone(self, text: str, prosody: Prosody | None, *, settle: bool = False) -> None:
+        """Judge the tone of the user's words ``text``, said as ``prosody`` (None: typed),
+        for the replies that follow; ``settle``: their turn is over, and its manner joins
+        the user's own reference. Nothing happens without affective dialog."""
+        if self._affect is None:
+            return
+        self.tone = self._affect.judge(prosody, text)
+        if settle:
+            self._affect.settle(prosody, text)
+
+    def _treatment(self) -> Treatment:
+        return treatment(self.tone.tone if self.tone is not None else NEUTRAL)
 
     def held_input(self) -> bool:
         """Whether input waits for a queued turn."""
@@ -169,7 +188,8 @@ class Responder:
         voicing = None
         if config.modality == "AUDIO":
             language = config.language or self._voice_language()
-            voicing = Voicing(config.voice, language, config.output_transcription)
+            voicing = Voicing(config.voice, language, config.output_transcription,
+                              self._treatment().delivery)
         reply = Reply(self._next_generation_id, voicing, follows_words=follows_words)
         self._next_generation_id += 1
         return reply
@@ -189,12 +209,13 @@ class Responder:
     def request(self, messages: tuple[ChatMessage, ...],
                 tools: tuple[ToolSpec, ...]) -> GenerationRequest:
         """What to ask the model, with the session's sampling settings; in an AUDIO
-        session, a spoken reply in the user's language, bounded."""
+        session, a spoken reply in the user's language, bounded, and (affective dialog)
+        told how the user sounded."""
         config = self._config
         spoken = None
         if config.modality == "AUDIO":
             spoken = SpokenReply(config.language or self._spoken_language(),
-                                 config.spoken_bound)
+                                 config.spoken_bound, self._treatment().note)
         return GenerationRequest(messages=messages, sampling=config.sampling, tools=tools,
                                  spoken=spoken)
 

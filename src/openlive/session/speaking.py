@@ -15,6 +15,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
+from openlive.audio.delivery import Delivery
 from openlive.protocol.server import ServerContent, ServerMessage, Transcription
 from openlive.protocol.types import Content, Part
 from openlive.session.actions import (
@@ -41,6 +42,7 @@ class Voicing:
     voice: str
     language: str | None
     transcribe_output: bool
+    delivery: Delivery | None = None  # pace, pitch, liveliness (affective dialog)
 
 
 @dataclass(slots=True)
@@ -91,7 +93,7 @@ class Reply:
             piece_id = len(self.pieces)
             self.pieces[piece_id] = text
             actions.append(Synthesize(self.generation_id, piece_id, text, self.voicing.voice,
-                                      self.voicing.language))
+                                      self.voicing.language, self.voicing.delivery))
         return actions
 
     # -- audio from the synthesizer ---------------------------------------------------------

@@ -31,17 +31,28 @@ SPOKEN_GUIDANCE = (
 
 
 def spoken_guidance(spoken: SpokenReply) -> str:
-    """The instruction for a spoken reply, naming the user's language when known."""
+    """The instruction for a spoken reply, naming the user's language when known, and
+    how the user sounded (affective dialog) when there is something to say of it."""
     name = _language_name(spoken.language)
     if name is None:
-        return f"{SPOKEN_GUIDANCE} Reply in the language you are spoken to in."
-    return f"{SPOKEN_GUIDANCE} Reply in {name}."
+        guidance = f"{SPOKEN_GUIDANCE} Reply in the language you are spoken to in."
+    else:
+        guidance = f"{SPOKEN_GUIDANCE} Reply in {name}."
+    return f"{guidance} {spoken.tone}" if spoken.tone else guidance
 
 
 def with_spoken_guidance(messages: Sequence[ChatMessage],
                          spoken: SpokenReply | None) -> tuple[ChatMessage, ...]:
     """``messages`` with the spoken-reply instruction after the system instruction (or
-    as the system message when there is none); unchanged for a text reply."""
+    as the system message when there is none); unchanged for a text reply.
+
+    The user's tone goes there too, not after their words, though a prompt that changes
+    at its start is evaluated again whole where one that changes at its end keeps its
+    prefix in the KV cache: told after the user's words, the 0.5B default model answered
+    an upset user's complaint with "I'm sorry, but I can't assist with that." (2 of 3
+    sentences, 2026-12-07), and in the system message it acknowledged the feeling and
+    helped. The cost falls on the turns where the tone changes, not on a tone that stays.
+    """
     if spoken is None:
         return tuple(messages)
     guidance = spoken_guidance(spoken)

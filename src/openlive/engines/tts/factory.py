@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Protocol
 
+from openlive.audio.delivery import Delivery
 from openlive.engines.plugins import Backends, given_options
 from openlive.engines.remote.wyoming import is_wyoming
 from openlive.engines.scheduler import Priority
@@ -139,9 +140,11 @@ class VoiceRouter:
         voice: str,
         language: str | None = None,
         priority: Priority = Priority.WAITING,
+        delivery: Delivery | None = None,
     ) -> AsyncIterator[bytes]:
         backend = self._backends[self.backend_for(voice, language)]
-        return backend.synthesize(text, voice=voice, language=language, priority=priority)
+        return backend.synthesize(text, voice=voice, language=language, priority=priority,
+                                  delivery=delivery)
 
     async def aclose(self) -> None:
         for backend in self._backends.values():

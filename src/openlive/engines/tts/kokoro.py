@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from openlive.audio.delivery import Delivery
 from openlive.engines.models import KOKORO_MODEL, KOKORO_VOICES
 from openlive.engines.scheduler import Priority, Resource
 from openlive.engines.tts.base import OUTPUT_RATE, Voice
@@ -119,14 +120,17 @@ class KokoroSynthesizer:
         voice: str,
         language: str | None = None,
         priority: Priority = Priority.WAITING,
+        delivery: Delivery | None = None,
     ) -> AsyncIterator[bytes]:
         """Stream 24 kHz PCM for ``text``; see :class:`~openlive.engines.tts.base.SpeechSynthesizer`.
 
         ``language=None`` speaks Japanese when the text has kana (and Japanese is
-        installed), else American English. Raises :class:`InvalidArgument` at once for
-        an unknown voice name or a language these voices do not speak.
+        installed), else American English. ``delivery``: its rate scales Kokoro's
+        ``speed`` and its pitch shifts the voice; Kokoro has no control for its
+        expressiveness. Raises :class:`InvalidArgument` at once for an unknown voice
+        name or a language these voices do not speak.
         """
-        rendering = resolve_voice(voice, "kokoro")
+        rendering = resolve_voice(voice, "kokoro").delivered(delivery)
         lang = self._language(text, language)
         if self._slots.closed:
             raise EngineError("the Kokoro synthesizer is closed")

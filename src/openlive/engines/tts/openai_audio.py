@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import httpx
 
+from openlive.audio.delivery import Delivery
 from openlive.catalog.voices import VOICE_NAMES
 from openlive.engines.remote.audio import SpeechOutput, WavStreamReader
 from openlive.engines.remote.http import auth_headers, check_status, errors_as_engine_errors
@@ -69,11 +70,15 @@ class OpenAISynthesizer:
         return self._languages
 
     async def synthesize(self, text: str, *, voice: str, language: str | None = None,
-                         priority: Priority = Priority.WAITING) -> AsyncIterator[bytes]:
+                         priority: Priority = Priority.WAITING,
+                         delivery: Delivery | None = None) -> AsyncIterator[bytes]:
         """See :class:`~openlive.engines.tts.base.SpeechSynthesizer`; ``language`` has no
-        field in the API: the voice decides."""
+        field in the API: the voice decides. Of ``delivery`` the API takes the rate
+        (``speed``); pitch and expressiveness have no field."""
         body: dict[str, Any] = {"model": self._model, "input": text,
                                 "voice": self._voices.remote(voice)}
+        if delivery is not None and delivery.rate != 1.0:
+            body["speed"] = delivery.rate
         async with self._slots.slot(priority):
             for attempt in range(2):
                 body["response_format"] = self._format

@@ -42,6 +42,7 @@ import numpy as np
 import numpy.typing as npt
 import soxr
 
+from openlive.audio.delivery import Delivery
 from openlive.engines.models import PIPER_JOE, PIPER_JOE_CONFIG, PIPER_JOE_MODEL
 from openlive.engines.scheduler import Priority, Resource
 from openlive.engines.tts.base import OUTPUT_RATE, Voice
@@ -277,13 +278,16 @@ class PiperSynthesizer:
         voice: str,
         language: str | None = None,
         priority: Priority = Priority.WAITING,
+        delivery: Delivery | None = None,
     ) -> AsyncIterator[bytes]:
         """Stream 24 kHz PCM for ``text``; see :class:`~openlive.engines.tts.base.SpeechSynthesizer`.
 
-        Raises :class:`InvalidArgument` at once for an unknown voice name or a language
-        this voice does not speak.
+        ``delivery``: its rate scales Piper's ``length_scale``, its pitch shifts the
+        voice, its expressiveness scales the noise scales (how much intonation and
+        phoneme lengths vary). Raises :class:`InvalidArgument` at once for an unknown
+        voice name or a language this voice does not speak.
         """
-        rendering = resolve_voice(voice, "piper")
+        rendering = resolve_voice(voice, "piper").delivered(delivery)
         if language is not None and resolve_language(language).code not in self._language:
             raise InvalidArgument(
                 f"languageCode {language} is not spoken by the Piper voice "
@@ -305,9 +309,9 @@ class PiperSynthesizer:
         config = self._voice.config
         scales = np.array(
             [
-                config.noise_scale,
+                config.noise_scale * voice.expressiveness,
                 config.length_scale * voice.length_scale * ratio,
-                config.noise_w_scale,
+                config.noise_w_scale * voice.expressiveness,
             ],
             dtype=np.float32,
         )

@@ -20,6 +20,7 @@ import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
+from openlive.audio.delivery import Delivery
 from openlive.catalog.voices import VOICE_NAMES
 from openlive.engines.remote.audio import SpeechOutput
 from openlive.engines.remote.voices import VoiceMap, spoken_languages
@@ -57,9 +58,11 @@ class WyomingSynthesizer:
         return self._languages
 
     async def synthesize(self, text: str, *, voice: str, language: str | None = None,
-                         priority: Priority = Priority.WAITING) -> AsyncIterator[bytes]:
+                         priority: Priority = Priority.WAITING,
+                         delivery: Delivery | None = None) -> AsyncIterator[bytes]:
         """See :class:`~openlive.engines.tts.base.SpeechSynthesizer`. ``language`` is not
-        sent: a Wyoming server picks (and may try to download) a voice for it."""
+        sent: a Wyoming server picks (and may try to download) a voice for it; the
+        protocol has no field for ``delivery``, which is ignored."""
         from wyoming.audio import AudioChunk, AudioStop
         from wyoming.tts import SynthesizeStopped
 

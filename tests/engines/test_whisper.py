@@ -148,7 +148,7 @@ async def test_factory_loads_a_plugin_with_its_options() -> None:
 
 
 def test_factory_errors_are_config_errors(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="known: whisper, or 'package.module:attr'"):
+    with pytest.raises(ConfigError, match="known: whisper, openai, wyoming://host:port, or"):
         create_speech_recognizer("wav2vec")
     with pytest.raises(ConfigError, match="unknown option.*temperature"):
         create_speech_recognizer("whisper", temperature=0.2)

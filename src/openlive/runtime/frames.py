@@ -35,8 +35,9 @@ def message_for(action: Output) -> ServerMessage:
                 model_turn=Content(role="model", parts=[part])))
         case PlaybackFlushed():
             return ServerMessage(server_content=ServerContent(interrupted=True))
-        case TurnComplete(reason=reason, usage=usage):
-            content = ServerContent(turn_complete=True, turn_complete_reason=reason)
+        case TurnComplete(reason=reason, usage=usage, waiting_for_input=waiting):
+            content = ServerContent(turn_complete=True, turn_complete_reason=reason,
+                                    waiting_for_input=True if waiting else None)
             return ServerMessage(server_content=content, usage_metadata=usage)
         case SetupAccepted(session_id=session_id):
             return ServerMessage(setup_complete=SetupComplete(session_id=session_id))

@@ -51,6 +51,8 @@ class TurnComplete:
 
     reason: str | None = None  # turnCompleteReason, e.g. MALFORMED_FUNCTION_CALL
     usage: UsageMetadata | None = None
+    # the model chose not to answer and waits for more input (proactive audio)
+    waiting_for_input: bool = False
 
 
 #: What the client is told, in order.
@@ -67,6 +69,17 @@ class StartGeneration:
     # an answer ahead of the turn's end, thrown away if the user goes on: the engine
     # serves it after work someone is waiting for
     speculative: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class JudgeRelevance:
+    """Ask the language model ``backend`` how likely it is that the last user message
+    of ``request`` is for the assistant (proactive audio); report ``RelevanceJudged``
+    with this id. ``CancelGeneration`` with the id stops it."""
+
+    judge_id: int
+    backend: str
+    request: GenerationRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +227,7 @@ class WakeAt:
 
 Action = (
     Send | SetupAccepted | PlayAudio | PlaybackFlushed | TurnComplete | StartGeneration | Prefill
-    | CancelGeneration | Close | IngestAudio | Transcribe
+    | JudgeRelevance | CancelGeneration | Close | IngestAudio | Transcribe
     | EndOfTurn | ScoreEndOfTurn | Synthesize | EndSynthesis | CancelSynthesis | WakeAt
     | SaveSnapshot | LoadSnapshot | RunServerTool | CancelServerTool
 )

@@ -20,6 +20,7 @@ from openlive.protocol.types import Content
 from openlive.session.activity import ActivityConfig
 from openlive.session.compression import SlidingWindow
 from openlive.session.seeing import DETAIL
+from openlive.session.thinking import Thinking
 from openlive.session.tools import Toolbox
 
 Modality = Literal["TEXT", "AUDIO"]
@@ -51,6 +52,9 @@ class ServerCapabilities:
     # say, and any is tried)
     speech_voices: frozenset[str] | None = None
     speech_languages: frozenset[str] | None = None
+    # a session without thinkingConfig thinks as the hosted models do by default (the
+    # model decides); otherwise it gets the backend's default (session/thinking.py)
+    hosted_thinking: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +83,10 @@ class SessionConfig:
     # inputAudioTranscription.languageCodes: the languages the user's speech may be in,
     # which narrow detection (): any; a languageCode fixes the language instead)
     transcription_languages: tuple[str, ...] = ()
+    thinking: Thinking = field(default_factory=Thinking)  # generationConfig.thinkingConfig
+    # proactivity.proactiveAudio: the model may stay silent when what it hears is not
+    # for it (session/relevance.py)
+    proactive_audio: bool = False
 
     @classmethod
     def from_setup(
@@ -131,6 +139,9 @@ class SessionConfig:
             image_detail=DETAIL.get(gen.media_resolution or "", "auto") if gen else "auto",
             spoken_bound=spoken_bound,
             transcription_languages=_transcription_languages(setup),
+            thinking=Thinking.from_wire(gen.thinking_config if gen else None,
+                                        hosted_defaults=capabilities.hosted_thinking),
+            proactive_audio=bool(setup.proactivity and setup.proactivity.proactive_audio),
         )
 
 

@@ -26,8 +26,11 @@ from openlive.catalog.languages import live_language
 from openlive.chat import ChatMessage, GenerationRequest, SpokenReply, ToolSpec
 from openlive.errors import InvalidArgument
 from openlive.protocol.server import ServerContent, ServerMessage
+from openlive.protocol.types import Content, Part
 from openlive.session.actions import (
     Action,
+    CancelGeneration,
+    JudgeRelevance,
     PlaybackFlushed,
     Prefill,
     Send,
@@ -38,14 +41,22 @@ from openlive.session.ahead import AheadReply
 from openlive.session.bargein import BargeInJudge
 from openlive.session.calling import Answered, Calling
 from openlive.session.config import SessionConfig
-from openlive.session.events import GenerationFinished, GenerationToolCalls
+from openlive.session.events import GenerationFinished, GenerationToolCalls, RelevanceJudged
 from openlive.session.history import History
+from openlive.session.relevance import DECLINED_REASON, answers
 from openlive.session.seeing import Sight
 from openlive.session.speaking import Reply, Voicing
 from openlive.session.state import AWAITING, QUIET, State, StateMachine, Trigger
 from openlive.session.tools import Answer, Toolbox
 from openlive.session.turn import Turn
 from openlive.session.usage import Usage
+
+
+def thought_message(text: str) -> Send:
+    """A piece of the model's thinking, as the Live API sends it: a ``thought`` part."""
+    part = Part(text=text, thought=True)
+    return Send(ServerMessage(server_content=ServerContent(
+        model_turn=Content(role="model", parts=[part]))))
 
 
 class Responder:
@@ -114,9 +125,10 @@ class Responder:
     def user_turn_complete(self) -> list[Action]:
         """The user's turn is complete: answer it, or after this one (NO_INTERRUPTION)."""
         if self._machine.busy:
-            self._queued()
+            self._queued().from_user = True
             self._machine.move(Trigger.TURN_QUEUED)
             return []
+        self._queued().from_user = True
         return self.start()
 
     def _queued(self) -> Turn:
@@ -125,10 +137,34 @@ class Responder:
         return self.next
 
     def start(self) -> list[Action]:
-        """A new model turn: for the user's turn, or to tell a function's result."""
+        """A new model turn: for the user's turn, or to tell a function's result. Under
+        proactive audio a user's turn is judged first (:mod:`.relevance`)."""
         actions = self.drop_ahead()
-        self._begin()
+        turn = self._begin()
+        if turn.from_user and self._config.proactive_audio:
+            return actions + self._judge(turn)
         return actions + self._generate()
+
+    def _judge(self, turn: Turn) -> list[Action]:
+        """Ask whether the user's words are for the model before answering them."""
+        turn.judging = self._next_generation_id
+        self._next_generation_id += 1
+        request = self.request(self.history.messages(self.instruction), self.toolbox.specs)
+        return [JudgeRelevance(turn.judging, self._config.backend, request)]
+
+    def on_relevance(self, event: RelevanceJudged) -> list[Action]:
+        """The model judged the user's words: answer them, or end the turn silently."""
+        turn = self.turn
+        if turn is None or turn.judging != event.judge_id:
+            return []
+        turn.judging = None
+        self.usage.count(GenerationFinished(event.judge_id, event.prompt_tokens, 0))
+        if answers(event.probability):
+            return self._generate()
+        self._machine.move(Trigger.GENERATION_ENDED)
+        self._end(None)
+        done = TurnComplete(DECLINED_REASON, self.usage.end_turn(), waiting_for_input=True)
+        return [done, *self._after_turn()]
 
     def drop_ahead(self) -> list[Action]:
         """Cancel the answer prepared ahead, if any; none of it was sent."""
@@ -192,7 +228,7 @@ class Responder:
             spoken = SpokenReply(config.language or self._spoken_language(),
                                  config.spoken_bound)
         return GenerationRequest(messages=messages, sampling=config.sampling, tools=tools,
-                                 spoken=spoken)
+                                 spoken=spoken, thinking_budget=config.thinking.budget)
 
     def prefill(self, words: str | None = None) -> list[Action]:
         """Have the model evaluate the conversation so far (and the user's ``words`` of
@@ -228,9 +264,20 @@ class Responder:
             turn.reason = "MALFORMED_FUNCTION_CALL"
         if ahead.finished is not None:
             self.usage.count(ahead.finished)
+        if self._config.thinking.include_thoughts and ahead.thoughts:
+            actions = [thought_message("".join(ahead.thoughts)), *actions]
         return actions + self.maybe_complete(now)
 
     # -- the reply's progress -------------------------------------------------------------
+
+    def on_thought(self, generation_id: int, text: str) -> list[Action]:
+        """The model's reasoning before its answer: a ``thought`` part when the client
+        asked for them (includeThoughts); never spoken, transcribed or kept in history."""
+        if not self._config.thinking.include_thoughts or not text:
+            return []
+        if self.current(generation_id) is None:
+            return []
+        return [thought_message(text)]
 
     def on_finished(self, event: GenerationFinished, now: float) -> list[Action]:
         reply = self.current(event.generation_id)
@@ -265,9 +312,13 @@ class Responder:
             Send(ServerMessage(server_content=ServerContent(generation_complete=True))),
             TurnComplete(turn.reason, self.usage.end_turn()),
         ]
+        return actions + self._after_turn()
+
+    def _after_turn(self) -> list[Action]:
+        """A model turn ended: the queued user turn starts, or the session rests."""
         if self._machine.state is State.TURN_PENDING:
-            return actions + self.start()
-        actions += self._snapshot() + self.tell_pending_result()
+            return self.start()
+        actions = self._snapshot() + self.tell_pending_result()
         # The history now holds the reply as delivered (spoken pieces, not the model's
         # own tokens): evaluate it while the user thinks, not after their next words.
         return actions + self.prefill()
@@ -282,7 +333,10 @@ class Responder:
             self.calling.release(turn)
 
     def stop_reply(self) -> list[Action]:
-        """Cancel the engines working on the current reply, if any."""
+        """Cancel the engines working on the current reply (or judging the turn), if any."""
+        if self.turn is not None and self.turn.judging is not None:
+            judge, self.turn.judging = self.turn.judging, None
+            return [CancelGeneration(judge)]
         if self.turn is None or self.turn.reply is None:
             return []
         reply, self.turn.reply = self.turn.reply, None

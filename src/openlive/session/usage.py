@@ -26,18 +26,23 @@ class TurnUsage:
 
     prompt_tokens: int
     response_tokens: int
+    thought_tokens: int = 0  # the model's reasoning before its answers
 
     def __add__(self, other: TurnUsage) -> TurnUsage:
         return TurnUsage(self.prompt_tokens + other.prompt_tokens,
-                         self.response_tokens + other.response_tokens)
+                         self.response_tokens + other.response_tokens,
+                         self.thought_tokens + other.thought_tokens)
 
 
 def usage_metadata(usage: TurnUsage) -> UsageMetadata:
-    """The ``usageMetadata`` of one text turn."""
+    """The ``usageMetadata`` of one text turn. Thoughts are counted apart from the
+    response (``thoughtsTokenCount``, only when there were some) and in the total, as
+    the Gemini API counts them."""
     return UsageMetadata(
         prompt_token_count=usage.prompt_tokens,
         response_token_count=usage.response_tokens,
-        total_token_count=usage.prompt_tokens + usage.response_tokens,
+        thoughts_token_count=usage.thought_tokens or None,
+        total_token_count=usage.prompt_tokens + usage.response_tokens + usage.thought_tokens,
         prompt_tokens_details=[
             ModalityTokenCount(modality="TEXT", token_count=usage.prompt_tokens)
         ],
@@ -60,7 +65,7 @@ class Usage:
         self._turn = None
 
     def count(self, event: GenerationFinished) -> None:
-        usage = TurnUsage(event.prompt_tokens, event.completion_tokens)
+        usage = TurnUsage(event.prompt_tokens, event.completion_tokens, event.thought_tokens)
         self._turn = usage if self._turn is None else self._turn + usage
         self.context_tokens = event.prompt_tokens + event.completion_tokens
 

@@ -77,6 +77,7 @@ import os
 import threading
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -89,8 +90,10 @@ from openlive.engines.llm.base import (
     GenerationRequest,
     LlmCapabilities,
     LlmEvent,
+    Relevance,
     SamplingParams,
     TextDelta,
+    ThoughtDelta,
     ToolSpec,
 )
 from openlive.engines.llm.kv_cache import (
@@ -108,6 +111,8 @@ from openlive.engines.llm.prompting import (
     guarded_messages,
     resolve_tool_prompt,
 )
+from openlive.engines.llm.reasoning import THINK_PROMPT, answer_note, local_budget
+from openlive.engines.llm.relevance import JUDGE_PROMPT, YesNo
 from openlive.engines.llm.spoken import SentenceBound, with_spoken_guidance
 from openlive.engines.llm.stops import StopScanner
 from openlive.engines.llm.tools import (
@@ -172,6 +177,7 @@ class LlamaCppModel:
                                     for token in range(self._llama.n_vocab()))
         self._slots = Resource("llamacpp", 1)  # one generation at a time: one context
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamacpp")
+        self._yes_no = YesNo.of(self._llama)  # the answer tokens of relevance judgments
         self._current: _Generation | None = None  # the generation holding the slot
         self._abort_callback: Any = None  # installed while a prompt is being evaluated
         self._closed = False
@@ -258,6 +264,49 @@ class LlamaCppModel:
             raise _engine_error(exc) from exc
         finally:
             self._clear_abort()
+
+    async def judge_relevance(self, request: GenerationRequest, *,
+                              priority: Priority = Priority.WAITING) -> Relevance:
+        """How likely the model finds it that ``request``'s last user message is for it
+        (proactive audio): the conversation, a note asking "should you answer?", and the
+        model's next-token odds of "yes" against "no" (see :mod:`.relevance`). The
+        conversation's prefix is the answer's, so its KV cache serves the answer."""
+        async with self._on_worker(priority, self._judge, request) as (generation, worker):
+            await asyncio.shield(worker)
+        if generation.relevance is None:
+            raise EngineError("relevance judgment cancelled")
+        return generation.relevance
+
+    def _judge(self, generation: _Generation, request: GenerationRequest) -> None:
+        """Worker thread: evaluate the judging prompt and read the answer's first token."""
+        from llama_cpp import LogitsProcessorList
+
+        spoken = with_spoken_guidance(request.messages, request.spoken)
+        messages, tools = self._prompt(spoken, request.tools)
+        tokens = self._fitting_tokens(self._with_note(messages, JUDGE_PROMPT), tools)
+        if self._snapshots.enabled:
+            self._snapshots.prepare(self._llama, tokens)
+        odds: list[float] = []
+
+        def read_odds(_: Any, scores: Any) -> Any:
+            if not odds:
+                self._clear_abort()
+                odds.append(self._yes_no.probability(scores))
+            return scores
+
+        self._set_abort(generation.cancelled)
+        try:
+            self._llama.create_completion(
+                prompt=tokens, max_tokens=1, temperature=0.0,
+                logits_processor=LogitsProcessorList([read_odds]))
+        except Exception as exc:
+            if generation.cancelled.is_set():
+                return
+            raise _engine_error(exc) from exc
+        finally:
+            self._clear_abort()
+        if odds:
+            generation.relevance = Relevance(odds[0], len(tokens))
 
     @property
     def snapshot_stats(self) -> SnapshotStats:
@@ -369,11 +418,19 @@ class LlamaCppModel:
         spoken = with_spoken_guidance(request.messages, request.spoken)
         messages, tools = self._prompt(spoken, request.tools)
         seeded = request.sampling.seed is not None
-        tokens = self._fitting_tokens(messages, tools)
+        budget = local_budget(request.thinking_budget)
+        first = self._with_note(messages, THINK_PROMPT) if budget else messages
+        tokens = self._fitting_tokens(first, tools)
         if self._snapshots.enabled:
             self._snapshots.prepare(self._llama, tokens, restore=not seeded)
         if seeded:
             cast(Any, self._llama).reset()  # reproducible: evaluate the whole prompt, cold
+        if budget:
+            thoughts = self._think(generation, first, tools, request.sampling, budget)
+            if thoughts is None:
+                return None  # cancelled while thinking
+            messages = self._with_note(messages, answer_note(thoughts))
+            self._fitting_tokens(messages, tools)  # the thoughts may not leave room
         self._set_abort(generation.cancelled)
         generation.on_first_sample = self._clear_abort
         chunks = self._llama.create_chat_completion(
@@ -391,6 +448,57 @@ class LlamaCppModel:
         finally:
             cast(Generator[Any, None, None], stream).close()  # stops llama.cpp at once
             self._clear_abort()
+
+    def _with_note(self, messages: list[dict[str, Any]], note: str) -> list[dict[str, Any]]:
+        """``messages`` followed by a note to the model: a system message after the
+        conversation where the chat template renders one (the conversation's prefix,
+        and its KV cache, are unchanged), else the end of the last user message."""
+        rendered = [dict(message) for message in messages]
+        if self._tool_prompt == "template":
+            rendered.append({"role": "system", "content": note})
+        else:
+            add_to_last_user(rendered, note)
+        return rendered
+
+    def _think(self, generation: _Generation, messages: list[dict[str, Any]],
+               tools: list[dict[str, Any]] | None, sampling: SamplingParams,
+               budget: int) -> str | None:
+        """Worker thread: the reasoning step (see :mod:`.reasoning`), streamed as
+        :class:`ThoughtDelta`; None when cancelled. Leaves the generation's counters
+        ready for the answer, with the thought tokens and the question's prompt size."""
+        from llama_cpp import LogitsProcessorList
+
+        self._set_abort(generation.cancelled)
+        generation.on_first_sample = self._clear_abort
+        kwargs = _sampling_kwargs(replace(sampling, max_tokens=budget, stop=()))
+        chunks = self._llama.create_chat_completion(
+            messages=cast(Any, messages),
+            tools=cast(Any, tools),
+            stream=True,
+            logits_processor=LogitsProcessorList([generation.process_logits]),
+            **kwargs,
+        )
+        stream = cast(Iterator[dict[str, Any]], chunks)
+        pieces: list[str] = []
+        reason = "length"
+        try:
+            for chunk in stream:
+                if generation.cancelled.is_set():
+                    return None
+                if not chunk["choices"]:
+                    continue
+                choice = chunk["choices"][0]
+                if text := choice["delta"].get("content") or "":
+                    pieces.append(text)
+                    generation.emit(ThoughtDelta(text))
+                reason = choice["finish_reason"] or reason
+        finally:
+            cast(Generator[Any, None, None], stream).close()
+            self._clear_abort()
+        generation.thought_tokens = generation.sampled - (1 if reason == "stop" else 0)
+        generation.question_tokens = generation.prompt_tokens
+        generation.sampled = 0  # the answer's tokens count from here
+        return "".join(pieces)
 
     def _set_abort(self, cancelled: threading.Event) -> None:
         """Let llama.cpp abort the prompt evaluation once ``cancelled`` is set."""
@@ -476,6 +584,9 @@ class _Generation:
         self.prompt_tokens = 0  # tokens evaluated before the first sample
         self.sampled = 0  # tokens sampled so far, the end-of-generation token included
         self.on_first_sample: Callable[[], None] | None = None  # the prompt is evaluated
+        self.thought_tokens = 0  # sampled in the reasoning step, if any
+        self.question_tokens: int | None = None  # the prompt before the reasoning step
+        self.relevance: Relevance | None = None  # a relevance judgment's result
 
     def cancel(self) -> None:
         self.cancelled.set()
@@ -502,7 +613,11 @@ class _Generation:
     def finished(self, reason: str, *, eos_sampled: bool) -> Finished:
         completion = self.sampled - 1 if eos_sampled else self.sampled
         finish_reason = "length" if reason == "length" else "stop"
-        return Finished(self.prompt_tokens, max(completion, 0), finish_reason)
+        # after thinking, the answer's prompt holds the thoughts: the prompt counted is
+        # the question's, the thoughts are counted as thoughts
+        prompt = self.question_tokens if self.question_tokens is not None else self.prompt_tokens
+        return Finished(prompt, max(completion, 0), finish_reason,
+                        thought_tokens=max(self.thought_tokens, 0))
 
 
 def _load(path: Path, *, n_ctx: int, n_threads: int) -> Llama:

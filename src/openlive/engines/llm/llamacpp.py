@@ -83,6 +83,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 
+from openlive.chat import SpokenReply
 from openlive.engines.llm.base import (
     DEFAULT_CONTEXT_WINDOW,
     ChatMessage,
@@ -112,7 +113,11 @@ from openlive.engines.llm.prompting import (
     resolve_tool_prompt,
 )
 from openlive.engines.llm.reasoning import THINK_PROMPT, answer_note, local_budget
-from openlive.engines.llm.relevance import JUDGE_PROMPT, YesNo
+from openlive.engines.llm.relevance import (
+    GENERIC_SYSTEM,
+    SCORED_TOKENS,
+    probability_from_pmi,
+)
 from openlive.engines.llm.spoken import SentenceBound, with_spoken_guidance
 from openlive.engines.llm.stops import StopScanner
 from openlive.engines.llm.tools import (
@@ -177,7 +182,6 @@ class LlamaCppModel:
                                     for token in range(self._llama.n_vocab()))
         self._slots = Resource("llamacpp", 1)  # one generation at a time: one context
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamacpp")
-        self._yes_no = YesNo.of(self._llama)  # the answer tokens of relevance judgments
         self._current: _Generation | None = None  # the generation holding the slot
         self._abort_callback: Any = None  # installed while a prompt is being evaluated
         self._closed = False
@@ -268,9 +272,9 @@ class LlamaCppModel:
     async def judge_relevance(self, request: GenerationRequest, *,
                               priority: Priority = Priority.WAITING) -> Relevance:
         """How likely the model finds it that ``request``'s last user message is for it
-        (proactive audio): the conversation, a note asking "should you answer?", and the
-        model's next-token odds of "yes" against "no" (see :mod:`.relevance`). The
-        conversation's prefix is the answer's, so its KV cache serves the answer."""
+        (proactive audio): how much better the conversation predicts the message than a
+        generic assistant's prompt does (see :mod:`.relevance`). The conversation is
+        evaluated last, so the answer's prompt finds it in the KV cache."""
         async with self._on_worker(priority, self._judge, request) as (generation, worker):
             await asyncio.shield(worker)
         if generation.relevance is None:
@@ -278,35 +282,84 @@ class LlamaCppModel:
         return generation.relevance
 
     def _judge(self, generation: _Generation, request: GenerationRequest) -> None:
-        """Worker thread: evaluate the judging prompt and read the answer's first token."""
-        from llama_cpp import LogitsProcessorList
-
-        spoken = with_spoken_guidance(request.messages, request.spoken)
-        messages, tools = self._prompt(spoken, request.tools)
-        tokens = self._fitting_tokens(self._with_note(messages, JUDGE_PROMPT), tools)
-        if self._snapshots.enabled:
-            self._snapshots.prepare(self._llama, tokens)
-        odds: list[float] = []
-
-        def read_odds(_: Any, scores: Any) -> Any:
-            if not odds:
-                self._clear_abort()
-                odds.append(self._yes_no.probability(scores))
-            return scores
-
+        """Worker thread: the message's mean log-probability after a generic prompt,
+        then after the conversation; their difference is the score."""
+        last = request.messages[-1] if request.messages else None
+        if last is None or last.role != "user" or not last.content.strip():
+            generation.relevance = Relevance(1.0)  # nothing to judge: answer as usual
+            return
+        # always framed as a spoken reply: the threshold was measured so (.relevance)
+        framing = request.spoken or SpokenReply()
+        generic = with_spoken_guidance((ChatMessage("system", GENERIC_SYSTEM), last), framing)
+        spoken = with_spoken_guidance(request.messages, framing)
         self._set_abort(generation.cancelled)
         try:
-            self._llama.create_completion(
-                prompt=tokens, max_tokens=1, temperature=0.0,
-                logits_processor=LogitsProcessorList([read_odds]))
+            baseline = self._mean_logprob(*self._split_last_user(generic, ()))
+            prefix, words = self._split_last_user(spoken, request.tools)
+            conditional = self._mean_logprob(prefix, words)
         except Exception as exc:
             if generation.cancelled.is_set():
                 return
             raise _engine_error(exc) from exc
         finally:
             self._clear_abort()
-        if odds:
-            generation.relevance = Relevance(odds[0], len(tokens))
+        generation.relevance = Relevance(probability_from_pmi(conditional - baseline),
+                                         len(prefix) + len(words))
+
+    def _split_last_user(self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]
+                         ) -> tuple[list[int], list[int]]:
+        """The prompt's tokens before the last user message's words, and those words."""
+        rendered, specs = self._prompt(messages, tools)
+        prompt = self._format(rendered, specs)
+        text, words = prompt.prompt, messages[-1].content
+        at = text.rfind(words)
+        if at < 0:
+            raise EngineError("the chat template does not render the user's words as given")
+        prefix = self._llama.tokenize(text[:at].encode("utf-8"),
+                                      add_bos=not prompt.added_special, special=True)
+        scored = self._llama.tokenize(words.encode("utf-8"), add_bos=False, special=False)
+        return prefix, scored
+
+    def _mean_logprob(self, prefix: list[int], words: list[int]) -> float:
+        """Worker thread: evaluate ``prefix + words`` into the context (what it already
+        holds is kept) and return the words' mean log-probability (the first
+        :data:`SCORED_TOKENS` of them)."""
+        llama = self._llama
+        tokens = prefix + words
+        if len(tokens) >= llama.n_ctx():
+            raise ContextOverflow("the conversation does not fit the model's context")
+        if self._snapshots.enabled:
+            self._snapshots.prepare(llama, tokens)
+        held = common_prefix(llama.input_ids[: llama.n_tokens], np.asarray(tokens, np.intc))
+        # the prefix's last token is evaluated again: its logits give the first word's odds
+        llama.n_tokens = min(held, len(prefix) - 1)
+        if llama.n_tokens < len(prefix) - 1:
+            llama.eval(prefix[llama.n_tokens: len(prefix) - 1])
+        scored = words[:SCORED_TOKENS]
+        window = [prefix[-1], *scored]
+        logits = self._decode_with_logits(window)
+        if len(words) > len(scored):
+            llama.eval(words[len(scored):])
+        llama._requires_eval = True  # the logits are not the next token's: see module doc
+        rows = logits[: len(scored)]
+        top = rows.max(axis=1, keepdims=True)
+        log_norm = top[:, 0] + np.log(np.exp(rows - top).sum(axis=1))
+        return float((rows[np.arange(len(scored)), scored] - log_norm).mean())
+
+    def _decode_with_logits(self, window: list[int]) -> Any:
+        """Evaluate ``window`` after the context's tokens, keeping every position's
+        logits (``Llama.eval`` keeps only the last); returns them as a float64 array."""
+        llama = self._llama
+        internals = cast(Any, llama)
+        internals._ctx.kv_cache_seq_rm(-1, llama.n_tokens, -1)
+        internals._batch.set_batch(batch=window, n_past=llama.n_tokens, logits_all=True)
+        internals._ctx.decode(internals._batch)
+        logits = np.ctypeslib.as_array(internals._ctx.get_logits(),
+                                       shape=(len(window), llama.n_vocab()))
+        logits = logits.astype(np.float64)  # a copy: the next decode reuses the buffer
+        llama.input_ids[llama.n_tokens: llama.n_tokens + len(window)] = window
+        llama.n_tokens += len(window)
+        return logits
 
     @property
     def snapshot_stats(self) -> SnapshotStats:

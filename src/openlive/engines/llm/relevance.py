@@ -1,24 +1,61 @@
 """Proactive audio's question to the model: is the user's last message for you?
 
-The session judges each user turn of a proactive-audio session before answering it
-(:mod:`openlive.session.relevance`); a backend answers with a probability. The prompt is
-the conversation as the answer would see it (system instruction first), followed by one
-note, :data:`JUDGE_PROMPT`; the model's answer is read from its next-token odds of
-"yes" against "no", so the answer is a number the session can set a threshold on, and
-the judgment costs one prompt evaluation that the answer's prompt shares up to the note.
+The session judges each user turn of a proactive-audio session with a system instruction
+before answering it (:mod:`openlive.session.relevance`); a backend answers with a
+probability, and the session answers at 0.5 or more.
+
+The in-process model (Qwen2.5 0.5B) is asked without being asked: a 0.5B model told to
+answer "should you respond? yes or no" after the conversation scored relevant and
+irrelevant turns alike (0.48-0.58 on bench/data/proactive.jsonl; with six worked
+examples and a calibration against an empty message, 75 % of relevant turns answered for
+21 % of irrelevant ones at its best threshold). What it does know is how likely words
+are. So the score is the pointwise mutual information between the user's words and the
+conversation: how much better the conversation (the system instruction, the history)
+predicts the words than a generic assistant's prompt does, in nats per token::
+
+    score = mean log P(words | conversation) - mean log P(words | GENERIC_SYSTEM)
+
+A question the instruction is about ("How long should I boil fresh pasta?" to an Italian
+cooking assistant) is far likelier after it; talk among people ("Honey, did you feed the
+dog?") and other topics are not. :func:`probability_from_pmi` maps the score to a
+probability centred on :data:`PMI_CENTER`, chosen on the tuning half of the data set
+and measured on the other half (docs/benchmarks.md). Both prompts carry the spoken-reply
+guidance whatever the session's modality: it is part of what was measured (without it the
+scores shift, and the same centre answers more background talk), and proactive audio is
+a voice feature. Both passes run on the context the answer uses: the conversation's
+pass comes last, so the answer's prompt finds the conversation in the KV cache (the
+generic pass is kept and restored by the KV snapshots).
+
+An OpenAI-compatible server is asked the question outright (:data:`JUDGE_PROMPT`), its
+answer read from the first token's ``top_logprobs`` ("yes" against "no"): a served model
+is usually large enough to follow it, and such servers do not all return the logprobs of
+a prompt.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import numpy as np
+#: The prompt the user's words are compared against: an assistant with no topic.
+GENERIC_SYSTEM = "You are a helpful assistant."
 
-if TYPE_CHECKING:
-    from llama_cpp import Llama
+#: The PMI (nats per token) at which the words are as likely for the model as not:
+#: the middle of the gap between the highest-scoring irrelevant turn (0.04) and the
+#: lowest-scoring relevant one (0.17) of the tuning half of bench/data/proactive.jsonl.
+PMI_CENTER = 0.10
+#: How fast the probability moves around the centre (nats per token for e-fold odds).
+PMI_SCALE = 0.15
+
+#: Words scored per judgment: the first this many tokens of the message are enough.
+SCORED_TOKENS = 64
+
+
+def probability_from_pmi(score: float) -> float:
+    """The probability the session decides on, from the PMI ``score``."""
+    return 1.0 / (1.0 + math.exp(-(score - PMI_CENTER) / PMI_SCALE))
+
 
 JUDGE_PROMPT = (
     "You are a voice assistant listening in a room where people also talk to each "
@@ -28,43 +65,6 @@ JUDGE_PROMPT = (
     "instructions say is not yours. Answer yes if it asks or tells you something your "
     "instructions cover. Reply with one word: yes or no."
 )
-
-_YES = ("yes", "Yes", "YES", " yes", " Yes")
-_NO = ("no", "No", "NO", " no", " No")
-
-
-@dataclass(frozen=True, slots=True)
-class YesNo:
-    """The first tokens of "yes" and "no" in a vocabulary, to read a model's answer from
-    its next-token logits."""
-
-    yes: tuple[int, ...]
-    no: tuple[int, ...]
-
-    @classmethod
-    def of(cls, llama: Llama) -> YesNo:
-        def first_tokens(words: Sequence[str]) -> tuple[int, ...]:
-            ids = {llama.tokenize(word.encode(), add_bos=False, special=False)[0]
-                   for word in words}
-            return tuple(sorted(ids))
-
-        return cls(first_tokens(_YES), first_tokens(_NO))
-
-    def probability(self, logits: Any) -> float:
-        """P(yes) against P(no), from the next token's logits."""
-        scores = np.asarray(logits, dtype=np.float64)
-        return yes_share(scores[list(self.yes)], scores[list(self.no)])
-
-
-def yes_share(yes_logits: Any, no_logits: Any) -> float:
-    """The share of "yes" in the probability of "yes" or "no", from their logits."""
-    yes = np.asarray(yes_logits, dtype=np.float64)
-    no = np.asarray(no_logits, dtype=np.float64)
-    top = max(yes.max(), no.max())
-    p_yes = float(np.exp(yes - top).sum())
-    p_no = float(np.exp(no - top).sum())
-    return p_yes / (p_yes + p_no)
-
 
 def yes_from_logprobs(top: Sequence[dict[str, Any]]) -> float | None:
     """P(yes) against P(no) from an OpenAI ``top_logprobs`` list of the first token;

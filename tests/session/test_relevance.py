@@ -52,12 +52,14 @@ def test_an_irrelevant_turn_ends_silently_waiting_for_input() -> None:
                                                                "tokenCount": 30}],
                                       "responseTokensDetails": [{"modality": "TEXT",
                                                                  "tokenCount": 0}]}}]
-    # the words stay in the history (joined with the next user words, as consecutive
-    # user messages are); the next relevant turn sees them and is answered
+    # the words stay in the history; the next turn is judged on its own words, the
+    # aside before them as context, and answered with both in the history
     judge = judged(say(c, "Anyway, how do I make a risotto?"))
-    assert judge.request.messages[-1].content == (
+    assert [m.content for m in judge.request.messages[1:]] == [
+        "Honey, did you feed the dog?", "Anyway, how do I make a risotto?"]
+    (start,) = starts(c.feed(RelevanceJudged(judge.judge_id, 0.8)))
+    assert start.request.messages[-1].content == (
         "Honey, did you feed the dog?\nAnyway, how do I make a risotto?")
-    assert starts(c.feed(RelevanceJudged(judge.judge_id, 0.8)))
 
 
 def test_without_the_flag_every_turn_is_answered_at_once() -> None:

@@ -95,6 +95,8 @@ class Responder:
         self._spoken_language = spoken_language
         self._speech_languages = speech_languages
         self._prefill = prefill  # the model can evaluate a prompt ahead of its request
+        # the user's words of the last turn the model chose not to answer (proactive audio)
+        self._declined: str | None = None
 
     @property
     def reply(self) -> Reply | None:
@@ -149,8 +151,21 @@ class Responder:
         """Ask whether the user's words are for the model before answering them."""
         turn.judging = self._next_generation_id
         self._next_generation_id += 1
-        request = self.request(self.history.messages(self.instruction), self.toolbox.specs)
+        request = self.request(self._judged_messages(), self.toolbox.specs)
         return [JudgeRelevance(turn.judging, self._config.backend, request)]
+
+    def _judged_messages(self) -> tuple[ChatMessage, ...]:
+        """The conversation to judge, its last message only the words of this turn: the
+        history joins them to words the model declined before, which are context here
+        (an aside must not drown the question that follows it)."""
+        messages = self.history.messages(self.instruction)
+        last, declined = (messages[-1] if messages else None), self._declined
+        if (last is not None and last.role == "user" and declined
+                and last.content.startswith(declined + "\n")):
+            words = last.content[len(declined) + 1:]
+            messages = (*messages[:-1], replace(last, content=declined),
+                        replace(last, content=words))
+        return messages
 
     def on_relevance(self, event: RelevanceJudged) -> list[Action]:
         """The model judged the user's words: answer them, or end the turn silently."""
@@ -160,7 +175,10 @@ class Responder:
         turn.judging = None
         self.usage.count(GenerationFinished(event.judge_id, event.prompt_tokens, 0))
         if answers(event.probability):
+            self._declined = None
             return self._generate()
+        turns = self.history.turns()
+        self._declined = turns[-1].content if turns and turns[-1].role == "user" else None
         self._machine.move(Trigger.GENERATION_ENDED)
         self._end(None)
         done = TurnComplete(DECLINED_REASON, self.usage.end_turn(), waiting_for_input=True)

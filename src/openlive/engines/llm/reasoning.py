@@ -28,9 +28,11 @@ THINK_PROMPT = (
     "notes, not the answer."
 )
 
+# Without a label to copy: told "Your notes from thinking about the last message: ...",
+# the 0.5B model began its answers with that line (bench/thinking.py's first run).
 ANSWER_PROMPT = (
-    "Your notes from thinking about the last message (no one else sees them):\n"
-    "{thoughts}\n\nNow answer the last message."
+    "You have already thought about the last message: {thoughts} Now reply to it "
+    "directly; do not mention that you thought about it."
 )
 
 

@@ -111,3 +111,37 @@ def test_real_model_answers_a_relevant_turn_and_not_an_irrelevant_one(
     assert aside["text"] == "" and aside["waiting_for_input"] is True, aside
     assert aside["reason"] == "NEED_MORE_INPUT"
     assert question["text"].strip() and question["waiting_for_input"] is None, question
+
+
+# -- the Node SDK (fake model) ----------------------------------------------------------------
+
+
+def node(server: Server, job: dict[str, Any]) -> list[dict[str, Any]]:
+    from tests.conformance.test_voice_node import run_client as run_node
+
+    result = run_node(server, job, script="node_thinking.mjs")
+    assert result["error"] is None, result
+    return list(result["turns"])
+
+
+def test_node_include_thoughts_gives_thought_parts(openlive_server: Server) -> None:
+    (turn,) = node(openlive_server, {"mode": "thinking", "prompt": PROMPT,
+                                     "thinking": {"includeThoughts": True,
+                                                  "thinkingBudget": 64}})
+    assert "".join(turn["thoughts"]) == f"Thinking about: {PROMPT}"
+    assert turn["text"] == f"[messages=1] {PROMPT}"
+    assert turn["usage"]["thoughtsTokenCount"] == 7
+
+
+def test_node_no_thinking_config_gives_no_thoughts(openlive_server: Server) -> None:
+    (turn,) = node(openlive_server, {"mode": "thinking", "prompt": PROMPT})
+    assert turn["thoughts"] == [] and "thoughtsTokenCount" not in turn["usage"]
+
+
+def test_node_proactive_audio_stays_silent_on_an_aside(openlive_server: Server) -> None:
+    aside, question = node(openlive_server, {
+        "mode": "proactive", "system": "You help with cooking.",
+        "prompts": ["aside: did you feed the dog", "how long do I boil pasta"]})
+    assert aside["text"] == "" and aside["waitingForInput"] is True
+    assert aside["reason"] == "NEED_MORE_INPUT"
+    assert question["text"].endswith("how long do I boil pasta")

@@ -70,6 +70,13 @@ def test_without_the_flag_every_turn_is_answered_at_once() -> None:
     assert not [a for a in actions if isinstance(a, JudgeRelevance)]
 
 
+def test_without_a_system_instruction_nothing_is_judged() -> None:
+    c = Conversation()
+    c.setup(proactivity={"proactiveAudio": True})
+    actions = say(c, "Honey, did you feed the dog?")
+    assert starts(actions) and not [a for a in actions if isinstance(a, JudgeRelevance)]
+
+
 def test_a_new_turn_while_judging_cancels_the_judgment() -> None:
     c = proactive()
     first = judged(say(c, "Hm."))

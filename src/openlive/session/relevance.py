@@ -18,7 +18,9 @@ and ``turnCompleteReason: NEED_MORE_INPUT`` ("needs more input from the user"). 
 answer; the usage counts the prompt the model read to decide. The user's words stay in
 the history: the model heard them, and a later question may refer to them.
 
-Without the flag no turn is judged, and every turn is answered as before.
+Without the flag no turn is judged, and every turn is answered as before; nor is one
+without a system instruction: there is no topic to be off, and the local judgment
+measures the words against the instruction (engines/llm/relevance.py).
 """
 
 from __future__ import annotations

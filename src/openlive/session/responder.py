@@ -143,7 +143,8 @@ class Responder:
         proactive audio a user's turn is judged first (:mod:`.relevance`)."""
         actions = self.drop_ahead()
         turn = self._begin()
-        if turn.from_user and self._config.proactive_audio:
+        # without a system instruction nothing is off topic: every turn is answered
+        if turn.from_user and self._config.proactive_audio and self.instruction:
             return actions + self._judge(turn)
         return actions + self._generate()
 

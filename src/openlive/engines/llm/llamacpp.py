@@ -36,6 +36,19 @@ Earlier rounds keep the template's own rendering. The tools stay declared, so a 
 still chain another call; ``chain_tool_calls=True`` renders the last round like the
 earlier ones, for a model that chains calls well.
 
+Thinking: a request with a thinking budget runs two completions on the worker in one
+slot: the reasoning step (the conversation plus a note asking for brief notes, at most
+the budget's tokens, streamed as ``ThoughtDelta``), then the answer with the thoughts in
+a note (see :mod:`~openlive.engines.llm.reasoning`). ``Finished`` reports the question's
+prompt size, the answer's tokens and the thought tokens apart.
+
+Proactive audio: :meth:`LlamaCppModel.judge_relevance` scores the user's words by their
+log-probability after the conversation against after a generic prompt (see
+:mod:`~openlive.engines.llm.relevance`). The words' per-token logits need one decode
+with every position's logits kept, which ``Llama.eval`` does not offer; the batch is
+decoded through llama-cpp-python's ``_batch`` and ``_ctx`` (with ``input_ids`` and
+``n_tokens`` kept in step, and ``_requires_eval`` set, as the KV snapshots do).
+
 Stop sequences are matched here, on the decoded text, not by llama-cpp-python; then a
 ``"stop"`` from llama-cpp-python always means an end-of-generation token was sampled,
 which is not counted as a completion token (as llama-cpp-python's own usage does).

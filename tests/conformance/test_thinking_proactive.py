@@ -9,12 +9,13 @@ is answered. Then the same on the real default model (llama.cpp, Qwen2.5 0.5B).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conformance.conftest import Server
-from tests.conformance.speech import words
+from tests.conformance.speech import spoken, words
 from tests.conformance.test_voice_and_realmodel import run_client
 
 pytestmark = [pytest.mark.conformance]
@@ -145,3 +146,26 @@ def test_node_proactive_audio_stays_silent_on_an_aside(openlive_server: Server) 
     assert aside["text"] == "" and aside["waitingForInput"] is True
     assert aside["reason"] == "NEED_MORE_INPUT"
     assert question["text"].endswith("how long do I boil pasta")
+
+
+# -- spoken, on the real default models --------------------------------------------------------
+
+
+@pytest.mark.realmodel
+@pytest.mark.parametrize(("said", "answered"), [
+    ("Honey, did you remember to feed the dog?", False),
+    ("How long should I boil fresh pasta?", True),
+])
+def test_real_model_spoken_turns_under_proactive_audio(real_server: Server, tmp_path: Path,
+                                                      said: str, answered: bool) -> None:
+    config = {"system_instruction": "You are an assistant for Italian cooking. Only chime "
+                                    "in when the topic is Italian cooking.",
+              "proactivity": {"proactive_audio": True}}
+    result = run_client(real_server, {"mode": "voice", "rate": 16000, "config": config,
+                                      "pcm": str(spoken(tmp_path, said))})
+    assert result["input"], result  # the words were heard either way
+    assert "turn_complete" in result["flags"]
+    if answered:
+        assert result["audio_bytes"] > 0 and "waiting_for_input" not in result["flags"], result
+    else:
+        assert result["audio_bytes"] == 0 and "waiting_for_input" in result["flags"], result

@@ -136,6 +136,12 @@ class Settings(BaseSettings):
     llm_vision: Annotated[bool, LLM] = Field(
         False, description="The --llm openai model takes images: accept video frames and image "
         "parts (without it they are refused with a clear 1008).")
+    hosted_thinking: Annotated[bool, LLM] = Field(
+        False, description="A session that sets no generationConfig.thinkingConfig thinks "
+        "as the hosted Live models do by default (the model decides how long, thoughts not "
+        "sent). Off: such a session gets the backend's default, which for the in-process "
+        "model is no thinking, so voice turns keep their latency; a client that wants "
+        "thinking sets thinkingConfig.")
     model_aliases: Annotated[Words, Cli("Language model", flag="--model-alias")] = Field(
         (), description="Also serve this Live model id (e.g. my-live-model); repeatable.")
     server_tools: Annotated[Words, Cli("Language model", flag="--server-tool")] = Field(

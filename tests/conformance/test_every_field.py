@@ -31,6 +31,7 @@ def test_every_field_of_the_newest_live_connect_config_is_accepted(
     out = run_client(openlive_server, {}, timeout=120, sdk=NEWEST, script="py_every_field.py")
     assert out["fields"] > 150, out  # the builder found the SDK's fields
     assert out["setup"] == {"ok": True}, out
+    assert out["thinking_level"] == {"ok": True}, out
     refused = set(out["refused_by_sdk"])
     # Vertex-only tools and the like: whatever the SDK refuses is left out above
     assert {p for p in refused if not p.startswith("tools.")} == REFUSED_BY_SDK, refused

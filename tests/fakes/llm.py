@@ -14,6 +14,12 @@ Function calls, when the request declares tools: ``Checking. call: get_weather {
 rejected, and a reply whose every call is invalid is a ``MalformedToolCall``). A request
 that ends with function results is answered ``[messages=N] get_weather returned
 {...}`` for each result.
+
+Thinking: a request with a thinking budget (not 0; None is the backend default: no
+thinking) first streams the thoughts ``Thinking about: <last user text>`` one word per
+:class:`ThoughtDelta`, at most ``budget`` words (-1: all), counted as thought tokens.
+Proactive audio: :meth:`EchoModel.judge_relevance` finds a last user message that starts
+with ``aside:`` not meant for it (probability 0), any other one meant for it (1).
 """
 
 from __future__ import annotations
@@ -30,7 +36,9 @@ from openlive.engines.llm.base import (
     LlmCapabilities,
     LlmEvent,
     MalformedToolCall,
+    Relevance,
     TextDelta,
+    ThoughtDelta,
     ToolCall,
     ToolCallsRequested,
 )
@@ -94,6 +102,16 @@ def calls_for(request: GenerationRequest) -> ToolCallsRequested | MalformedToolC
     return MalformedToolCall(tuple(rejected))
 
 
+def thoughts_for(request: GenerationRequest) -> list[str]:
+    """The words the fake model thinks before answering ``request`` (see the module doc)."""
+    budget = request.thinking_budget
+    if budget is None or budget == 0:
+        return []
+    last = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
+    words = f"Thinking about: {last}".split()
+    return words if budget < 0 else words[:budget]
+
+
 def _words(messages: Sequence[ChatMessage]) -> int:
     return sum(len(m.content.split()) for m in messages)
 
@@ -133,6 +151,10 @@ class EchoModel:
             words, finish = words[:limit], "length"
         if words == [""]:
             words = []  # nothing to say before the calls
+        thoughts = thoughts_for(request)
+        for i, word in enumerate(thoughts):
+            await asyncio.sleep(delay)
+            yield ThoughtDelta(word if i == 0 else " " + word)
         for i, word in enumerate(words):
             await asyncio.sleep(delay)
             yield TextDelta(word if i == 0 else " " + word)
@@ -143,7 +165,16 @@ class EchoModel:
             prompt_tokens=_words(request.messages),
             completion_tokens=len(words),
             finish_reason=finish,
+            thoughts_tokens=len(thoughts),
         )
+
+    async def judge_relevance(self, request: GenerationRequest, *,
+                              priority: Priority = Priority.WAITING) -> Relevance:
+        self.requests.append(request)
+        self.priorities.append(priority)
+        last_user = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
+        aside = last_user.rsplit("\n", 1)[-1].startswith("aside:")
+        return Relevance(0.0 if aside else 1.0, _words(request.messages))
 
     async def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
         return _words(messages)

@@ -2,6 +2,7 @@
 
 from openlive.chat.messages import (
     DEFAULT_CONTEXT_WINDOW,
+    DYNAMIC_THINKING,
     ChatMessage,
     GenerationRequest,
     Image,
@@ -14,6 +15,7 @@ from openlive.chat.messages import (
 
 __all__ = [
     "DEFAULT_CONTEXT_WINDOW",
+    "DYNAMIC_THINKING",
     "ChatMessage",
     "GenerationRequest",
     "Image",

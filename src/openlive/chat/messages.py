@@ -105,11 +105,23 @@ class SpokenReply:
     tone: str | None = None
 
 
+#: ``thinkingBudget: -1``: the model decides how long to think (the hosted "dynamic").
+DYNAMIC_THINKING = -1
+
+
 @dataclass(frozen=True, slots=True)
 class GenerationRequest:
-    """What to generate: the whole context, oldest first, and how to sample."""
+    """What to generate: the whole context, oldest first, and how to sample.
+
+    ``thinking_budget``: how many tokens the model may reason before it answers.
+    ``None``: the backend's own default (the local model does not think; a remote
+    server does what it is configured to do), ``0``: no thinking,
+    :data:`DYNAMIC_THINKING`: as much as the model sees fit, a positive number: at most
+    that many tokens.
+    """
 
     messages: tuple[ChatMessage, ...]
     sampling: SamplingParams = field(default_factory=SamplingParams)
     tools: tuple[ToolSpec, ...] = ()  # functions the model may call; () = plain chat
     spoken: SpokenReply | None = None  # None: a text reply
+    thinking_budget: int | None = None

@@ -44,7 +44,7 @@ class ThinkingConfig(WireModel):
     thinking_budget: int | None = None
     thinking_level: (
         Annotated[
-            Literal["THINKING_LEVEL_UNSPECIFIED", "MINIMAL", "LOW", "MEDIUM", "HIGH"],
+            Literal["THINKING_LEVEL_UNSPECIFIED", "MINIMAL", "LOW", "MEDIUM", "HIGH", "XHIGH"],
             CaseInsensitive,
         ]
         | None

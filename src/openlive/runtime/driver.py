@@ -39,6 +39,7 @@ from openlive.session.actions import (
     EndOfTurn,
     EndSynthesis,
     IngestAudio,
+    JudgeRelevance,
     LoadSnapshot,
     Output,
     PlayAudio,
@@ -220,6 +221,8 @@ class SessionDriver:
                     self._start_generation(action)
                 case Prefill():
                     self._start_prefill(action)
+                case JudgeRelevance():
+                    self._judge_relevance(action)
                 case CancelGeneration(generation_id=gid):
                     self._tracer.generation_cancelled(gid)
                     task = self._generations.pop(gid, None)
@@ -449,6 +452,17 @@ class SessionDriver:
             self._execute(self._session.abort(error))
 
     # -- generation ---------------------------------------------------------------------
+
+    def _judge_relevance(self, action: JudgeRelevance) -> None:
+        """Judge a user turn (proactive audio); cancelled like a generation, by its id."""
+        judged = work.judge_relevance(self._engines.llms.get(action.backend), action,
+                                      session_id=self._session.session_id)
+
+        async def run() -> None:
+            self._feed(await judged)
+        task = asyncio.create_task(run(), name="openlive-relevance")
+        self._generations[action.judge_id] = task
+        task.add_done_callback(lambda _t: self._generations.pop(action.judge_id, None))
 
     def _start_generation(self, action: StartGeneration) -> None:
         model = self._engines.llms.get(action.backend)

@@ -42,6 +42,8 @@ class Engines:
     interim_every: float | None = None
     # let the language model evaluate the conversation while the user speaks
     prefill: bool = False
+    # sessions without thinkingConfig think as the hosted models do by default
+    hosted_thinking: bool = False
 
     def capabilities(self) -> ServerCapabilities:
         return ServerCapabilities(
@@ -58,6 +60,7 @@ class Engines:
                                          for m in self.llms.values()),
             speech_voices=frozenset(self.tts.voices()) if self.tts is not None else None,
             speech_languages=self.tts.languages() if self.tts is not None else None,
+            hosted_thinking=self.hosted_thinking,
         )
 
     async def aclose(self) -> None:

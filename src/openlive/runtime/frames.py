@@ -35,9 +35,11 @@ def message_for(action: Output) -> ServerMessage:
                 model_turn=Content(role="model", parts=[part])))
         case PlaybackFlushed():
             return ServerMessage(server_content=ServerContent(interrupted=True))
-        case TurnComplete(reason=reason, usage=usage, status=status):
+        case TurnComplete(reason=reason, usage=usage, status=status,
+                          waiting_for_input=waiting):
             content = ServerContent(turn_complete=True, turn_complete_reason=reason,
-                                    interaction_status=status)
+                                    interaction_status=status,
+                                    waiting_for_input=True if waiting else None)
             return ServerMessage(server_content=content, usage_metadata=usage)
         case SetupAccepted(session_id=session_id):
             return ServerMessage(setup_complete=SetupComplete(session_id=session_id))

@@ -26,7 +26,9 @@ from openlive.engines.llm.base import (
     LlmEvent,
     MalformedToolCall,
     PrefillingModel,
+    RelevanceJudge,
     TextDelta,
+    ThoughtDelta,
     ToolCallsRequested,
 )
 from openlive.engines.scheduler import Priority, set_requester
@@ -34,7 +36,13 @@ from openlive.engines.tools.base import ServerTool
 from openlive.errors import ContextOverflow, EngineError
 from openlive.runtime import retry
 from openlive.runtime.engines import EndOfTurnModel
-from openlive.session.actions import Prefill, RunServerTool, StartGeneration, Transcribe
+from openlive.session.actions import (
+    JudgeRelevance,
+    Prefill,
+    RunServerTool,
+    StartGeneration,
+    Transcribe,
+)
 from openlive.session.events import (
     EndOfTurnScored,
     Event,
@@ -42,7 +50,9 @@ from openlive.session.events import (
     GenerationFailed,
     GenerationFinished,
     GenerationMalformedCall,
+    GenerationThought,
     GenerationToolCalls,
+    RelevanceJudged,
     ServerToolFinished,
     TranscriptionFailed,
     TranscriptReady,
@@ -154,6 +164,22 @@ async def prefill(model: PrefillingModel, action: Prefill, *, session_id: str) -
         metrics.ENGINE_ERRORS.labels(engine="llm").inc()
 
 
+async def judge_relevance(model: LanguageModel | None, action: JudgeRelevance, *,
+                          session_id: str) -> RelevanceJudged:
+    """Whether the user's words are for the model (proactive audio). A model that cannot
+    judge, or fails to, answers: staying silent by mistake is the worse error."""
+    set_requester(session_id)
+    if not isinstance(model, RelevanceJudge):
+        return RelevanceJudged(action.judge_id, 1.0)
+    try:
+        relevance = await model.judge_relevance(action.request, priority=Priority.WAITING)
+    except EngineError as err:
+        log.warning("session %s: relevance not judged, answering: %s", session_id, err)
+        return RelevanceJudged(action.judge_id, 1.0)
+    log.info("session %s: relevance %.2f", session_id, relevance.probability)
+    return RelevanceJudged(action.judge_id, relevance.probability, relevance.prompt_tokens)
+
+
 async def generate(model: LanguageModel, action: StartGeneration, feed: Callable[[Event], None],
                    *, session_id: str, clock: Callable[[], float]) -> None:
     """Stream the model's answer to ``action``, feeding each step as an event."""
@@ -189,6 +215,8 @@ def _session_event(gid: int, event: LlmEvent, backend: str, session_id: str) -> 
     match event:
         case TextDelta(text=text):
             return GenerationDelta(gid, text)
+        case ThoughtDelta(text=text):
+            return GenerationThought(gid, text)
         case ToolCallsRequested(calls=calls, rejected=rejected):
             log.info("session %s: the model calls %s", session_id,
                      ", ".join(call.name for call in calls))
@@ -203,6 +231,8 @@ def _session_event(gid: int, event: LlmEvent, backend: str, session_id: str) -> 
         case Finished():
             metrics.TOKENS_TOTAL.labels(backend, "prompt").inc(event.prompt_tokens)
             metrics.TOKENS_TOTAL.labels(backend, "response").inc(event.completion_tokens)
+            if event.thoughts_tokens:
+                metrics.TOKENS_TOTAL.labels(backend, "thoughts").inc(event.thoughts_tokens)
             return GenerationFinished(gid, event.prompt_tokens, event.completion_tokens,
                                       cached_tokens=event.cached_tokens,
                                       thoughts_tokens=event.thoughts_tokens)

@@ -108,7 +108,8 @@ async def run_server(settings: Settings) -> None:
                       answer_ahead=settings.answer_ahead,
                       spoken_answer_chars=settings.spoken_answer_chars or None,
                       interim_every=settings.interim_every or None,
-                      prefill=settings.prefill)
+                      prefill=settings.prefill,
+                      hosted_thinking=settings.hosted_thinking)
     for name in engines.server_tools:
         log.info("server-side tool: %s", name)
     if settings.voice:

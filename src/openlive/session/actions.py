@@ -65,6 +65,8 @@ class TurnComplete:
     # turn, a function result that waited): then IN_PROGRESS, and SDK 3.x's receive()
     # reads on into what follows
     status: InteractionStatus = "IDLE"
+    # the model chose not to answer and waits for more input (proactive audio)
+    waiting_for_input: bool = False
 
 
 #: What the client is told, in order.
@@ -81,6 +83,17 @@ class StartGeneration:
     # an answer ahead of the turn's end, thrown away if the user goes on: the engine
     # serves it after work someone is waiting for
     speculative: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class JudgeRelevance:
+    """Ask the language model ``backend`` how likely it is that the last user message
+    of ``request`` is for the assistant (proactive audio); report ``RelevanceJudged``
+    with this id. ``CancelGeneration`` with the id stops it."""
+
+    judge_id: int
+    backend: str
+    request: GenerationRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,7 +257,7 @@ class WakeAt:
 
 Action = (
     Send | SetupAccepted | PlayAudio | PlaybackFlushed | TurnComplete | StartGeneration | Prefill
-    | CancelGeneration | Close | IngestAudio | Transcribe | BargeIn
+    | JudgeRelevance | CancelGeneration | Close | IngestAudio | Transcribe | BargeIn
     | EndOfTurn | ScoreEndOfTurn | Synthesize | EndSynthesis | CancelSynthesis | WakeAt
     | SaveSnapshot | LoadSnapshot | RunServerTool | CancelServerTool
 )

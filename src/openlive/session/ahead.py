@@ -27,7 +27,7 @@ pausing; the server can turn it off (``ServerCapabilities.answer_ahead``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from openlive.chat import ChatMessage
 from openlive.protocol.client import ClientMessage, RealtimeInput
@@ -38,6 +38,7 @@ from openlive.session.events import (
     GenerationFailed,
     GenerationFinished,
     GenerationMalformedCall,
+    GenerationThought,
     GenerationToolCalls,
     SpeechSynthesized,
     SynthesisDrained,
@@ -45,7 +46,7 @@ from openlive.session.events import (
 )
 from openlive.session.speaking import Reply
 
-_GENERATION_EVENTS = (GenerationDelta, GenerationFinished, GenerationToolCalls,
+_GENERATION_EVENTS = (GenerationDelta, GenerationThought, GenerationFinished, GenerationToolCalls,
                       GenerationMalformedCall, GenerationFailed, SpeechSynthesized,
                       SynthesisDrained, SynthesisFailed)
 
@@ -59,6 +60,7 @@ class AheadReply:
     calls: GenerationToolCalls | None = None  # function calls it asked for, held
     malformed: bool = False  # it tried to call functions and every call was malformed
     finished: GenerationFinished | None = None  # its token counts, once generation ended
+    thoughts: list[str] = field(default_factory=list)  # its thinking, sent on adoption
 
     @property
     def generation_id(self) -> int:
@@ -82,6 +84,8 @@ class AheadReply:
         match event:
             case GenerationDelta(text=text):
                 return (self.reply.on_text(text) if text else []), False
+            case GenerationThought(text=text):
+                self.thoughts.append(text)
             case GenerationFinished():
                 self.finished = event
                 return self.reply.on_llm_finished(), False

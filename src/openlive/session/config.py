@@ -22,6 +22,7 @@ from openlive.protocol.types import Content
 from openlive.session.activity import ActivityConfig
 from openlive.session.compression import SlidingWindow
 from openlive.session.seeing import DETAIL
+from openlive.session.thinking import Thinking
 from openlive.session.tools import Toolbox
 
 Modality = Literal["TEXT", "AUDIO"]
@@ -53,6 +54,9 @@ class ServerCapabilities:
     # say, and any is tried)
     speech_voices: frozenset[str] | None = None
     speech_languages: frozenset[str] | None = None
+    # a session without thinkingConfig thinks as the hosted models do by default (the
+    # model decides); otherwise it gets the backend's default (session/thinking.py)
+    hosted_thinking: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +94,10 @@ class SessionConfig:
     # the user sounds (session/affect.py); a TEXT session accepts it and ignores it, as
     # only the hosted native-audio models (AUDIO out) do affective dialog
     affective_dialog: bool = False
+    thinking: Thinking = field(default_factory=Thinking)  # generationConfig.thinkingConfig
+    # proactivity.proactiveAudio: the model may stay silent when what it hears is not
+    # for it (session/relevance.py)
+    proactive_audio: bool = False
 
     @classmethod
     def from_setup(
@@ -147,6 +155,10 @@ class SessionConfig:
             transcription_languages=_transcription_languages(setup),
             profile=profile,
             affective_dialog=modality == "AUDIO" and bool(gen and gen.enable_affective_dialog),
+            thinking=Thinking.from_wire(gen.thinking_config if gen else None,
+                                        hosted_defaults=capabilities.hosted_thinking,
+                                        profile=profile),
+            proactive_audio=_proactive_audio(setup, profile),
         )
 
 
@@ -258,3 +270,9 @@ def _sampling(setup: Setup) -> SamplingParams:
         seed=gen.seed,
         stop=tuple(gen.stop_sequences or ()),
     )
+
+
+def _proactive_audio(setup: Setup, profile: ModelProfile) -> bool:
+    """proactivity.proactiveAudio, or the hosted model's default when the setup is silent."""
+    asked = setup.proactivity.proactive_audio if setup.proactivity else None
+    return profile.proactive_audio_default if asked is None else bool(asked)

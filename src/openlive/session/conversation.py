@@ -36,7 +36,9 @@ from openlive.session.events import (
     GenerationFailed,
     GenerationFinished,
     GenerationMalformedCall,
+    GenerationThought,
     GenerationToolCalls,
+    RelevanceJudged,
     ServerToolFinished,
     SpeechScored,
     SpeechSynthesized,
@@ -57,9 +59,9 @@ from openlive.session.turn import Turn
 
 #: The events a conversation handles (the session front keeps the rest).
 ConversationEvent = (
-    ClientMessageReceived | GenerationDelta | GenerationFinished | GenerationFailed
-    | GenerationToolCalls | GenerationMalformedCall | ServerToolFinished
-    | SpeechScored | EndOfTurnScored | TranscriptReady | TranscriptionFailed
+    ClientMessageReceived | GenerationDelta | GenerationThought | GenerationFinished
+    | GenerationFailed | GenerationToolCalls | GenerationMalformedCall | ServerToolFinished
+    | RelevanceJudged | SpeechScored | EndOfTurnScored | TranscriptReady | TranscriptionFailed
     | SpeechSynthesized | SynthesisDrained | SynthesisFailed
 )
 
@@ -124,6 +126,10 @@ class Conversation:
             case GenerationDelta():
                 reply = responder.current(event.generation_id)
                 return reply.on_text(event.text) if reply and event.text else []
+            case RelevanceJudged():
+                return responder.on_relevance(event)
+            case GenerationThought():
+                return responder.on_thought(event.generation_id, event.text)
             case GenerationFinished():
                 return responder.on_finished(event, now)
             case GenerationToolCalls():

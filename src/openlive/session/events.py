@@ -21,6 +21,14 @@ class GenerationDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class GenerationThought:
+    """A piece of the model's reasoning before its answer: never spoken or transcribed."""
+
+    generation_id: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class GenerationFinished:
     generation_id: int
     prompt_tokens: int
@@ -43,6 +51,16 @@ class GenerationMalformedCall:
 
     generation_id: int
     reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RelevanceJudged:
+    """How likely the model found it that the user's message is for it
+    (``JudgeRelevance``); 1.0 when it could not tell (a failure answers as usual)."""
+
+    judge_id: int
+    probability: float
+    prompt_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,9 +152,9 @@ class ShutdownRequested:
 
 
 Event = (
-    ClientMessageReceived | GenerationDelta | GenerationFinished | GenerationFailed
-    | GenerationToolCalls | GenerationMalformedCall | ServerToolFinished
-    | SpeechScored | EndOfTurnScored | TranscriptReady | TranscriptionFailed
+    ClientMessageReceived | GenerationDelta | GenerationThought | GenerationFinished
+    | GenerationFailed | GenerationToolCalls | GenerationMalformedCall | ServerToolFinished
+    | RelevanceJudged | SpeechScored | EndOfTurnScored | TranscriptReady | TranscriptionFailed
     | SpeechSynthesized | SynthesisDrained | SynthesisFailed | Tick | ShutdownRequested
     | SnapshotSaved | SnapshotLoaded
 )

@@ -211,7 +211,9 @@ class Hearing:
     def _may_answer_ahead(self) -> bool:
         """Idle, with nothing waiting that a new turn would add, and room in the context."""
         responder = self._responder
+        # under proactive audio a turn is judged before it is answered: no answer ahead
         if (not self._ahead_allowed or self._config.modality != "AUDIO"
+                or self._config.proactive_audio
                 or self._machine.state is not State.IDLE or responder.held_input()):
             return False
         return responder.usage.fits(responder.history, self._config.compression,

@@ -27,9 +27,12 @@ from openlive.catalog.languages import live_language
 from openlive.chat import ChatMessage, GenerationRequest, SpokenReply, ToolSpec
 from openlive.errors import InvalidArgument
 from openlive.protocol.server import ServerContent, ServerMessage
+from openlive.protocol.types import Content, Part
 from openlive.session.actions import (
     Action,
+    CancelGeneration,
     InterruptCause,
+    JudgeRelevance,
     PlaybackFlushed,
     Prefill,
     Send,
@@ -41,14 +44,22 @@ from openlive.session.ahead import AheadReply
 from openlive.session.bargein import BargeInJudge
 from openlive.session.calling import Answered, Calling
 from openlive.session.config import SessionConfig
-from openlive.session.events import GenerationFinished, GenerationToolCalls
+from openlive.session.events import GenerationFinished, GenerationToolCalls, RelevanceJudged
 from openlive.session.history import History
+from openlive.session.relevance import DECLINED_REASON, answers
 from openlive.session.seeing import Sight
 from openlive.session.speaking import Reply, Voicing
 from openlive.session.state import AWAITING, QUIET, State, StateMachine, Trigger
 from openlive.session.tools import Answer, Toolbox
 from openlive.session.turn import Turn
 from openlive.session.usage import Usage
+
+
+def thought_message(text: str) -> Send:
+    """A piece of the model's thinking, as the Live API sends it: a ``thought`` part."""
+    part = Part(text=text, thought=True)
+    return Send(ServerMessage(server_content=ServerContent(
+        model_turn=Content(role="model", parts=[part]))))
 
 
 class Responder:
@@ -93,6 +104,8 @@ class Responder:
         # follow adapt to (None: not asked for, or nothing heard yet)
         self._affect = Affect() if config.affective_dialog else None
         self.tone: ToneEstimate | None = None
+        # the user's words of the last turn the model chose not to answer (proactive audio)
+        self._declined: str | None = None
 
     @property
     def reply(self) -> Reply | None:
@@ -137,9 +150,10 @@ class Responder:
     def user_turn_complete(self) -> list[Action]:
         """The user's turn is complete: answer it, or after this one (NO_INTERRUPTION)."""
         if self._machine.busy:
-            self._queued()
+            self._queued().from_user = True
             self._machine.move(Trigger.TURN_QUEUED)
             return []
+        self._queued().from_user = True
         return self.start()
 
     def _queued(self) -> Turn:
@@ -148,10 +162,50 @@ class Responder:
         return self.next
 
     def start(self) -> list[Action]:
-        """A new model turn: for the user's turn, or to tell a function's result."""
+        """A new model turn: for the user's turn, or to tell a function's result. Under
+        proactive audio a user's turn is judged first (:mod:`.relevance`)."""
         actions = self.drop_ahead()
-        self._begin()
+        turn = self._begin()
+        # without a system instruction nothing is off topic: every turn is answered
+        if turn.from_user and self._config.proactive_audio and self.instruction:
+            return actions + self._judge(turn)
         return actions + self._generate()
+
+    def _judge(self, turn: Turn) -> list[Action]:
+        """Ask whether the user's words are for the model before answering them."""
+        turn.judging = self._next_generation_id
+        self._next_generation_id += 1
+        request = self.request(self._judged_messages(), self.toolbox.specs)
+        return [JudgeRelevance(turn.judging, self._config.backend, request)]
+
+    def _judged_messages(self) -> tuple[ChatMessage, ...]:
+        """The conversation to judge, its last message only the words of this turn: the
+        history joins them to words the model declined before, which are context here
+        (an aside must not drown the question that follows it)."""
+        messages = self.history.messages(self.instruction)
+        last, declined = (messages[-1] if messages else None), self._declined
+        if (last is not None and last.role == "user" and declined
+                and last.content.startswith(declined + "\n")):
+            words = last.content[len(declined) + 1:]
+            messages = (*messages[:-1], replace(last, content=declined),
+                        replace(last, content=words))
+        return messages
+
+    def on_relevance(self, event: RelevanceJudged) -> list[Action]:
+        """The model judged the user's words: answer them, or end the turn silently."""
+        turn = self.turn
+        if turn is None or turn.judging != event.judge_id:
+            return []
+        turn.judging = None
+        self.usage.count(GenerationFinished(event.judge_id, event.prompt_tokens, 0))
+        if answers(event.probability):
+            self._declined = None
+            return self._generate()
+        turns = self.history.turns()
+        self._declined = turns[-1].content if turns and turns[-1].role == "user" else None
+        self._machine.move(Trigger.GENERATION_ENDED)
+        self._end(None)
+        return self._complete(DECLINED_REASON, waiting_for_input=True)
 
     def drop_ahead(self) -> list[Action]:
         """Cancel the answer prepared ahead, if any; none of it was sent."""
@@ -217,7 +271,7 @@ class Responder:
             spoken = SpokenReply(config.language or self._spoken_language(),
                                  config.spoken_bound, self._treatment().note)
         return GenerationRequest(messages=messages, sampling=config.sampling, tools=tools,
-                                 spoken=spoken)
+                                 spoken=spoken, thinking_budget=config.thinking.budget)
 
     def prefill(self, words: str | None = None) -> list[Action]:
         """Have the model evaluate the conversation so far (and the user's ``words`` of
@@ -254,9 +308,20 @@ class Responder:
             turn.reason = "MALFORMED_FUNCTION_CALL"
         if ahead.finished is not None:
             self.usage.count(ahead.finished)
+        if self._config.thinking.include_thoughts and ahead.thoughts:
+            actions = [thought_message("".join(ahead.thoughts)), *actions]
         return actions + self.maybe_complete(now)
 
     # -- the reply's progress -------------------------------------------------------------
+
+    def on_thought(self, generation_id: int, text: str) -> list[Action]:
+        """The model's reasoning before its answer: a ``thought`` part when the client
+        asked for them (includeThoughts); never spoken, transcribed or kept in history."""
+        if not self._config.thinking.include_thoughts or not text:
+            return []
+        if self.current(generation_id) is None:
+            return []
+        return [thought_message(text)]
 
     def on_finished(self, event: GenerationFinished, now: float) -> list[Action]:
         reply = self.current(event.generation_id)
@@ -290,16 +355,24 @@ class Responder:
         self._end(reply)
         actions.append(
             Send(ServerMessage(server_content=ServerContent(generation_complete=True))))
+        return actions + self._complete(turn.reason)
+
+    def _complete(self, reason: str | None, *, waiting_for_input: bool = False
+                  ) -> list[Action]:
+        """A model turn ended (``reason``: turnCompleteReason): its turnComplete, then the
+        queued user turn, or the session rests."""
         usage = self.usage.end_turn()
         if self._machine.state is State.TURN_PENDING:
             # the queued user turn is answered at once: more output follows
-            return actions + [TurnComplete(turn.reason, usage, "IN_PROGRESS"), *self.start()]
+            return [TurnComplete(reason, usage, "IN_PROGRESS", waiting_for_input),
+                    *self.start()]
         # The snapshot that holds this turn goes out before its turnComplete: a client
         # that reads up to turnComplete and reconnects with the newest handle it saw
         # resumes with the turn (the driver holds later output until it is saved).
-        actions += self._snapshot()
+        actions = self._snapshot()
         after = self.tell_pending_result()
-        actions.append(TurnComplete(turn.reason, usage, "IN_PROGRESS" if after else "IDLE"))
+        actions.append(TurnComplete(reason, usage, "IN_PROGRESS" if after else "IDLE",
+                                    waiting_for_input))
         # The history now holds the reply as delivered (spoken pieces, not the model's
         # own tokens): evaluate it while the user thinks, not after their next words.
         return actions + after + self.prefill()
@@ -314,7 +387,10 @@ class Responder:
             self.calling.release(turn)
 
     def stop_reply(self) -> list[Action]:
-        """Cancel the engines working on the current reply, if any."""
+        """Cancel the engines working on the current reply (or judging the turn), if any."""
+        if self.turn is not None and self.turn.judging is not None:
+            judge, self.turn.judging = self.turn.judging, None
+            return [CancelGeneration(judge)]
         if self.turn is None or self.turn.reply is None:
             return []
         reply, self.turn.reply = self.turn.reply, None

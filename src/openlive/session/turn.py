@@ -27,6 +27,10 @@ class Turn:
     rounds: int = 0  # rounds of calls the turn has made (MAX_TOOL_ROUNDS caps them)
     said: bool = False  # an earlier generation of the turn said words
     reason: str | None = None  # turnCompleteReason, e.g. MALFORMED_FUNCTION_CALL
+    # it answers a user's turn (not a function result told later): under proactive
+    # audio such a turn is judged before it is answered (session/relevance.py)
+    from_user: bool = False
+    judging: int | None = None  # the JudgeRelevance in flight, by id
     # results of NON_BLOCKING calls of earlier rounds that came back while the turn
     # was busy: they join the history when its round closes or it ends, so that a
     # turn's output and its function calls stay together

@@ -205,8 +205,13 @@ async def main():
         {k: v for k, v in declaration.items() if not k.endswith("json_schema")},
         {**{k: v for k, v in declaration.items() if k not in ("parameters", "response")},
          "name": "get_time"}]
+    # thinkingBudget and thinkingLevel exclude each other too (1007, as the API says):
+    # the level goes in a setup of its own
+    level = config["thinking_config"].pop("thinking_level")
     out = {"fields": len(paths), "refused_by_sdk": [".".join(map(str, p)) for p in refused],
-           "setup": await connect(client, config), "builtins": {}}
+           "setup": await connect(client, config), "builtins": {},
+           "thinking_level": await connect(client, {"response_modalities": ["TEXT"],
+                                                    "thinking_config": {"thinking_level": level}})}
     for name, builtin in builtins.items():
         out["builtins"][name] = await connect(
             client, {"response_modalities": ["TEXT"], "tools": [builtin]})

@@ -71,8 +71,10 @@ async def collect_turn(session, record):
                                       interim.text])
         if content.output_transcription and content.output_transcription.text:
             record["output"].append(content.output_transcription.text)
-        for flag in ("interrupted", "generation_complete", "turn_complete"):
-            if getattr(content, flag):
+        # waiting_for_input: a proactive-audio turn the model chose not to answer (SDK 3.x)
+        for flag in ("interrupted", "generation_complete", "turn_complete",
+                     "waiting_for_input"):
+            if getattr(content, flag, None):
                 record["flags"].append(flag)
 
 

@@ -1,8 +1,9 @@
 """The language-model engine interface: one small Protocol, typed requests and events.
 
 A backend turns a :class:`GenerationRequest` (a chat history plus sampling settings)
-into an async stream of :class:`LlmEvent` values: zero or more :class:`TextDelta`, then
-exactly one :class:`Finished` carrying real token counts.
+into an async stream of :class:`LlmEvent` values: zero or more :class:`ThoughtDelta` (the
+model's reasoning, when the request's ``thinking_budget`` asks for it), zero or more
+:class:`TextDelta`, then exactly one :class:`Finished` carrying real token counts.
 
 Function calling: a request may declare :class:`ToolSpec` values. When the model asks for
 tools, the stream carries one :class:`ToolCallsRequested` (or, when every call it
@@ -34,9 +35,9 @@ from openlive.engines.scheduler import Priority
 __all__ = [
     "DEFAULT_CONTEXT_WINDOW", "ChatMessage", "Finished", "GenerationRequest", "Image",
     "LanguageModel",
-    "LlmCapabilities", "LlmEvent", "MalformedToolCall", "PrefillingModel", "Role",
+    "LlmCapabilities", "LlmEvent", "MalformedToolCall", "PrefillingModel", "Relevance", "RelevanceJudge", "Role",
     "SamplingParams",
-    "TextDelta", "ToolCall", "ToolCallsRequested", "ToolSpec",
+    "TextDelta", "ThoughtDelta", "ToolCall", "ToolCallsRequested", "ToolSpec",
 ]
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +48,20 @@ class TextDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class ThoughtDelta:
+    """A piece of the model's reasoning before its answer (``thinking_budget``), in
+    order; it comes before the answer's :class:`TextDelta` values and is never part
+    of the answer."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Finished:
-    """The last event of a stream: token counts from the model's own tokenizer."""
+    """The last event of a stream: token counts from the model's own tokenizer.
+
+    ``completion_tokens`` counts the answer; ``thoughts_tokens`` the reasoning before it.
+    """
 
     prompt_tokens: int
     completion_tokens: int
@@ -83,7 +96,7 @@ class MalformedToolCall:
     reasons: tuple[str, ...]
 
 
-LlmEvent = TextDelta | ToolCallsRequested | MalformedToolCall | Finished
+LlmEvent = TextDelta | ThoughtDelta | ToolCallsRequested | MalformedToolCall | Finished
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +135,29 @@ class LanguageModel(Protocol):
 
     async def aclose(self) -> None:
         """Release the model (threads, connections, memory)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Relevance:
+    """How likely the model finds it that the user's last message is for it."""
+
+    probability: float  # 0..1
+    prompt_tokens: int = 0  # the prompt it read to decide
+
+
+@runtime_checkable
+class RelevanceJudge(Protocol):
+    """A model that can say whether the user's last message is for the assistant
+    (proactive audio: background talk, talk to others and what the system instruction
+    does not cover are not). Optional: a session whose model lacks it answers every turn.
+    """
+
+    async def judge_relevance(self, request: GenerationRequest, *,
+                              priority: Priority = Priority.WAITING) -> Relevance:
+        """Judge ``request``'s last user message against its system instruction and
+        conversation. Raises :class:`openlive.errors.EngineError` when the model fails;
+        cancelling the awaiting task stops it promptly."""
         ...
 
 

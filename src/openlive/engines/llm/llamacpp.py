@@ -36,6 +36,19 @@ Earlier rounds keep the template's own rendering. The tools stay declared, so a 
 still chain another call; ``chain_tool_calls=True`` renders the last round like the
 earlier ones, for a model that chains calls well.
 
+Thinking: a request with a thinking budget runs two completions on the worker in one
+slot: the reasoning step (the conversation plus a note asking for brief notes, at most
+the budget's tokens, streamed as ``ThoughtDelta``), then the answer with the thoughts in
+a note (see :mod:`~openlive.engines.llm.reasoning`). ``Finished`` reports the question's
+prompt size, the answer's tokens and the thought tokens apart.
+
+Proactive audio: :meth:`LlamaCppModel.judge_relevance` scores the user's words by their
+log-probability after the conversation against after a generic prompt (see
+:mod:`~openlive.engines.llm.relevance`). The words' per-token logits need one decode
+with every position's logits kept, which ``Llama.eval`` does not offer; the batch is
+decoded through llama-cpp-python's ``_batch`` and ``_ctx`` (with ``input_ids`` and
+``n_tokens`` kept in step, and ``_requires_eval`` set, as the KV snapshots do).
+
 Stop sequences are matched here, on the decoded text, not by llama-cpp-python; then a
 ``"stop"`` from llama-cpp-python always means an end-of-generation token was sampled,
 which is not counted as a completion token (as llama-cpp-python's own usage does).
@@ -77,11 +90,13 @@ import os
 import threading
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 
+from openlive.chat import SpokenReply
 from openlive.engines.llm.base import (
     DEFAULT_CONTEXT_WINDOW,
     ChatMessage,
@@ -89,8 +104,10 @@ from openlive.engines.llm.base import (
     GenerationRequest,
     LlmCapabilities,
     LlmEvent,
+    Relevance,
     SamplingParams,
     TextDelta,
+    ThoughtDelta,
     ToolSpec,
 )
 from openlive.engines.llm.kv_cache import (
@@ -107,6 +124,12 @@ from openlive.engines.llm.prompting import (
     chat_formatter,
     guarded_messages,
     resolve_tool_prompt,
+)
+from openlive.engines.llm.reasoning import THINK_PROMPT, answer_note, local_budget
+from openlive.engines.llm.relevance import (
+    GENERIC_SYSTEM,
+    SCORED_TOKENS,
+    probability_from_pmi,
 )
 from openlive.engines.llm.spoken import SentenceBound, with_spoken_guidance
 from openlive.engines.llm.stops import StopScanner
@@ -259,6 +282,98 @@ class LlamaCppModel:
         finally:
             self._clear_abort()
 
+    async def judge_relevance(self, request: GenerationRequest, *,
+                              priority: Priority = Priority.WAITING) -> Relevance:
+        """How likely the model finds it that ``request``'s last user message is for it
+        (proactive audio): how much better the conversation predicts the message than a
+        generic assistant's prompt does (see :mod:`.relevance`). The conversation is
+        evaluated last, so the answer's prompt finds it in the KV cache."""
+        async with self._on_worker(priority, self._judge, request) as (generation, worker):
+            await asyncio.shield(worker)
+        if generation.relevance is None:
+            raise EngineError("relevance judgment cancelled")
+        return generation.relevance
+
+    def _judge(self, generation: _Generation, request: GenerationRequest) -> None:
+        """Worker thread: the message's mean log-probability after a generic prompt,
+        then after the conversation; their difference is the score."""
+        last = request.messages[-1] if request.messages else None
+        if last is None or last.role != "user" or not last.content.strip():
+            generation.relevance = Relevance(1.0)  # nothing to judge: answer as usual
+            return
+        # always framed as a spoken reply: the threshold was measured so (.relevance)
+        framing = request.spoken or SpokenReply()
+        generic = with_spoken_guidance((ChatMessage("system", GENERIC_SYSTEM), last), framing)
+        spoken = with_spoken_guidance(request.messages, framing)
+        self._set_abort(generation.cancelled)
+        try:
+            baseline = self._mean_logprob(*self._split_last_user(generic, ()))
+            prefix, words = self._split_last_user(spoken, request.tools)
+            conditional = self._mean_logprob(prefix, words)
+        except Exception as exc:
+            if generation.cancelled.is_set():
+                return
+            raise _engine_error(exc) from exc
+        finally:
+            self._clear_abort()
+        generation.relevance = Relevance(probability_from_pmi(conditional - baseline),
+                                         len(prefix) + len(words))
+
+    def _split_last_user(self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]
+                         ) -> tuple[list[int], list[int]]:
+        """The prompt's tokens before the last user message's words, and those words."""
+        rendered, specs = self._prompt(messages, tools)
+        prompt = self._format(rendered, specs)
+        text, words = prompt.prompt, messages[-1].content
+        at = text.rfind(words)
+        if at < 0:
+            raise EngineError("the chat template does not render the user's words as given")
+        prefix = self._llama.tokenize(text[:at].encode("utf-8"),
+                                      add_bos=not prompt.added_special, special=True)
+        scored = self._llama.tokenize(words.encode("utf-8"), add_bos=False, special=False)
+        return prefix, scored
+
+    def _mean_logprob(self, prefix: list[int], words: list[int]) -> float:
+        """Worker thread: evaluate ``prefix + words`` into the context (what it already
+        holds is kept) and return the words' mean log-probability (the first
+        :data:`SCORED_TOKENS` of them)."""
+        llama = self._llama
+        tokens = prefix + words
+        if len(tokens) >= llama.n_ctx():
+            raise ContextOverflow("the conversation does not fit the model's context")
+        if self._snapshots.enabled:
+            self._snapshots.prepare(llama, tokens)
+        held = common_prefix(llama.input_ids[: llama.n_tokens], np.asarray(tokens, np.intc))
+        # the prefix's last token is evaluated again: its logits give the first word's odds
+        llama.n_tokens = min(held, len(prefix) - 1)
+        if llama.n_tokens < len(prefix) - 1:
+            llama.eval(prefix[llama.n_tokens: len(prefix) - 1])
+        scored = words[:SCORED_TOKENS]
+        window = [prefix[-1], *scored]
+        logits = self._decode_with_logits(window)
+        if len(words) > len(scored):
+            llama.eval(words[len(scored):])
+        llama._requires_eval = True  # the logits are not the next token's: see module doc
+        rows = logits[: len(scored)]
+        top = rows.max(axis=1, keepdims=True)
+        log_norm = top[:, 0] + np.log(np.exp(rows - top).sum(axis=1))
+        return float((rows[np.arange(len(scored)), scored] - log_norm).mean())
+
+    def _decode_with_logits(self, window: list[int]) -> Any:
+        """Evaluate ``window`` after the context's tokens, keeping every position's
+        logits (``Llama.eval`` keeps only the last); returns them as a float64 array."""
+        llama = self._llama
+        internals = cast(Any, llama)
+        internals._ctx.kv_cache_seq_rm(-1, llama.n_tokens, -1)
+        internals._batch.set_batch(batch=window, n_past=llama.n_tokens, logits_all=True)
+        internals._ctx.decode(internals._batch)
+        logits = np.ctypeslib.as_array(internals._ctx.get_logits(),
+                                       shape=(len(window), llama.n_vocab()))
+        logits = logits.astype(np.float64)  # a copy: the next decode reuses the buffer
+        llama.input_ids[llama.n_tokens: llama.n_tokens + len(window)] = window
+        llama.n_tokens += len(window)
+        return logits
+
     @property
     def snapshot_stats(self) -> SnapshotStats:
         """Totals of the KV snapshots saved and restored so far (see the module doc)."""
@@ -369,12 +484,20 @@ class LlamaCppModel:
         spoken = with_spoken_guidance(request.messages, request.spoken)
         messages, tools = self._prompt(spoken, request.tools)
         seeded = request.sampling.seed is not None
-        tokens = self._fitting_tokens(messages, tools)
+        budget = local_budget(request.thinking_budget)
+        first = self._with_note(messages, THINK_PROMPT) if budget else messages
+        tokens = self._fitting_tokens(first, tools)
         if self._snapshots.enabled:
             self._snapshots.prepare(self._llama, tokens, restore=not seeded)
         if seeded:
             cast(Any, self._llama).reset()  # reproducible: evaluate the whole prompt, cold
         generation.cached_tokens = self._reused(tokens)
+        if budget:
+            thoughts = self._think(generation, first, tools, request.sampling, budget)
+            if thoughts is None:
+                return None  # cancelled while thinking
+            messages = self._with_note(messages, answer_note(thoughts))
+            self._fitting_tokens(messages, tools)  # the thoughts may not leave room
         self._set_abort(generation.cancelled)
         generation.on_first_sample = self._clear_abort
         chunks = self._llama.create_chat_completion(
@@ -401,6 +524,57 @@ class LlamaCppModel:
         llama = self._llama
         held = common_prefix(llama.input_ids[: llama.n_tokens], np.asarray(tokens, np.intc))
         return max(0, min(held, len(tokens) - 1))
+
+    def _with_note(self, messages: list[dict[str, Any]], note: str) -> list[dict[str, Any]]:
+        """``messages`` followed by a note to the model: a system message after the
+        conversation where the chat template renders one (the conversation's prefix,
+        and its KV cache, are unchanged), else the end of the last user message."""
+        rendered = [dict(message) for message in messages]
+        if self._tool_prompt == "template":
+            rendered.append({"role": "system", "content": note})
+        else:
+            add_to_last_user(rendered, note)
+        return rendered
+
+    def _think(self, generation: _Generation, messages: list[dict[str, Any]],
+               tools: list[dict[str, Any]] | None, sampling: SamplingParams,
+               budget: int) -> str | None:
+        """Worker thread: the reasoning step (see :mod:`.reasoning`), streamed as
+        :class:`ThoughtDelta`; None when cancelled. Leaves the generation's counters
+        ready for the answer, with the thought tokens and the question's prompt size."""
+        from llama_cpp import LogitsProcessorList
+
+        self._set_abort(generation.cancelled)
+        generation.on_first_sample = self._clear_abort
+        kwargs = _sampling_kwargs(replace(sampling, max_tokens=budget, stop=()))
+        chunks = self._llama.create_chat_completion(
+            messages=cast(Any, messages),
+            tools=cast(Any, tools),
+            stream=True,
+            logits_processor=LogitsProcessorList([generation.process_logits]),
+            **kwargs,
+        )
+        stream = cast(Iterator[dict[str, Any]], chunks)
+        pieces: list[str] = []
+        reason = "length"
+        try:
+            for chunk in stream:
+                if generation.cancelled.is_set():
+                    return None
+                if not chunk["choices"]:
+                    continue
+                choice = chunk["choices"][0]
+                if text := choice["delta"].get("content") or "":
+                    pieces.append(text)
+                    generation.emit(ThoughtDelta(text))
+                reason = choice["finish_reason"] or reason
+        finally:
+            cast(Generator[Any, None, None], stream).close()
+            self._clear_abort()
+        generation.thought_tokens = generation.sampled - (1 if reason == "stop" else 0)
+        generation.question_tokens = generation.prompt_tokens
+        generation.sampled = 0  # the answer's tokens count from here
+        return "".join(pieces)
 
     def _set_abort(self, cancelled: threading.Event) -> None:
         """Let llama.cpp abort the prompt evaluation once ``cancelled`` is set."""
@@ -487,6 +661,9 @@ class _Generation:
         self.cached_tokens = 0  # of those, the prefix the context held already
         self.sampled = 0  # tokens sampled so far, the end-of-generation token included
         self.on_first_sample: Callable[[], None] | None = None  # the prompt is evaluated
+        self.thought_tokens = 0  # sampled in the reasoning step, if any
+        self.question_tokens: int | None = None  # the prompt before the reasoning step
+        self.relevance: Relevance | None = None  # a relevance judgment's result
 
     def cancel(self) -> None:
         self.cancelled.set()
@@ -513,8 +690,12 @@ class _Generation:
     def finished(self, reason: str, *, eos_sampled: bool) -> Finished:
         completion = self.sampled - 1 if eos_sampled else self.sampled
         finish_reason = "length" if reason == "length" else "stop"
-        return Finished(self.prompt_tokens, max(completion, 0), finish_reason,
-                        cached_tokens=min(self.cached_tokens, self.prompt_tokens))
+        # after thinking, the answer's prompt holds the thoughts: the prompt counted is
+        # the question's, the thoughts are counted as thoughts
+        prompt = self.question_tokens if self.question_tokens is not None else self.prompt_tokens
+        return Finished(prompt, max(completion, 0), finish_reason,
+                        cached_tokens=min(self.cached_tokens, prompt),
+                        thoughts_tokens=max(self.thought_tokens, 0))
 
 
 def _load(path: Path, *, n_ctx: int, n_threads: int) -> Llama:

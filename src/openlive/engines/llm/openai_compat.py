@@ -29,6 +29,13 @@ it is not shown to the user either. History maps to the OpenAI format: an assist
 message's ``tool_calls`` (arguments as a JSON string) and ``tool`` messages with
 ``tool_call_id``.
 
+Thinking: a reasoning server streams its reasoning apart from the answer, as
+``delta.reasoning_content`` (llama-server with ``--reasoning-format``, vLLM before 0.11)
+or ``delta.reasoning`` (vLLM since); either becomes :class:`ThoughtDelta`. Their tokens
+are the usage's ``completion_tokens_details.reasoning_tokens`` when the server reports
+it (and are taken out of the answer's count, as OpenAI includes them), else one per
+chunk. The request's thinking budget is passed as :func:`thinking_fields` says.
+
 ``count_tokens`` never estimates. It asks the server: llama.cpp's ``llama-server``
 renders the chat template (``POST /apply-template``) and tokenizes (``POST /tokenize``)
 without generating; any other server gets a non-streaming request with
@@ -59,11 +66,14 @@ from openlive.engines.llm.base import (
     GenerationRequest,
     LlmCapabilities,
     LlmEvent,
+    Relevance,
     SamplingParams,
     TextDelta,
+    ThoughtDelta,
     ToolSpec,
 )
 from openlive.engines.llm.overflow import context_overflow
+from openlive.engines.llm.relevance import JUDGE_PROMPT, yes_from_logprobs, yes_from_text
 from openlive.engines.llm.spoken import SentenceBound, with_spoken_guidance
 from openlive.engines.llm.tools import (
     ParsedCalls,
@@ -127,12 +137,13 @@ class OpenAICompatModel:
         url = f"{self._base_url}/chat/completions"
         messages = with_spoken_guidance(request.messages, request.spoken)
         body = self._body(messages, request.sampling, stream=True, tools=request.tools)
+        body.update(thinking_fields(request.thinking_budget))
         declared = declared_by_name(request.tools)
         scanner = ToolCallScanner(declared) if request.tools else None
         bound = SentenceBound(request.spoken.bound_chars if request.spoken else None)
         native = _NativeCalls()
         usage: dict[str, Any] | None = None
-        chunks, reason, payloads = 0, "stop", 0
+        chunks, thoughts, reason, payloads = 0, 0, "stop", 0
         async with (
             _errors_as_engine_errors(url),
             aconnect_sse(self._client, "POST", url, json=body) as events,
@@ -149,6 +160,9 @@ class OpenAICompatModel:
                 usage = payload.get("usage") or usage
                 for choice in payload.get("choices") or ():
                     delta = choice.get("delta") or {}
+                    if thought := _reasoning(delta):
+                        thoughts += 1
+                        yield ThoughtDelta(thought)
                     if text := delta.get("content"):
                         chunks += 1
                         shown = scanner.feed(text) if scanner is not None else text
@@ -173,7 +187,7 @@ class OpenAICompatModel:
             if calls.attempted:
                 yield calls_event(calls)
         counted = (messages, request.tools)
-        yield await self._finished(counted, usage, chunks, reason)
+        yield await self._finished(counted, usage, chunks, reason, thoughts)
 
     async def _explain_empty_stream(self, messages: Sequence[ChatMessage],
                                     tools: Sequence[ToolSpec]) -> None:
@@ -223,6 +237,30 @@ class OpenAICompatModel:
             response = await self._client.post(url, json=body)
             await _check_status(response, url)
 
+    async def judge_relevance(self, request: GenerationRequest, *,
+                              priority: Priority = Priority.WAITING) -> Relevance:
+        """Proactive audio: ask whether the last user message is for the assistant (see
+        :mod:`.relevance`), with one token of answer and its ``top_logprobs`` when the
+        server gives them (else the word itself). Thinking is turned off for the
+        question. ``priority`` is ignored."""
+        url = f"{self._base_url}/chat/completions"
+        messages = (*with_spoken_guidance(request.messages, request.spoken),
+                    ChatMessage("system", JUDGE_PROMPT))
+        probe = SamplingParams(max_tokens=1, temperature=0.0)
+        body = self._body(messages, probe, stream=False)
+        body.update(logprobs=True, top_logprobs=10, **thinking_fields(0))
+        async with _errors_as_engine_errors(url):
+            response = await self._client.post(url, json=body)
+            await _check_status(response, url)
+        payload = _parse_json(response.text, url)
+        choice = (payload.get("choices") or [{}])[0]
+        content = ((choice.get("logprobs") or {}).get("content") or [{}])[0]
+        probability = yes_from_logprobs(content.get("top_logprobs") or ())
+        if probability is None:
+            probability = yes_from_text((choice.get("message") or {}).get("content") or "")
+        prompt_tokens = (payload.get("usage") or {}).get("prompt_tokens")
+        return Relevance(probability, prompt_tokens if isinstance(prompt_tokens, int) else 0)
+
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self._client.aclose()
@@ -253,19 +291,25 @@ class OpenAICompatModel:
         usage: dict[str, Any] | None,
         chunks: int,
         reason: str,
+        thoughts: int = 0,
     ) -> Finished:
         finish_reason = "length" if reason == "length" else "stop"
         if usage and "prompt_tokens" in usage and "completion_tokens" in usage:
-            return Finished(
-                int(usage["prompt_tokens"]), int(usage["completion_tokens"]), finish_reason,
-                cached_tokens=_cached_tokens(usage),
-            )
+            # OpenAI counts reasoning inside completion_tokens and says how much of it
+            # was reasoning; a server that does not say is taken at one token per chunk
+            details = usage.get("completion_tokens_details") or {}
+            reasoning = details.get("reasoning_tokens")
+            thought_tokens = int(reasoning) if isinstance(reasoning, int) else thoughts
+            completion = int(usage["completion_tokens"])
+            return Finished(int(usage["prompt_tokens"]), max(completion - thought_tokens, 0),
+                            finish_reason, cached_tokens=_cached_tokens(usage),
+                            thoughts_tokens=thought_tokens)
         try:
             prompt_tokens = await self.count_tokens(*counted)
         except EngineError as exc:  # the reply is complete; do not lose it over a count
             _log.warning("prompt tokens unknown, reporting 0: %s", exc)
             prompt_tokens = 0
-        return Finished(prompt_tokens, chunks, finish_reason)
+        return Finished(prompt_tokens, chunks, finish_reason, thoughts_tokens=thoughts)
 
     async def _count_with_llama_server(
         self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]
@@ -381,6 +425,36 @@ class _NativeCalls:
             result.calls.extend(also.calls)
             result.rejected.extend(also.rejected)
         return result
+
+
+def _reasoning(delta: dict[str, Any]) -> str:
+    """The reasoning text of a streamed delta: ``reasoning_content`` (llama.cpp's
+    llama-server, DeepSeek, vLLM before 0.11) or ``reasoning`` (vLLM since)."""
+    for key in ("reasoning_content", "reasoning"):
+        text = delta.get(key)
+        if isinstance(text, str) and text:
+            return text
+    return ""
+
+
+def thinking_fields(budget: int | None) -> dict[str, Any]:
+    """Request fields for a thinking budget, in the forms servers take.
+
+    ``None``: nothing (the server's own configuration decides). 0: the chat template's
+    ``enable_thinking: false`` (Qwen3 and similar templates, on llama-server with
+    ``--jinja`` and on vLLM) and llama-server's per-request ``thinking_budget_tokens: 0``.
+    A positive budget: ``thinking_budget_tokens`` (llama-server; servers that do not
+    know the field ignore it). -1 (dynamic): thinking on, no cap.
+    """
+    if budget is None:
+        return {}
+    if budget == 0:
+        return {"chat_template_kwargs": {"enable_thinking": False},
+                "thinking_budget_tokens": 0}
+    fields: dict[str, Any] = {"chat_template_kwargs": {"enable_thinking": True}}
+    if budget > 0:
+        fields["thinking_budget_tokens"] = budget
+    return fields
 
 
 def _sampling_fields(sampling: SamplingParams) -> dict[str, Any]:

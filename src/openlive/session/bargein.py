@@ -27,10 +27,10 @@ from openlive.session.speaking import Reply
 
 # Continuous speech that confirms an interruption without waiting. Measured on the
 # evaluation set's 86 sounds over a reply (bench/endpointing.py, 2026-12-07): 0.25 s keeps
-# the false barge-ins of 0.4 s (18/54, none missed of 32) and decides ~0.45 s sooner
-# (short interruptions, "No." "Wait.", are judged while they last instead of after them);
-# 0.2 s adds a false one. A first look at 0.1-0.3 s that interrupted only on two or more
-# clear words was slower: the short interruptions needed a second decode.
+# the false barge-ins of 0.4 s (18/54, none missed of 32) and decides sooner (speech onset
+# -> interrupted p50 745 -> 568 ms: "No." "Wait." are judged while they last instead of
+# after them); 0.2 s adds a false one. A first look at 0.1-0.3 s that interrupted only on
+# two or more clear words was slower: the short interruptions needed a second decode.
 CONFIRM_SECONDS = 0.25
 # Speech that stops short of CONFIRM_SECONDS but lasted this long may be a word ("Stop!")
 # rather than a cough or a click: the recognizer hears it before the reply goes on.

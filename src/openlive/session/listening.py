@@ -74,7 +74,7 @@ MIN_END_SILENCE = 0.8
 # ...unless the pause's words close a question (Whisper's "?", CLOSING_MARKS) and Smart
 # Turn is at least CONFIDENT_END_OF_TURN sure: then SHORT_END_SILENCE. Measured on the
 # evaluation set with instant engines (bench/endpointing.py --short-end, 2026-12-07):
-# end-of-turn delay p50 0.86 -> 0.77 s with the cut-offs unchanged (1/92); from 0.9 down
+# end-of-turn delay p50 0.86 -> 0.80 s with the cut-offs unchanged (1/92); from 0.9 down
 # the mid-sentence "Can you tell?" (0.93) was cut too, and "." as well as "?" cut 3-5 of
 # the 10 pause items ("Please set a timer for." gets 0.96 and a full stop).
 CONFIDENT_END_OF_TURN = 0.95

@@ -674,7 +674,7 @@ def chosen_barge_rules() -> list[Rules]:
 
 def barge_rules() -> list[Rules]:
     return [BEFORE, CONFIRM_04, AFTER] + [
-        replace(AFTER, name=f"confirm {c} s", confirm_s=c) for c in (0.15, 0.2, 0.3, 0.5)]
+        replace(AFTER, name=f"confirm {c} s", confirm_s=c) for c in (0.15, 0.2, 0.25, 0.3, 0.5)]
 
 
 # --- main -----------------------------------------------------------------------------------

@@ -479,8 +479,6 @@ class LlamaCppModel:
             generation.emit(None if generation.cancelled.is_set() else _engine_error(exc))
 
     def _generate(self, generation: _Generation, request: GenerationRequest) -> _Item:
-        from llama_cpp import LogitsProcessorList
-
         spoken = with_spoken_guidance(request.messages, request.spoken)
         messages, tools = self._prompt(spoken, request.tools)
         seeded = request.sampling.seed is not None
@@ -498,16 +496,7 @@ class LlamaCppModel:
                 return None  # cancelled while thinking
             messages = self._with_note(messages, answer_note(thoughts))
             self._fitting_tokens(messages, tools)  # the thoughts may not leave room
-        self._set_abort(generation.cancelled)
-        generation.on_first_sample = self._clear_abort
-        chunks = self._llama.create_chat_completion(
-            messages=cast(Any, messages),
-            tools=cast(Any, tools),
-            stream=True,
-            logits_processor=LogitsProcessorList([generation.process_logits]),
-            **_sampling_kwargs(request.sampling),
-        )
-        stream = cast(Iterator[dict[str, Any]], chunks)
+        stream = self._stream(generation, messages, tools, request.sampling)
         bound = request.spoken.bound_chars if request.spoken is not None else None
         sink = _Sink(generation, request.tools, bound)
         try:
@@ -515,6 +504,25 @@ class LlamaCppModel:
         finally:
             cast(Generator[Any, None, None], stream).close()  # stops llama.cpp at once
             self._clear_abort()
+
+    def _stream(self, generation: _Generation, messages: list[dict[str, Any]],
+                tools: list[dict[str, Any]] | None, sampling: SamplingParams
+                ) -> Iterator[dict[str, Any]]:
+        """Worker thread: llama.cpp's streamed chat completion for ``generation``, which
+        its cancellation aborts while the prompt is evaluated and stops between tokens
+        (the caller closes the stream)."""
+        from llama_cpp import LogitsProcessorList
+
+        self._set_abort(generation.cancelled)
+        generation.on_first_sample = self._clear_abort
+        chunks = self._llama.create_chat_completion(
+            messages=cast(Any, messages),
+            tools=cast(Any, tools),
+            stream=True,
+            logits_processor=LogitsProcessorList([generation.process_logits]),
+            **_sampling_kwargs(sampling),
+        )
+        return cast(Iterator[dict[str, Any]], chunks)
 
     def _reused(self, tokens: list[int]) -> int:
         """How many of the prompt's ``tokens`` the context holds already, which
@@ -542,19 +550,8 @@ class LlamaCppModel:
         """Worker thread: the reasoning step (see :mod:`.reasoning`), streamed as
         :class:`ThoughtDelta`; None when cancelled. Leaves the generation's counters
         ready for the answer, with the thought tokens and the question's prompt size."""
-        from llama_cpp import LogitsProcessorList
-
-        self._set_abort(generation.cancelled)
-        generation.on_first_sample = self._clear_abort
-        kwargs = _sampling_kwargs(replace(sampling, max_tokens=budget, stop=()))
-        chunks = self._llama.create_chat_completion(
-            messages=cast(Any, messages),
-            tools=cast(Any, tools),
-            stream=True,
-            logits_processor=LogitsProcessorList([generation.process_logits]),
-            **kwargs,
-        )
-        stream = cast(Iterator[dict[str, Any]], chunks)
+        stream = self._stream(generation, messages, tools,
+                              replace(sampling, max_tokens=budget, stop=()))
         pieces: list[str] = []
         reason = "length"
         try:

@@ -401,7 +401,9 @@ async def test_piper_speaks_a_delivery_slower_lower_and_steadier(piper: Any) -> 
             check_pcm(result, text)
     seconds = {name: float(np.median([r.seconds for r in results]))
                for name, results in takes.items()}
-    f0 = {name: median_f0(results[0].pcm) for name, results in takes.items()}
+    # its pitch estimate moves by several per cent from take to take too
+    f0 = {name: float(np.median([median_f0(r.pcm) for r in results]))
+          for name, results in takes.items()}
     print(f"\npiper delivery: {seconds['plain']:.2f} s / {seconds['calm']:.2f} s / "
           f"{seconds['lively']:.2f} s; F0 {f0['plain']:.0f} / {f0['calm']:.0f} / "
           f"{f0['lively']:.0f} Hz (plain / calm / lively)")

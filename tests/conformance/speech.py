@@ -65,7 +65,11 @@ def sounds_like(expected: str, heard: str) -> bool:
 def make_recognizer() -> Any:
     from openlive.engines.asr.factory import create_speech_recognizer
 
-    return create_speech_recognizer("whisper", preload=False)
+    # Beam search for checking what the server's audio says: the server's own greedy
+    # decode once heard Piper's "[messages=1] What is the capital of France?" as "1-1-1
+    # the capital-owned friends" (a CI run); beam 5 hears it right. The check stays as
+    # strict: the words must be in the audio.
+    return create_speech_recognizer("whisper", preload=False, beam_size=5)
 
 
 def transcribe_24k(recognizer: Any, pcm24k: bytes) -> str:

@@ -17,7 +17,7 @@ from openlive.runtime import echo as echo_module
 from openlive.runtime.audio_input import AudioInput
 from openlive.runtime.echo import EchoGuard
 from openlive.runtime.vad_batcher import InlineVad
-from openlive.session.bargein import ECHO_THRESHOLD
+from openlive.session.bargein import ECHO_REPLAYED, ECHO_THRESHOLD
 
 RATE = 16_000
 FRAME = 512  # samples of one 32 ms VAD frame
@@ -146,6 +146,53 @@ def test_the_user_talking_over_the_echo_comes_through(answer: np.ndarray,
     assert np.mean(np.array(frames) < ECHO_THRESHOLD) >= 0.7, np.round(frames, 2)
 
 
+def arriving(guard: EchoGuard, heard16k: np.ndarray, times: list[float],
+             chunk: int = 320) -> None:
+    """Feed ``chunk``-sample pieces, the i-th read by the server at ``times[i]``."""
+    pcm = np.clip(heard16k, -32768, 32767).astype("<i2").tobytes()
+    for i, at in zip(range(0, len(pcm), chunk * 2), times, strict=False):
+        guard.heard(pcm[i:i + chunk * 2], at)
+
+
+@pytest.mark.parametrize(("delay", "stall", "early"), [
+    (0.7, 0.0, 0.0), (0.7, 0.5, 0.0), (0.2, 0.0, 0.4)])
+def test_echoed_first_words_are_judged_whole_before_the_delay_is_found(
+        answer: np.ndarray, delay: float, stall: float, early: float) -> None:
+    """The speakerphone case the frame scores miss: an echo's first word (0.35 s of it,
+    at 0.8 of the answer's level), heard before its delay is found; the server reading the
+    input on time, or half a second late (a loaded machine), or the input arriving 0.4 s
+    ahead of the time it takes to say (a client that sent a burst: the echo seems to come
+    before its audio was played). Judged whole, it is the answer coming back."""
+    guard = EchoGuard()
+    send(guard, answer)
+    heard = played_back(answer, delay, 0.8)[:int((delay + 0.35) * RATE)]
+    times = [START - early + (i + 1) * 0.02 for i in range(heard.size // 320)]
+    if stall:  # from 0.8 s on the server reads the input late, then catches up
+        late = int(0.8 / 0.02)
+        times[late:] = [max(t, START + 0.8 + stall) for t in times[late:]]
+    arriving(guard, heard, times)
+    share = guard.replayed(int(delay * RATE), heard.size)
+    assert share >= ECHO_REPLAYED, share
+
+
+def test_the_users_own_words_are_not_judged_the_answer_coming_back(
+        answer: np.ndarray, user: np.ndarray) -> None:
+    """Alone while the reply plays, or over its echo as loud as they are."""
+    guard = EchoGuard()
+    send(guard, answer)
+    alone = np.concatenate([np.zeros(RATE // 4, dtype=np.float32), user])
+    hear(guard, alone)
+    assert guard.replayed(RATE // 4, alone.size) < 0.5
+    guard = EchoGuard()
+    send(guard, answer)
+    echo = played_back(answer, 0.3, 0.6)
+    mixed = echo.copy()
+    mixed[RATE // 2:RATE // 2 + user.size] += user[:max(0, mixed.size - RATE // 2)]
+    hear(guard, mixed)
+    share = guard.replayed(RATE // 2, min(mixed.size, RATE // 2 + user.size))
+    assert share < ECHO_REPLAYED, share
+
+
 def test_nothing_runs_while_nothing_is_said() -> None:
     guard = EchoGuard()
     chunk = np.random.default_rng(0).normal(0, 3000, 320).astype("<i2").tobytes()
@@ -153,6 +200,7 @@ def test_nothing_runs_while_nothing_is_said() -> None:
     assert guard.score(320, FRAME) == 0.0
     guard.sent(b"\0" * 4800, 2.0)  # 100 ms sent at 2.0: echo is possible from then on
     assert guard.heard(chunk, 10.0) is chunk  # long after its echo could come back
+    assert guard.replayed(0, 640) == 0.0
 
 
 def test_a_later_reply_is_cancelled_from_its_first_word(answer: np.ndarray) -> None:

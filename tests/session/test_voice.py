@@ -444,6 +444,26 @@ def test_own_voice_transcribed_back_does_not_interrupt() -> None:
     assert CancelGeneration(gid) not in actions and starts(actions) == []
 
 
+def test_words_that_are_the_answer_coming_back_never_take_the_floor() -> None:
+    """The echo guard misses an echo's first words while it looks for the delay; the
+    runtime then judges the whole stretch (``echo``): heard as "Let's", the answer's own
+    "Tell" coming back keeps the reply going and is not the user's turn, while the same
+    words with little echo in them interrupt."""
+    for echo, interrupts in ((0.93, False), (0.4, True)):
+        c = vad_voice()
+        gid = start_speaking(c)
+        heard = speak(c, 0.0, 0.45, 0.95)  # long enough to be judged as it goes on
+        [check] = checks(heard)
+        actions = c.feed(TranscriptReady(check.turn_id, "Let's", end=check.end, echo=echo))
+        assert (CancelGeneration(gid) in actions) is interrupts, echo
+        if interrupts:
+            continue
+        [t] = turn_transcriptions(speak(c, 0.45, 0.4, 0.0))
+        actions = c.feed(TranscriptReady(t.turn_id, "Let's", end=t.end, echo=echo))
+        assert CancelGeneration(gid) not in actions and starts(actions) == [], echo
+        assert c.session.reply is not None and c.session.reply.paused_at is None
+
+
 def test_frames_scored_as_echo_do_not_start_a_turn() -> None:
     c = vad_voice()
     gid = start_speaking(c)

@@ -88,11 +88,12 @@ def explained(tail: npt.NDArray[np.float64], energy: float, ref: FloatArray,
 def likely_delays(mic: FloatArray, ref: FloatArray) -> set[int]:
     """The delays (input samples) at the highest peaks of GCC-PHAT of ``mic`` against
     ``ref`` (both decimated by :data:`COARSE`; ``ref`` ends where ``mic`` does and starts
-    :data:`SPAN` before it), the likeliest of them by how much of the input one tap
-    explains there."""
+    up to :data:`SPAN` before it: its extra length is the longest delay looked at), the
+    likeliest of them by how much of the input one tap explains there."""
+    span = ref.size - mic.size  # the longest delay, in decimated samples
     size = 1 << int(np.ceil(np.log2(ref.size)))
     cross = np.conj(np.fft.rfft(mic, size)) * np.fft.rfft(ref, size)
-    lags = SPAN // COARSE + 1
+    lags = span + 1
     plain = np.fft.irfft(cross, size)[:lags]
     cross /= np.abs(cross) + 1e-6 * float(np.abs(cross).max() + 1.0)
     phat = np.fft.irfft(cross, size)[:lags]
@@ -105,7 +106,31 @@ def likely_delays(mic: FloatArray, ref: FloatArray) -> set[int]:
         k = int(np.argmax(phat))
         peaks.append((float(share[max(0, k - 2):k + 3].max()), k))
         phat[max(0, k - 2):k + 3] = -np.inf
-    return {SPAN - k * COARSE for _, k in sorted(peaks)[-FITTED:]}
+    return {(span - k) * COARSE for _, k in sorted(peaks)[-FITTED:]}
+
+
+def replayed_share(heard: FloatArray, played: FloatArray, known: int | None = None,
+                   ahead: int = 0) -> float:
+    """The share of ``heard``'s energy that ``played`` explains at its likeliest delay
+    (or at ``known``, the session's): how much of a stretch of input is the server's own
+    voice coming back. ``played`` ends ``ahead`` samples after ``heard`` does (an echo
+    may seem to come before its audio when the input's place on the timeline is off) and
+    starts :data:`SPAN` before it. Unlike :meth:`EchoDelay.search` this judges a whole
+    stretch at once, from scratch, so it holds for an echo that came back before its
+    delay was found."""
+    mic = decimate(heard, COARSE)
+    tail = mic.astype(np.float64)
+    energy = float(tail @ tail)
+    if mic.size == 0 or energy < QUIET * QUIET * mic.size:
+        return 0.0  # too quiet to be anyone's voice
+    ref = decimate(played, COARSE)
+    if not ref.any():
+        return 0.0
+    # delays counted from the end of ``played``: a known delay lies ``ahead`` further
+    candidates = likely_delays(mic, ref)
+    if known is not None:
+        candidates.add(known + ahead)
+    return max(explained(tail, energy, ref, round(delay / COARSE)) for delay in candidates)
 
 
 class EchoDelay:

@@ -108,6 +108,11 @@ class AudioInput:
         last = max(first, _offset(end) - self._buffer_start)
         return bytes(self._buffer[first:last])
 
+    def replayed(self, start: float, end: float) -> float:
+        """How much of the input between two stream times is the server's own voice
+        coming back (0 .. 1, see :meth:`EchoGuard.replayed`)."""
+        return self.echo.replayed(_offset(start) // 2, _offset(end) // 2)
+
     def _trim(self, keep: float) -> None:
         excess = len(self._buffer) - _offset(keep)
         if excess > 0:

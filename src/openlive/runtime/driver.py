@@ -370,7 +370,11 @@ class SessionDriver:
             self._feed(TranscriptReady(action.turn_id, "", end=action.end))
             return
         pcm = self._audio.cut(action.start, action.end)
-        self._report(work.transcribe(self._engines.asr, pcm, action, self._session.session_id))
+        echo = 0.0
+        if action.kind != "interim":  # words that may take the floor: are they echo?
+            echo = self._audio.replayed(action.start, action.end)
+        self._report(work.transcribe(self._engines.asr, pcm, action, self._session.session_id,
+                                     echo))
 
     def _score_end_of_turn(self, action: ScoreEndOfTurn) -> None:
         assert self._audio is not None and self._engines.end_of_turn is not None

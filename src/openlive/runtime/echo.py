@@ -37,7 +37,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from openlive.audio.echo_delay import MAX_DELAY_SECONDS, QUIET, SPAN, WINDOW, EchoDelay
+from openlive.audio.echo_delay import (
+    MAX_DELAY_SECONDS,
+    QUIET,
+    SPAN,
+    WINDOW,
+    EchoDelay,
+    replayed_share,
+)
 from openlive.runtime.timeline import RATE, Capture, Playback
 
 
@@ -60,6 +67,13 @@ WARM_SECONDS = 0.3  # input the AEC is fed (and whose output is dropped) when it
 # (AEC3 also attenuates the user's voice while both talk, often by 10-20 dB).
 LEFT_WEIGHT = 3.0
 SCORES_KEPT = 256  # per-block records, a few seconds
+# The most of a stretch of speech :meth:`EchoGuard.replayed` judges (its end): with the
+# delay search's span before it, what the input and reference histories keep.
+REPLAYED_SECONDS = 2.0
+REPLAYED_LEAST = 0.1  # and the least: shorter stretches are not judged
+# and how far after it the reference is searched too: a client that sends its audio in
+# bursts moves the input's place on the timeline, so an echo may seem to come early
+REPLAYED_AHEAD = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +253,28 @@ class EchoGuard:
         return bytes(near.astype("<i2").tobytes())
 
     # -- scoring -------------------------------------------------------------------------
+
+    def replayed(self, start: int, end: int) -> float:
+        """The share of the input between output samples ``start`` and ``end`` (as it
+        arrived, before any cancelling) that the audio sent explains: 1 when it is all
+        the server's own voice coming back, 0 when nothing was sent lately.
+
+        The frame scores judge the input as it comes, and miss the echo's first few
+        hundred milliseconds while its delay is still being found (longer when a loaded
+        server reads the input late); a user turn or a barge-in made of those echoed
+        words is judged again here, whole, before it may take the floor."""
+        if not self._active:
+            return 0.0
+        end = min(end, self._capture.count)
+        start = max(start, end - int(REPLAYED_SECONDS * RATE), self._capture.history.start)
+        n = end - start
+        if n < int(REPLAYED_LEAST * RATE):
+            return 0.0
+        top = self._capture.timeline(end)
+        ahead = int(REPLAYED_AHEAD * RATE)
+        return replayed_share(self._capture.history.read(start, n),
+                              self._playback.reference.read(top - n - SPAN, n + SPAN + ahead),
+                              self.delay, ahead)
 
     def score(self, end: int, size: int = 512) -> float:
         """Echo score, 0 (not echo) .. 1 (echo), of the ``size`` samples given back that

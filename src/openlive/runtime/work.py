@@ -64,9 +64,10 @@ log = logging.getLogger("openlive.session")
 
 
 async def transcribe(asr: SpeechRecognizer, pcm: bytes, action: Transcribe,
-                     session_id: str) -> TranscriptReady | TranscriptionFailed:
+                     session_id: str, echo: float = 0.0) -> TranscriptReady | TranscriptionFailed:
     """Recognize ``pcm``, the audio ``action`` names, and measure how it was said when
-    the action asks (on a worker thread, while the recognizer runs)."""
+    the action asks (on a worker thread, while the recognizer runs); ``echo``: how much
+    of it is the server's own voice coming back, passed on with the words."""
     prosody = asyncio.ensure_future(asyncio.to_thread(measure_prosody, pcm)
                                     if action.prosody else _nothing())
     try:
@@ -76,6 +77,10 @@ async def transcribe(asr: SpeechRecognizer, pcm: bytes, action: Transcribe,
     if isinstance(heard, TranscriptReady) and measured is not None:
         log.info("session %s: said with %s", session_id, describe(measured))
         heard = replace(heard, prosody=measured)
+    if isinstance(heard, TranscriptReady) and echo > 0.0:
+        log.info("session %s: %.0f%% of that was the answer coming back", session_id,
+                 100 * echo)
+        heard = replace(heard, echo=echo)
     return heard
 
 

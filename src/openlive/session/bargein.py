@@ -40,6 +40,12 @@ SHORT_WORD_SECONDS = 0.15
 # Measured on espeak speech: cancelled echo scores 0.9-1.0 (26 dB or more removed),
 # another voice's fit is at most 0.66, a user talking over echo mostly below 0.6.
 ECHO_THRESHOLD = 0.85
+# A stretch of speech whose energy the server's own audio explains this much is that
+# audio coming back (runtime/echo.py ``EchoGuard.replayed``, judged whole when its words
+# would take the floor). Echo fits 0.85-1.0 (audio/echo_delay.py), another voice at most
+# 0.66; the user's voice over a louder echo counts as echo only when the echo carries
+# over four fifths of the energy (the user 7 dB or more below it at their own microphone).
+ECHO_REPLAYED = 0.8
 ECHO_WORDS = 0.7  # share of a transcript's words found in the reply: the model heard itself
 BARGE_PREROLL = 0.3  # audio before the onset given to the recognizer (the VAD commits late)
 

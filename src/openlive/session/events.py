@@ -102,6 +102,9 @@ class TranscriptReady:
     language: str | None = None
     end: float = 0.0  # the audio time the transcription went up to (from ``Transcribe``)
     prosody: Prosody | None = None  # how it was said, when ``Transcribe`` asked
+    # the share of the speech's energy that the server's own audio coming back explains
+    # (runtime/echo.py ``EchoGuard.replayed``); 0 when nothing was sent lately
+    echo: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

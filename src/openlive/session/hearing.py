@@ -12,6 +12,8 @@ interrupt it), and at each pause the words so far may be answered ahead
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from openlive.audio.prosody import Prosody
 from openlive.chat import ChatMessage
 from openlive.errors import PolicyViolation
@@ -20,7 +22,7 @@ from openlive.protocol.types import Blob
 from openlive.session.actions import Action, EndOfTurn, Send, StartGeneration
 from openlive.session.agreement import LocalAgreement, join, words_of
 from openlive.session.ahead import AheadReply
-from openlive.session.bargein import ECHO_THRESHOLD
+from openlive.session.bargein import ECHO_REPLAYED, ECHO_THRESHOLD
 from openlive.session.config import SessionConfig
 from openlive.session.events import EndOfTurnScored, SpeechScored, TranscriptReady
 from openlive.session.listening import (
@@ -108,6 +110,10 @@ class Hearing:
 
     def on_transcript(self, event: TranscriptReady, now: float) -> list[Action]:
         barge, responder = self._responder.barge, self._responder
+        if event.echo >= ECHO_REPLAYED:
+            # the model's own voice came back before the echo guard caught it: no words
+            # of the user's, whatever the recognizer made of them
+            event = replace(event, text="")
         if barge.is_check(event.turn_id):  # not a user turn: is it an interruption?
             actions, interrupted = barge.on_words(event.turn_id, event.text,
                                                   responder.reply, now)

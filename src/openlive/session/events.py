@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from openlive.audio.prosody import Prosody
+from openlive.audio.words import TimedWord
 from openlive.chat import ToolCall
 from openlive.protocol.client import ClientMessage
 
@@ -102,6 +103,12 @@ class TranscriptReady:
     language: str | None = None
     end: float = 0.0  # the audio time the transcription went up to (from ``Transcribe``)
     prosody: Prosody | None = None  # how it was said, when ``Transcribe`` asked
+    # the audio time the transcribed audio began at (``Transcribe.start``, or later when
+    # the oldest of it was no longer kept)
+    start: float = 0.0
+    # each word with its audio times, when ``Transcribe`` asked for word timings and the
+    # recognizer gives them
+    words: tuple[TimedWord, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -203,3 +203,33 @@ async def test_openai_transcription_sends_the_language_and_prompt_and_reads_verb
         assert f'name="{field}"\r\n\r\n'.encode() + value in form
     assert b'filename="speech.wav"' in form and b"RIFF" in form
     await asr.aclose()
+
+
+async def test_openai_transcription_asks_for_word_timings_only_when_wanted() -> None:
+    import httpx
+
+    from openlive.audio.words import TimedWord
+
+    sent: list[bytes] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.read())
+        return httpx.Response(200, json={
+            "text": " Hello there. ", "language": "en", "duration": 1.0,
+            "words": [{"word": " Hello", "start": 0.12, "end": 0.48},
+                      {"word": "there.", "start": 0.5, "end": 1.3},  # past the audio
+                      {"word": "bad"}]})  # no times: dropped
+
+    from openlive.engines.asr.openai_audio import OpenAIRecognizer
+
+    # configured for plain json: the words need the verbose answer, asked for this once
+    asr = OpenAIRecognizer("http://asr.test/v1", response_format="json",
+                           transport=httpx.MockTransport(answer))
+    timed = await asr.transcribe(bytes(32_000), language="en-US", words=True)
+    plain = await asr.transcribe(bytes(32_000), language="en-US")
+    assert timed.words == (TimedWord("Hello", 0.12, 0.48), TimedWord("there.", 0.5, 1.0))
+    assert plain.words == () and plain.text == timed.text == "Hello there."
+    granularity = b'name="timestamp_granularities[]"\r\n\r\nword'
+    assert granularity in sent[0] and b'name="response_format"\r\n\r\nverbose_json' in sent[0]
+    assert granularity not in sent[1] and b'name="response_format"\r\n\r\njson' in sent[1]
+    await asr.aclose()

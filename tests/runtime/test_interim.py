@@ -29,7 +29,8 @@ async def test_an_interim_decode_is_skipped_while_turns_wait_for_the_recognizer(
                            Engines({DEFAULT_BACKEND: EchoModel()}, asr=asr))
     fed: list[Event] = []
     driver._feed = fed.append  # type: ignore[method-assign]
-    driver._audio = SimpleNamespace(cut=lambda start, end: b"\x01\x00" * 16_000)  # type: ignore[assignment]
+    driver._audio = SimpleNamespace(cut=lambda start, end: b"\x01\x00" * 16_000,  # type: ignore[assignment]
+                                    kept_from=0.0)
 
     driver._execute([Transcribe(3, 0.0, 1.0, None, kind="interim")])
     await asyncio.sleep(0.05)

@@ -98,6 +98,11 @@ class AudioInput:
         self._on_failure(error)
 
     @property
+    def kept_from(self) -> float:
+        """Audio time of the oldest audio still kept (what :meth:`cut` can give)."""
+        return self._buffer_start / BYTES_PER_SECOND
+
+    @property
     def seconds(self) -> float:
         """Audio time of the end of what has been received (after resampling)."""
         return (self._buffer_start + len(self._buffer)) / BYTES_PER_SECOND

@@ -367,14 +367,14 @@ class SessionDriver:
         if action.kind == "interim" and isinstance(waiting, int) and waiting > 0:
             # others wait for the recognizer (turns that ended): skip it; the words come
             # with the next one, or the turn's own transcript
-            self._feed(TranscriptReady(action.turn_id, "", end=action.end))
+            self._feed(TranscriptReady(action.turn_id, "", end=action.end, start=action.start))
             return
         pcm = self._audio.cut(action.start, action.end)
         echo = 0.0
         if action.kind != "interim":  # words that may take the floor: are they echo?
             echo = self._audio.replayed(action.start, action.end)
         self._report(work.transcribe(self._engines.asr, pcm, action, self._session.session_id,
-                                     echo))
+                                     max(action.start, self._audio.kept_from), echo))
 
     def _score_end_of_turn(self, action: ScoreEndOfTurn) -> None:
         assert self._audio is not None and self._engines.end_of_turn is not None

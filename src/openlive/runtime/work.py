@@ -19,6 +19,7 @@ import orjson
 
 from openlive import metrics
 from openlive.audio.prosody import Prosody, measure_prosody
+from openlive.audio.words import shifted
 from openlive.engines.asr.base import SpeechRecognizer
 from openlive.engines.llm.base import (
     Finished,
@@ -64,14 +65,17 @@ log = logging.getLogger("openlive.session")
 
 
 async def transcribe(asr: SpeechRecognizer, pcm: bytes, action: Transcribe,
-                     session_id: str, echo: float = 0.0) -> TranscriptReady | TranscriptionFailed:
-    """Recognize ``pcm``, the audio ``action`` names, and measure how it was said when
-    the action asks (on a worker thread, while the recognizer runs); ``echo``: how much
-    of it is the server's own voice coming back, passed on with the words."""
+                     session_id: str, start: float | None = None, echo: float = 0.0
+                     ) -> TranscriptReady | TranscriptionFailed:
+    """Recognize ``pcm``, the audio ``action`` names (from audio time ``start``:
+    ``action.start`` unless the oldest of it was no longer kept), and measure how it was
+    said when the action asks (on a worker thread, while the recognizer runs); ``echo``:
+    how much of it is the server's own voice coming back, passed on with the words."""
     prosody = asyncio.ensure_future(asyncio.to_thread(measure_prosody, pcm)
                                     if action.prosody else _nothing())
     try:
-        heard = await _recognize(asr, pcm, action, session_id)
+        heard = await _recognize(asr, pcm, action, session_id,
+                                 action.start if start is None else start)
     finally:
         measured = await prosody
     if isinstance(heard, TranscriptReady) and measured is not None:
@@ -100,24 +104,28 @@ def describe(prosody: Prosody) -> str:
 
 
 async def _recognize(asr: SpeechRecognizer, pcm: bytes, action: Transcribe,
-                     session_id: str) -> TranscriptReady | TranscriptionFailed:
+                     session_id: str, start: float) -> TranscriptReady | TranscriptionFailed:
     set_requester(session_id)
     # a partial at a pause may be thrown away; a final is what the user waits for; the
     # words while the user speaks only make things faster
     priority = {"final": Priority.WAITING, "partial": Priority.REVISABLE,
                 "interim": Priority.SPECULATIVE}[action.kind]
+    # asked only when the session wants them: a recognizer written before word timings
+    # (a plugin) still serves every other session
+    timings = {"words": True} if action.word_timings else {}
     try:
         result = await retry.call(
             lambda: asr.transcribe(pcm, language=action.language, expected=action.expected,
                                    languages=action.languages, priority=priority,
-                                   prompt=action.prompt),
+                                   prompt=action.prompt, **timings),
             f"session {session_id}: recognition", engine="asr")
     except EngineError as err:
         log.error("session %s: recognition failed: %s", session_id, err)
         metrics.ENGINE_ERRORS.labels(engine="asr").inc()
         return TranscriptionFailed(action.turn_id, "speech recognition failed.")
     log.info("session %s: heard %r", session_id, result.text)
-    return TranscriptReady(action.turn_id, result.text, result.language, action.end)
+    return TranscriptReady(action.turn_id, result.text, result.language, action.end,
+                           start=start, words=shifted(result.words, start))
 
 
 async def score_end_of_turn(model: EndOfTurnModel, pcm: bytes, turn_id: int,

@@ -175,6 +175,9 @@ class Transcribe:
     prompt: str | None = None
     # measure how it was said too (loudness, pitch, pace: affective dialog)
     prosody: bool = False
+    # time each word too (inputAudioTranscription.wordTimestamp); report the times in
+    # audio time
+    word_timings: bool = False
 
 
 @dataclass(frozen=True, slots=True)

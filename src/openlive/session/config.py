@@ -73,6 +73,13 @@ class SessionConfig:
     language: str | None = None  # speechConfig.languageCode; None: detect
     input_transcription: bool = False
     output_transcription: bool = False
+    # inputAudioTranscription.wordTimestamp: the final transcript of a user turn carries
+    # its words with their offsets in the session's input audio (alignment costs a
+    # little, so only then), and every transcript its own offsets
+    input_word_timestamp: bool = False
+    # outputAudioTranscription.wordTimestamp: each outputTranscription piece carries
+    # its offsets in the session's output audio (no words: see docs/compatibility.md)
+    output_word_timestamp: bool = False
     activity: ActivityConfig = field(default_factory=ActivityConfig)
     compression: SlidingWindow | None = None  # None: outgrowing the window ends the session
     # realtimeInputConfig.turnCoverage: does a turn include the audio between turns?
@@ -140,6 +147,10 @@ class SessionConfig:
             language=_language(speech, modality, capabilities),
             input_transcription=setup.input_audio_transcription is not None,
             output_transcription=setup.output_audio_transcription is not None,
+            input_word_timestamp=bool(setup.input_audio_transcription
+                                      and setup.input_audio_transcription.word_timestamp),
+            output_word_timestamp=bool(setup.output_audio_transcription
+                                       and setup.output_audio_transcription.word_timestamp),
             compression=SlidingWindow.from_wire(setup.context_window_compression,
                                                 capabilities.context_window),
             turn_includes_all_input=(

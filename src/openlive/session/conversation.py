@@ -93,7 +93,8 @@ class Conversation:
                                   all_input=config.turn_includes_all_input,
                                   interim_every=capabilities.interim_every,
                                   context=history.last_reply,
-                                  prosody=config.affective_dialog)
+                                  prosody=config.affective_dialog,
+                                  word_timings=config.input_word_timestamp)
         self.responder = Responder(machine, config, history, calling,
                                    context_window=capabilities.context_window,
                                    speech_languages=capabilities.speech_languages,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from openlive.audio.prosody import Prosody
+from openlive.audio.words import TimedWord
 from openlive.chat import ToolCall
 from openlive.protocol.client import ClientMessage
 
@@ -105,6 +106,12 @@ class TranscriptReady:
     # the share of the speech's energy that the server's own audio coming back explains
     # (runtime/echo.py ``EchoGuard.replayed``); 0 when nothing was sent lately
     echo: float = 0.0
+    # the audio time the transcribed audio began at (``Transcribe.start``, or later when
+    # the oldest of it was no longer kept)
+    start: float = 0.0
+    # each word with its audio times, when ``Transcribe`` asked for word timings and the
+    # recognizer gives them
+    words: tuple[TimedWord, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

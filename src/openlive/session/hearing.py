@@ -3,11 +3,13 @@
 Pure. :mod:`~openlive.session.listening` turns audio and activity signals into user
 turns (``UserTurnEnded``, ``TurnHeardSoFar``, ``TurnTranscribed``...); this module
 decides what each means for the conversation: the transcript goes to the client
-(``inputTranscription``, revisable ``interimInputTranscription``), a final transcript
-becomes a user turn for the :class:`~openlive.session.responder.Responder`, speech over
-the reply is judged by :mod:`~openlive.session.bargein` (pause it, let it go on, or
-interrupt it), and at each pause the words so far may be answered ahead
-(:mod:`~openlive.session.ahead`), held until the turn ends there.
+(``inputTranscription``, revisable ``interimInputTranscription``; with
+``wordTimestamp``, timed in the session's input audio: :func:`timed_transcription`), a
+final transcript becomes a user turn for the
+:class:`~openlive.session.responder.Responder`, speech over the reply is judged by
+:mod:`~openlive.session.bargein` (pause it, let it go on, or interrupt it), and at each
+pause the words so far may be answered ahead (:mod:`~openlive.session.ahead`), held
+until the turn ends there.
 """
 
 from __future__ import annotations
@@ -15,9 +17,16 @@ from __future__ import annotations
 from dataclasses import replace
 
 from openlive.audio.prosody import Prosody
+from openlive.audio.words import TimedWord
 from openlive.chat import ChatMessage
 from openlive.errors import PolicyViolation
-from openlive.protocol.server import ServerContent, ServerMessage, Transcription
+from openlive.protocol.server import (
+    ServerContent,
+    ServerMessage,
+    Transcription,
+    WordInfo,
+    duration,
+)
 from openlive.protocol.types import Blob
 from openlive.session.actions import Action, EndOfTurn, Send, StartGeneration
 from openlive.session.agreement import LocalAgreement, join, words_of
@@ -113,13 +122,12 @@ class Hearing:
         if event.echo >= ECHO_REPLAYED:
             # the model's own voice came back before the echo guard caught it: no words
             # of the user's, whatever the recognizer made of them
-            event = replace(event, text="")
+            event = replace(event, text="", words=())
         if barge.is_check(event.turn_id):  # not a user turn: is it an interruption?
             actions, interrupted = barge.on_words(event.turn_id, event.text,
                                                   responder.reply, now)
             return responder.interrupt("speech") if interrupted else actions
-        actions, signals = self._ears().on_transcript(event.turn_id, event.end, event.text,
-                                                      event.language, event.prosody)
+        actions, signals = self._ears().on_transcript(event)
         return self._listen(actions, signals, now)
 
     # -- what the signals mean ------------------------------------------------------------
@@ -131,15 +139,15 @@ class Hearing:
                 continue
             if isinstance(signal, TurnTranscribed):
                 self._heard_language(signal)
-                actions += self._on_user_words(signal.text, now, signal.prosody)
+                actions += self._on_user_words(signal, now)
                 continue
             if isinstance(signal, TurnHeardSoFar) and signal.speaking:
-                actions += self._heard_while_speaking(signal.text)
+                actions += self._heard_while_speaking(signal)
                 continue
             if isinstance(signal, TurnHeardSoFar):
                 if self._config.input_transcription:
                     # revisable, unlike inputTranscription, whose pieces clients append
-                    interim = Transcription(text=signal.text)
+                    interim = self._transcription(signal.text, signal.start, signal.end)
                     actions.append(Send(ServerMessage(server_content=ServerContent(
                         interim_input_transcription=interim))))
                 actions += self._answer_ahead(signal.text, now, signal.prosody)
@@ -171,16 +179,24 @@ class Hearing:
                                               language=self._config.language,
                                               expected=self.language)
 
-    def _on_user_words(self, text: str, now: float, prosody: Prosody | None = None
-                       ) -> list[Action]:
-        """The final transcript of a user turn (said as ``prosody``, when measured):
+    def _transcription(self, text: str, start: float, end: float,
+                       words: tuple[TimedWord, ...] = (), finished: bool | None = None
+                       ) -> Transcription:
+        """A transcript for the client, timed when the session asked (``wordTimestamp``)."""
+        if not self._config.input_word_timestamp:
+            return Transcription(text=text, finished=finished)
+        return timed_transcription(text, start, end, words, finished)
+
+    def _on_user_words(self, turn: TurnTranscribed, now: float) -> list[Action]:
+        """The final transcript of a user turn (said as ``turn.prosody``, when measured):
         answer it, unless it is not for us."""
         responder = self._responder
-        text = text.strip()
+        text, prosody = turn.text.strip(), turn.prosody
         actions: list[Action] = []
         if self._config.input_transcription and text:
+            heard = self._transcription(text, turn.start, turn.end, turn.words, finished=True)
             actions.append(Send(ServerMessage(server_content=ServerContent(
-                input_transcription=Transcription(text=text, finished=True)))))
+                input_transcription=heard))))
         resumed, kept = responder.barge.on_user_turn(text, responder.reply, now)
         if kept:  # "mm-hm" while the model speaks: it keeps the floor
             return actions + resumed
@@ -197,17 +213,18 @@ class Hearing:
         responder.add_input(ChatMessage("user", text))
         return actions + responder.user_turn_complete()
 
-    def _heard_while_speaking(self, text: str) -> list[Action]:
+    def _heard_while_speaking(self, decoded: TurnHeardSoFar) -> list[Action]:
         """A decode of the turn so far, the user still talking: the words two decodes
         agree on are settled; the client sees them and the rest as the interim
         transcript, and the language model evaluates the settled words already."""
         before = (self._agreement.text, self._agreement.tail)
-        update = self._agreement.update(words_of(text))
+        update = self._agreement.update(words_of(decoded.text))
         actions: list[Action] = []
         if self._config.input_transcription and (self._agreement.text, update.tail) != before:
             heard = join((*self._agreement.committed, *update.tail))
+            interim = self._transcription(heard, decoded.start, decoded.end)
             actions.append(Send(ServerMessage(server_content=ServerContent(
-                interim_input_transcription=Transcription(text=heard)))))
+                interim_input_transcription=interim))))
         if update.committed:
             actions += self._responder.prefill(self._agreement.text)
         return actions
@@ -243,3 +260,19 @@ class Hearing:
         request = responder.request_with(message)
         return actions + [StartGeneration(reply.generation_id, self._config.backend, request,
                                           speculative=True)]
+
+
+def timed_transcription(text: str, start: float, end: float, words: tuple[TimedWord, ...],
+                        finished: bool | None = None) -> Transcription:
+    """A transcript with its offsets in the session's input audio (seconds of user audio
+    received since the session began): each word's, when the recognizer timed them,
+    and the transcript's own, from its first word's start to its last word's end, or
+    without words the audio it was recognized from (the speech the VAD found, with its
+    pre-roll: less precise)."""
+    if words:
+        start, end = words[0].start, words[-1].end
+    return Transcription(
+        text=text, finished=finished,
+        words=[WordInfo(word=w.word, start_offset=duration(w.start),
+                        end_offset=duration(w.end)) for w in words] or None,
+        start_offset=duration(start), end_offset=duration(end))

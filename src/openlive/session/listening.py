@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 from openlive.audio.pcm import check_pcm_bytes, parse_audio_mime
 from openlive.audio.prosody import Prosody
+from openlive.audio.words import TimedWord
 from openlive.errors import InvalidArgument
 from openlive.protocol.types import Blob
 from openlive.session.actions import (
@@ -57,6 +58,7 @@ from openlive.session.activity import (
 from openlive.session.activity import (
     State as ActivityState,
 )
+from openlive.session.events import TranscriptReady
 
 # Smart Turn's "done" probability. Measured on the evaluation set (bench/endpointing.py,
 # 2026-12-07): raising it to 0.7-0.9 hardly lowers cut-offs (Smart Turn is sure of the
@@ -126,12 +128,16 @@ class UserTurnEnded:
 
 @dataclass(frozen=True, slots=True)
 class TurnTranscribed:
-    """The final transcript of the user's turn."""
+    """The final transcript of the user's turn, from the audio between ``start`` and
+    ``end`` (audio time); ``words`` timed in audio time, when asked for."""
 
     turn_id: int
     text: str
     language: str | None = None  # as the recognizer heard it
     prosody: Prosody | None = None  # how it was said, when measured
+    start: float = 0.0
+    end: float = 0.0
+    words: tuple[TimedWord, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +149,8 @@ class TurnHeardSoFar:
     text: str
     speaking: bool = False
     prosody: Prosody | None = None  # how it was said, when measured (at a pause)
+    start: float = 0.0  # the audio decoded (audio time)
+    end: float = 0.0
 
 
 Signal = UserTurnStarted | UserTurnEnded | TurnTranscribed | TurnHeardSoFar
@@ -159,6 +167,13 @@ class _Transcript:
     language: str | None = None  # as the recognizer heard it
     speaking: bool = False  # asked while the user spoke: what they said so far
     prosody: Prosody | None = None  # how it was said, when measured
+    start: float = 0.0  # where the audio transcribed began (audio time), once back
+    words: tuple[TimedWord, ...] = ()  # timed in audio time, when asked for
+
+    def turn(self) -> TurnTranscribed:
+        """This transcript as the user's turn."""
+        return TurnTranscribed(self.turn_id, self.text or "", self.language, self.prosody,
+                               self.start, self.end, self.words)
 
 
 class Listening:
@@ -168,8 +183,11 @@ class Listening:
                  language: str | None, languages: tuple[str, ...] = (),
                  all_input: bool = False, interim_every: float | None = None,
                  context: Callable[[], str | None] = lambda: None,
-                 prosody: bool = False) -> None:
+                 prosody: bool = False, word_timings: bool = False) -> None:
         self.detector = ActivityDetector(activity)
+        # time the words of transcripts that may be the turn's (inputAudioTranscription
+        # .wordTimestamp): the final and each pause's, not those while the user speaks
+        self._word_timings = word_timings
         # measure how the words of each transcript were said (affective dialog); those
         # asked while the user speaks too, as one may turn out to be a pause's
         self._prosody = prosody
@@ -306,7 +324,8 @@ class Listening:
                     kind: TranscriptKind) -> Transcribe:
         return Transcribe(turn_id, start, end, self._language, kind=kind, expected=self.expected,
                           languages=self._languages, prompt=self._context(),
-                          prosody=self._prosody)
+                          prosody=self._prosody,
+                          word_timings=self._word_timings and kind != "interim")
 
     def _transcript(self, turn_id: int, end: float, speaking: bool = False
                     ) -> _Transcript | None:
@@ -332,32 +351,35 @@ class Listening:
         self._scoring, self._scored_end = self._next_turn_id, end
         return [ScoreEndOfTurn(self._next_turn_id, self._turn_from, end)]
 
-    def on_transcript(self, turn_id: int, end: float, text: str, language: str | None = None,
-                      prosody: Prosody | None = None) -> tuple[list[Action], list[Signal]]:
+    def on_transcript(self, heard: TranscriptReady) -> tuple[list[Action], list[Signal]]:
         """A transcript came back; signals the turn's final text when it is the one,
         or what was said so far, and asks the end-of-turn model if the words allow."""
+        turn_id, end, text = heard.turn_id, heard.end, heard.text
         transcript = self._transcript(turn_id, end) or self._transcript(turn_id, end, True)
         if transcript is None:
             return [], []  # stale
-        transcript.text, transcript.language = text, language
-        transcript.prosody = prosody
+        transcript.text, transcript.language = text, heard.language
+        transcript.prosody, transcript.start = heard.prosody, heard.start
+        transcript.words = heard.words
         if transcript.speaking:
             self._transcripts.remove(transcript)
             if turn_id != self._next_turn_id or self._turn_from is None:
                 return [], []  # the turn has ended: its own transcript is the one
             self._interim_busy = False
-            heard: list[Signal] = []
+            said: list[Signal] = []
             if text.strip():
-                heard.append(TurnHeardSoFar(turn_id, text.strip(), speaking=True))
-            return [], heard
+                said.append(TurnHeardSoFar(turn_id, text.strip(), speaking=True,
+                                           start=heard.start, end=end))
+            return [], said
         if transcript.final:
             self._forget(turn_id)
-            return [], [TurnTranscribed(turn_id, text, language, prosody)]
+            return [], [transcript.turn()]
         if turn_id != self._next_turn_id or self._turn_from is None:
             return [], []  # for a turn that has ended: kept until it is used
         signals: list[Signal] = []
         if text.strip():  # a partial result of the turn in progress
-            signals.append(TurnHeardSoFar(turn_id, text.strip(), prosody=prosody))
+            signals.append(TurnHeardSoFar(turn_id, text.strip(), prosody=heard.prosody,
+                                          start=heard.start, end=end))
         return self._ask_end_of_turn(), signals
 
     def _forget(self, turn_id: int) -> None:
@@ -409,8 +431,7 @@ class Listening:
         ready = self._transcript(turn_id, speech_end)
         if ready is not None and ready.text is not None:
             self._forget(turn_id)
-            return [], [*signals, TurnTranscribed(turn_id, ready.text, ready.language,
-                                                  ready.prosody)]
+            return [], [*signals, ready.turn()]
         self._transcripts = [t for t in self._transcripts if t.turn_id != turn_id]
         self._transcripts.append(_Transcript(turn_id, speech_end, final=True))
         actions: list[Action] = []

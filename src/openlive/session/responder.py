@@ -48,7 +48,7 @@ from openlive.session.events import GenerationFinished, GenerationToolCalls, Rel
 from openlive.session.history import History
 from openlive.session.relevance import DECLINED_REASON, answers
 from openlive.session.seeing import Sight
-from openlive.session.speaking import Reply, Voicing
+from openlive.session.speaking import OutputClock, Reply, Voicing
 from openlive.session.state import AWAITING, QUIET, State, StateMachine, Trigger
 from openlive.session.tools import Answer, Toolbox
 from openlive.session.turn import Turn
@@ -95,6 +95,9 @@ class Responder:
         self._snapshot = snapshot
         self._user_speaking = user_speaking
         self._next_generation_id = 1
+        # the output audio sent in this session: where outputTranscription offsets count
+        # from (outputAudioTranscription.wordTimestamp)
+        self.output_clock = OutputClock()
         # the language the user speaks, once heard (no languageCode): the reply is
         # spoken in it where a voice of ``speech_languages`` can
         self._spoken_language = spoken_language
@@ -243,8 +246,10 @@ class Responder:
         if config.modality == "AUDIO":
             language = config.language or self._voice_language()
             voicing = Voicing(config.voice, language, config.output_transcription,
-                              self._treatment().delivery)
-        reply = Reply(self._next_generation_id, voicing, follows_words=follows_words)
+                              time_output=config.output_word_timestamp,
+                              delivery=self._treatment().delivery)
+        reply = Reply(self._next_generation_id, voicing, follows_words=follows_words,
+                      clock=self.output_clock)
         self._next_generation_id += 1
         return reply
 

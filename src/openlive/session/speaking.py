@@ -6,7 +6,19 @@ each piece is synthesized (``Synthesize``) and its audio comes back
 (``SpeechSynthesized``); the audio is then *released* to the client paced to real time
 with a small lead (``LEAD_SECONDS``), so that when the user barges in the server stops
 within one chunk and knows exactly which words were sent. ``outputTranscription``
-goes out with the first audio of each piece, in step with what the client hears.
+goes out with the audio of each piece, its words spread over the piece's audio at an
+estimated speaking rate, in step with what the client hears.
+
+Offsets (``outputAudioTranscription.wordTimestamp``). Each ``outputTranscription``
+then says which stretch of the session's output audio it goes with (seconds of output
+audio sent since the session began, :class:`OutputClock`): from where the previous one
+of the piece ended (or the piece's audio began) to the end of the audio sent with it.
+The first words of each synthesized piece (a clause or sentence) start exactly where
+its audio does; within a piece the words are placed by the speaking-rate estimate.
+When the estimate ran slow, the words left at a piece's end go with its last chunk of
+audio (overlapping the stretch before: the only overlap). No ``words``: neither Piper
+nor Kokoro says when each word is spoken (Piper can give phoneme durations from a
+patched model, which would still need mapping to words).
 """
 
 from __future__ import annotations
@@ -16,7 +28,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from openlive.audio.delivery import Delivery
-from openlive.protocol.server import ServerContent, ServerMessage, Transcription
+from openlive.protocol.server import ServerContent, ServerMessage, Transcription, duration
 from openlive.protocol.types import Content, Part
 from openlive.session.actions import (
     Action,
@@ -43,6 +55,17 @@ class Voicing:
     language: str | None
     transcribe_output: bool
     delivery: Delivery | None = None  # pace, pitch, liveliness (affective dialog)
+    # outputTranscription pieces carry their offsets in the output audio (wordTimestamp)
+    time_output: bool = False
+
+
+@dataclass(slots=True)
+class OutputClock:
+    """Seconds of the session's output audio sent so far, over all its replies: what
+    output transcription offsets count from. One per session, shared by its replies
+    (one sends audio at a time)."""
+
+    seconds: float = 0.0
 
 
 @dataclass(slots=True)
@@ -65,7 +88,10 @@ class Reply:
     # the turn said words before this reply (it goes on after function calls): the
     # transcription continues them, after a space
     follows_words: bool = False
+    clock: OutputClock = field(default_factory=OutputClock)  # the session's output audio
     _piece: int | None = None  # the piece whose audio is going out
+    _words_from: float = 0.0  # where the next transcription's stretch of audio begins
+    _chunk_from: float = 0.0  # where the audio chunk sent last began
     _piece_seconds: float = 0.0  # of its audio sent
     _piece_words_out: int = 0  # of its words transcribed
 
@@ -142,8 +168,11 @@ class Reply:
             actions += self.flush_words()  # the previous piece has been spoken whole
             self.spoken.append(piece_id)
             self._piece, self._piece_seconds, self._piece_words_out = piece_id, 0.0, 0
+            self._words_from = self.clock.seconds
         seconds = len(pcm) / OUTPUT_BYTES_PER_SECOND
         self.audio_seconds_sent += seconds
+        self._chunk_from = self.clock.seconds
+        self.clock.seconds += seconds
         self._piece_seconds += seconds
         words = self.pieces[piece_id].split()
         estimate = max(0.3, len(self.pieces[piece_id]) / CHARS_PER_SECOND)
@@ -172,8 +201,16 @@ class Reply:
         self.words_out += words
         if not self.voicing.transcribe_output:
             return []
+        transcription = Transcription(text=text)
+        if self.voicing.time_output:  # the audio since the previous transcription's
+            start = self._words_from
+            if start >= self.clock.seconds:  # all claimed: the rest of a piece, at its end
+                start = self._chunk_from
+            transcription = Transcription(text=text, start_offset=duration(start),
+                                          end_offset=duration(self.clock.seconds))
+            self._words_from = self.clock.seconds
         return [Send(ServerMessage(server_content=ServerContent(
-            output_transcription=Transcription(text=text))))]
+            output_transcription=transcription)))]
 
     def cancel(self) -> list[Action]:
         """Stop the engines working on this reply (it was interrupted or dropped)."""

@@ -6,7 +6,8 @@ Runs inside a google-genai virtualenv, configured only by the environment
 * ``{"mode": "text", "prompt": str, "system": str?}`` — one TEXT turn.
 * ``{"mode": "voice", "pcm": path, "rate": int, "out": path, "config": {...}?}`` — streams
   the 16-bit mono PCM file in real time (then silence) and records the spoken answer to
-  ``out`` (24 kHz PCM). With ``"report_close": true`` a session the server closes is
+  ``out`` (24 kHz PCM). Transcriptions with offsets (``word_timestamp``, SDK 3.x) are
+  reported as they came (``input_timed``, ``output_timed``: text, offsets, words). With ``"report_close": true`` a session the server closes is
   reported (``close``: code and reason, beside what came before) instead of failing.
 * ``{"mode": "barge_in", "pcm": path, "rate": int, "out": path}`` — asks a question, and
   once the answer's audio starts, speaks again; reports ``interrupted`` and the second
@@ -65,6 +66,9 @@ async def collect_turn(session, record):
         if content.input_transcription and content.input_transcription.text:
             record["input"].append(content.input_transcription.text)
             record["input_at"] = record["input_at"] or time.perf_counter() - record["t0"]
+            timed(content.input_transcription, record["input_timed"])
+        if content.output_transcription:
+            timed(content.output_transcription, record["output_timed"])
         interim = getattr(content, "interim_input_transcription", None)  # SDK 2.x and later
         if interim is not None and interim.text:
             record["interim"].append([round(time.perf_counter() - record["t0"], 3),
@@ -78,9 +82,19 @@ async def collect_turn(session, record):
                 record["flags"].append(flag)
 
 
+def timed(transcription, into):
+    """A transcription with offsets (SDK 3.x ``start_offset``, ``words``), as it came."""
+    if getattr(transcription, "start_offset", None) is None:
+        return
+    words = [[w.word, w.start_offset, w.end_offset] for w in transcription.words or ()]
+    into.append({"text": transcription.text, "start": transcription.start_offset,
+                 "end": transcription.end_offset, "words": words})
+
+
 def new_record():
     return {"audio": b"", "input": [], "output": [], "flags": [], "first_audio": None,
-            "input_at": None, "interim": [], "t0": time.perf_counter()}
+            "input_at": None, "interim": [], "input_timed": [], "output_timed": [],
+            "t0": time.perf_counter()}
 
 
 def mark_ready(path):
@@ -95,7 +109,8 @@ def report(record, out):
     return {"audio_bytes": len(record["audio"]), "input": record["input"],
             "output": record["output"], "flags": record["flags"],
             "first_audio": record["first_audio"], "input_at": record["input_at"],
-            "interim": record["interim"]}
+            "interim": record["interim"], "input_timed": record["input_timed"],
+            "output_timed": record["output_timed"]}
 
 
 async def voice(client, job):

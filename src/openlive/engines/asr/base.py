@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from openlive.audio.words import TimedWord
 from openlive.engines.scheduler import Priority
 
 
@@ -14,6 +15,9 @@ class Transcript:
     text: str
     language: str | None = None  # BCP-47-ish code the recognizer used or detected
     final: bool = True
+    # when asked for (``words=True``) and the recognizer can: each word of ``text`` with
+    # its seconds from the start of the audio given; () otherwise
+    words: tuple[TimedWord, ...] = ()
 
 
 class SpeechRecognizer(Protocol):
@@ -23,7 +27,7 @@ class SpeechRecognizer(Protocol):
                          expected: str | None = None, languages: Sequence[str] = (),
                          final: bool = True,
                          priority: Priority = Priority.WAITING,
-                         prompt: str | None = None) -> Transcript:
+                         prompt: str | None = None, words: bool = False) -> Transcript:
         """Transcribe a whole utterance (16-bit mono PCM at 16 kHz).
 
         ``language`` is the language to hear (no detection); without it, ``expected`` is
@@ -36,6 +40,10 @@ class SpeechRecognizer(Protocol):
         ``prompt`` is the conversation just before the utterance (the model's previous
         reply, say): words and spellings to expect, never the language; a backend
         without such an input ignores it.
+        ``words=True`` asks for word timings (``Transcript.words``: seconds from the
+        start of ``pcm16k``); a recognizer that cannot time words returns none (the
+        Wyoming protocol has no field for them). Callers pass it only when a session
+        asked, so a backend written before word timings still serves every other session.
         Cancelling the awaiting task abandons the result. Raises EngineError on failure
         (``retryable=True`` when trying again may work).
         """

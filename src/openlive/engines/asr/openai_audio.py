@@ -4,7 +4,9 @@ vLLM, speaches, faster-whisper-server, OpenAI itself.
 Each utterance is uploaded as a 16 kHz WAV file (multipart ``file``) with the ``model``
 name, the ``language`` when the session knows it (ISO-639-1: ``en`` for ``en-US``), the
 conversation before it as ``prompt``, and ``response_format`` ``verbose_json`` (which
-says the language heard) or ``json``. At most ``concurrency`` requests are in flight;
+says the language heard) or ``json``. Word timings, when asked for, are the API's own:
+``timestamp_granularities[]=word`` with ``verbose_json`` (whatever ``response_format``
+says), read from the answer's ``words``; a server that sends none gives none. At most ``concurrency`` requests are in flight;
 the rest wait by priority (:mod:`openlive.engines.scheduler`), so a final transcript
 overtakes the partials. Cancelling the caller closes its request.
 """
@@ -17,6 +19,8 @@ from typing import Any, Literal
 
 import httpx
 
+from openlive.audio.pcm import DEFAULT_INPUT_RATE
+from openlive.audio.words import TimedWord, ordered
 from openlive.engines.asr.base import Transcript
 from openlive.engines.remote.audio import wav_file
 from openlive.engines.remote.http import auth_headers, check_status, errors_as_engine_errors
@@ -48,11 +52,14 @@ class OpenAIRecognizer:
     async def transcribe(self, pcm16k: bytes, *, language: str | None = None,
                          expected: str | None = None, languages: Sequence[str] = (),
                          final: bool = True, priority: Priority = Priority.WAITING,
-                         prompt: str | None = None) -> Transcript:
+                         prompt: str | None = None, words: bool = False) -> Transcript:
         """See :class:`~openlive.engines.asr.base.SpeechRecognizer`. ``expected`` is not
         sent: the API has no "probably this language", only "this language"."""
         asked = language or (languages[0] if len(languages) == 1 else None)
         fields: dict[str, Any] = {"model": self._model, "response_format": self._format}
+        if words:  # the API times words only in its verbose answer
+            fields.update({"response_format": "verbose_json",
+                           "timestamp_granularities[]": ["word"]})
         if asked:
             fields["language"] = _iso639_1(asked)
         if prompt:
@@ -66,7 +73,9 @@ class OpenAIRecognizer:
         if not isinstance(text, str):
             raise EngineError(f"{self._url} answered without a 'text': {response.text[:200]!r}")
         heard = payload.get("language")
-        return Transcript(text.strip(), _language_code(heard) or asked, final=final)
+        timed = _words(payload, len(pcm16k) / 2 / DEFAULT_INPUT_RATE) if words else ()
+        return Transcript(text.strip(), _language_code(heard) or asked, final=final,
+                          words=timed)
 
     async def aclose(self) -> None:
         await self._slots.aclose(wait=False)
@@ -97,6 +106,17 @@ def _language_code(heard: object) -> str | None:
         return None
     lower = heard.strip().lower()
     return _NAMES.get(lower, lower if len(lower) <= 3 else None)
+
+
+def _words(payload: dict[str, Any], duration: float) -> tuple[TimedWord, ...]:
+    """The answer's ``words`` (``{"word", "start", "end"}``, seconds), those well formed."""
+    given = payload.get("words")
+    if not isinstance(given, list):
+        return ()
+    return ordered(((w["word"], w["start"], w["end"]) for w in given
+                    if isinstance(w, dict) and isinstance(w.get("word"), str)
+                    and isinstance(w.get("start"), int | float)
+                    and isinstance(w.get("end"), int | float)), duration)
 
 
 def _json(response: httpx.Response, url: str) -> dict[str, Any]:

@@ -36,9 +36,10 @@ class WyomingRecognizer:
     async def transcribe(self, pcm16k: bytes, *, language: str | None = None,
                          expected: str | None = None, languages: Sequence[str] = (),
                          final: bool = True, priority: Priority = Priority.WAITING,
-                         prompt: str | None = None) -> Transcript:
+                         prompt: str | None = None, words: bool = False) -> Transcript:
         """See :class:`~openlive.engines.asr.base.SpeechRecognizer`; ``expected`` and
-        ``prompt`` have no Wyoming field and are not sent."""
+        ``prompt`` have no Wyoming field and are not sent, and the protocol's transcript
+        has no word timings (``words`` gives none)."""
         from wyoming.asr import Transcribe
         from wyoming.asr import Transcript as WyomingTranscript
         from wyoming.audio import AudioChunk, AudioStart, AudioStop

@@ -175,6 +175,21 @@ def test_echoed_first_words_are_judged_whole_before_the_delay_is_found(
     assert share >= ECHO_REPLAYED, share
 
 
+def test_echo_across_a_paused_reply_is_judged_the_answer_coming_back(
+        answer: np.ndarray) -> None:
+    """The reply paused 0.4 s while speech over it was judged, and the server lays what
+    it sends next where it then plays; the client's loudspeaker had played on from its
+    buffer, so the echo runs on unbroken. Each part fits at its own delay."""
+    guard = EchoGuard()
+    cut = 24000  # the first second was sent before the pause
+    send(guard, answer[:cut])
+    send(guard, answer[cut:], START + 1.4)
+    heard = played_back(answer, 0.7, 0.8)[:int(2.7 * RATE)]
+    hear(guard, heard)
+    share = guard.replayed(int(1.2 * RATE), heard.size)  # a second either side of it
+    assert share >= ECHO_REPLAYED, share
+
+
 def test_the_users_own_words_are_not_judged_the_answer_coming_back(
         answer: np.ndarray, user: np.ndarray) -> None:
     """Alone while the reply plays, or over its echo as loud as they are."""

@@ -111,26 +111,37 @@ def likely_delays(mic: FloatArray, ref: FloatArray) -> set[int]:
 
 def replayed_share(heard: FloatArray, played: FloatArray, known: int | None = None,
                    ahead: int = 0) -> float:
-    """The share of ``heard``'s energy that ``played`` explains at its likeliest delay
-    (or at ``known``, the session's): how much of a stretch of input is the server's own
-    voice coming back. ``played`` ends ``ahead`` samples after ``heard`` does (an echo
-    may seem to come before its audio when the input's place on the timeline is off) and
-    starts :data:`SPAN` before it. Unlike :meth:`EchoDelay.search` this judges a whole
-    stretch at once, from scratch, so it holds for an echo that came back before its
-    delay was found."""
-    mic = decimate(heard, COARSE)
-    tail = mic.astype(np.float64)
-    energy = float(tail @ tail)
-    if mic.size == 0 or energy < QUIET * QUIET * mic.size:
-        return 0.0  # too quiet to be anyone's voice
-    ref = decimate(played, COARSE)
-    if not ref.any():
-        return 0.0
-    # delays counted from the end of ``played``: a known delay lies ``ahead`` further
-    candidates = likely_delays(mic, ref)
-    if known is not None:
-        candidates.add(known + ahead)
-    return max(explained(tail, energy, ref, round(delay / COARSE)) for delay in candidates)
+    """The share of ``heard``'s energy that ``played`` explains: how much of a stretch of
+    input is the server's own voice coming back. ``played`` ends ``ahead`` samples after
+    ``heard`` does (an echo may seem to come before its audio when the input's place on
+    the timeline is off) and starts :data:`SPAN` before it; ``known``: the session's
+    delay, if found.
+
+    Unlike :meth:`EchoDelay.search` this judges a whole stretch at once, from scratch, so
+    it holds for an echo that came back before its delay was found. Each
+    :data:`WINDOW` of it is fitted at its own likeliest delay (the reply pauses while
+    speech over it is judged, and the client's playback and the server's picture of it
+    part there), and the fits are weighed by the windows' energy."""
+    explained_energy = total = 0.0
+    starts = list(range(0, max(heard.size - WINDOW // 2, 1), WINDOW))
+    for i, a in enumerate(starts):
+        b = starts[i + 1] if i + 1 < len(starts) else heard.size  # the last takes the rest
+        mic = decimate(heard[a:b], COARSE)
+        tail = mic.astype(np.float64)
+        energy = float(tail @ tail)
+        if mic.size == 0 or energy < QUIET * QUIET * mic.size:
+            continue  # too quiet to be anyone's voice
+        total += energy
+        ref = decimate(played[a:b + SPAN + ahead], COARSE)
+        if not ref.any():
+            continue
+        # delays counted from the end of the reference: a known delay lies ``ahead`` further
+        candidates = likely_delays(mic, ref)
+        if known is not None:
+            candidates.add(known + ahead)
+        explained_energy += energy * max(
+            explained(tail, energy, ref, round(delay / COARSE)) for delay in candidates)
+    return explained_energy / total if total > 0.0 else 0.0
 
 
 class EchoDelay:

@@ -3,7 +3,8 @@
 #
 #   * one virtualenv per google-genai (Python) version under .sdk-envs/google-genai-<VERSION>/
 #   * @google/genai (Node) from tests/conformance/node/package.json + package-lock.json
-#     into tests/conformance/node/node_modules
+#     into tests/conformance/node/node_modules, with the TypeScript compiler that
+#     clients/node_every_field.mjs reads the SDK's type declarations with
 #
 # Idempotent and fast when already done: an env whose installed version already matches is left
 # alone. Re-run after changing the versions below.
@@ -77,14 +78,19 @@ setup_node() {
         log "node/npm not found: skipping @google/genai"
         return
     fi
-    want="$(node -p 'require(process.argv[1]).dependencies["@google/genai"]' "$NODE_DIR/package.json")"
-    have="$(node -p 'try { require(process.argv[1]).version } catch (e) { "" }' \
-        "$NODE_DIR/node_modules/@google/genai/package.json" 2>/dev/null || true)"
+    # what package.json pins (the SDK, and the TypeScript compiler node_every_field.mjs reads
+    # the SDK's declarations with) against what node_modules holds
+    want="$(node -p 'const p = require(process.argv[1]);
+        `@google/genai@${p.dependencies["@google/genai"]} typescript@${p.devDependencies.typescript}`' \
+        "$NODE_DIR/package.json")"
+    have="$(node -p 'const v = (name) => { try { return require(`${process.argv[1]}/${name}/package.json`).version }
+        catch (e) { return "" } }; `@google/genai@${v("@google/genai")} typescript@${v("typescript")}`' \
+        "$NODE_DIR/node_modules" 2>/dev/null || true)"
     if [[ "$have" == "$want" && "${SDK_ENVS_FORCE:-0}" != 1 ]]; then
-        log "node @google/genai $want: already in $NODE_DIR/node_modules (node $(node --version))"
+        log "node $want: already in $NODE_DIR/node_modules (node $(node --version))"
         return
     fi
-    log "node @google/genai $want: npm ci in $NODE_DIR (node $(node --version), npm $(npm --version))"
+    log "node $want: npm ci in $NODE_DIR (node $(node --version), npm $(npm --version))"
     # The lock file is committed: npm ci installs exactly what it lists. @google/genai >=3.1
     # declares engines.node >=22; npm only warns about that (engine-strict is off) and the SDK
     # works on Node 20 -- the conformance suite is the proof.
@@ -92,8 +98,8 @@ setup_node() {
     node --input-type=module -e "
         import { GoogleGenAI } from '$NODE_DIR/node_modules/@google/genai/dist/node/index.mjs';
         if (typeof GoogleGenAI !== 'function') process.exit(1);" \
-        || { log "node @google/genai $want: import check failed"; exit 1; }
-    log "node @google/genai $want: installed"
+        || { log "node $want: import check failed"; exit 1; }
+    log "node $want: installed"
 }
 
 [[ "${SDK_ENVS_SKIP_PYTHON:-0}" == 1 ]] || setup_python

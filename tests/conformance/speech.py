@@ -9,6 +9,7 @@ reaches.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import hashlib
 import re
@@ -45,6 +46,27 @@ def spoken(tmp_path: Path, text: str, rate: int = 16000, manner: str | None = No
         check=True,
     )
     return raw
+
+
+#: A sample louder than this (about -36 dBFS) is speech, for :func:`speech_bounds`.
+SPEECH_LEVEL = 500
+
+
+def with_leading_silence(tmp_path: Path, raw: Path, seconds: float, rate: int) -> Path:
+    """``raw`` (16-bit mono PCM at ``rate``) after ``seconds`` of digital silence."""
+    out = tmp_path / f"{raw.stem}-after-{seconds:g}s.raw"
+    out.write_bytes(b"\0\0" * round(rate * seconds) + raw.read_bytes())
+    return out
+
+
+def speech_bounds(raw: Path, rate: int) -> tuple[float, float]:
+    """Where the speech in a 16-bit mono PCM file starts and ends (seconds): its first and
+    last sample above :data:`SPEECH_LEVEL`."""
+    samples = array.array("h", raw.read_bytes())
+    loud = [i for i, v in enumerate(samples) if abs(v) > SPEECH_LEVEL]
+    if not loud:
+        raise ValueError(f"no speech in {raw}")
+    return loud[0] / rate, loud[-1] / rate
 
 
 def words(text: str) -> list[str]:

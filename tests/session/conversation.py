@@ -10,14 +10,10 @@ from openlive.catalog import ModelCatalog
 from openlive.protocol.codec import decode_client_message, to_wire
 from openlive.runtime.frames import message_for
 from openlive.session.actions import (
+    OUTPUT_TYPES,
     Action,
     Close,
-    PlayAudio,
-    PlaybackFlushed,
-    Send,
-    SetupAccepted,
     StartGeneration,
-    TurnComplete,
 )
 from openlive.session.config import ServerCapabilities
 from openlive.session.events import (
@@ -28,8 +24,6 @@ from openlive.session.events import (
     GenerationFinished,
 )
 from openlive.session.machine import Session
-
-OUTPUT = (Send, SetupAccepted, PlayAudio, PlaybackFlushed, TurnComplete)
 
 
 class Conversation:
@@ -67,7 +61,7 @@ class Conversation:
 
 def sent(actions: list[Action]) -> list[dict[str, Any]]:
     """The wire objects of what the client is told, as the runtime frames them."""
-    return [to_wire(message_for(a)) for a in actions if isinstance(a, OUTPUT)]
+    return [to_wire(message_for(a)) for a in actions if isinstance(a, OUTPUT_TYPES)]
 
 
 def starts(actions: list[Action]) -> list[StartGeneration]:

@@ -43,14 +43,7 @@ from openlive.protocol.client import (
 from openlive.protocol.codec import decode_client_message, to_wire
 from openlive.runtime.frames import message_for
 from openlive.session import events
-from openlive.session.actions import (
-    Action,
-    PlayAudio,
-    PlaybackFlushed,
-    Send,
-    SetupAccepted,
-    TurnComplete,
-)
+from openlive.session.actions import OUTPUT_TYPES, Action
 from openlive.session.events import ClientMessageReceived, Event
 
 JSON = Any  # a value json.dumps takes: dict, list, str, int, float, bool or None
@@ -82,7 +75,7 @@ def _generic(action: Any) -> JSON:
 #: to_wire(<the ServerMessage the runtime builds from a>)}``).
 VIEWS: dict[type, Callable[[Any], JSON]] = {
     kind: lambda action: {"send": to_wire(message_for(action))}
-    for kind in (Send, SetupAccepted, PlayAudio, PlaybackFlushed, TurnComplete)
+    for kind in OUTPUT_TYPES
 }
 
 

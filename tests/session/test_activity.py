@@ -67,7 +67,8 @@ def test_one_utterance_with_defaults() -> None:
     events = run(seg(QUIET, 640) + seg(SPEECH, 960) + seg(QUIET, 1600))
     # speech from 0.640 s; a start needs 64 ms of speech (the default prefixPaddingMs)
     assert no_pauses(events) == [
-        SpeechStarted(at=pytest.approx(0.704), audio_from=pytest.approx(0.340)),
+        SpeechStarted(at=pytest.approx(0.704), audio_from=pytest.approx(0.340),
+                      onset=pytest.approx(0.640)),
         SpeechEnded(at=pytest.approx(1.600 + 1.504), speech_end=pytest.approx(1.600)),
     ]
     # unset silenceDurationMs: 1500 ms fallback (47 frames), pauses reported on the way
@@ -365,7 +366,7 @@ def test_events_always_form_well_nested_turns(
         match event:
             case SpeechStarted():
                 assert not in_turn
-                assert event.audio_from <= event.at
+                assert event.audio_from <= event.onset + 1e-9 and event.onset < event.at
                 in_turn = True
             case PauseDetected():
                 assert in_turn and event.speech_end < event.at

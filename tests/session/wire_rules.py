@@ -67,6 +67,8 @@ class WireRules:
     server_issued: set[str] = field(default_factory=set)
     server_finished: set[str] = field(default_factory=set)
     server_cancelled: set[str] = field(default_factory=set)
+    voice_started: float | None = None  # the open ACTIVITY_START's offset
+    voice_offset: float = 0.0  # the latest voiceActivity offset
 
     # -- the fuzzer tells what it fed --------------------------------------------------------
 
@@ -113,6 +115,8 @@ class WireRules:
                 self.asked.client_calls[call["id"]] = call["name"]
         if "toolCallCancellation" in message:
             self._cancellation(cause, message["toolCallCancellation"]["ids"])
+        if "voiceActivity" in message:
+            self._voice_activity(cause, message["voiceActivity"])
         for key in MODEL_OUTPUT:
             if key in content:
                 self._model_output(cause, key)
@@ -124,6 +128,17 @@ class WireRules:
             self.generation_complete = True
         if content.get("turnComplete"):
             self._turn_complete(cause)
+
+    def _voice_activity(self, cause: str, activity: dict[str, Any]) -> None:
+        """START and END alternate, each at an offset no earlier than the one before."""
+        offset = float(activity["audioOffset"].removesuffix("s"))
+        if offset < self.voice_offset:
+            raise RuleBroken(f"{cause}: voiceActivity at {offset} s, before {self.voice_offset}")
+        self.voice_offset = offset
+        starts = activity["type"] == "ACTIVITY_START"
+        if starts == (self.voice_started is not None):
+            raise RuleBroken(f"{cause}: {activity['type']} twice in a row")
+        self.voice_started = offset if starts else None
 
     def _model_output(self, cause: str, what: str) -> None:
         if self.interrupted:
@@ -246,3 +261,5 @@ class WireRules:
         if self.turn_open or self.candidate is not None:
             raise RuleBroken(f"a turn never completed (live generation {self.live}, "
                              f"pending requests {self.asked})")
+        if self.voice_started is not None:
+            raise RuleBroken(f"ACTIVITY_START at {self.voice_started} s never ended")

@@ -30,6 +30,7 @@ from openlive.runtime.synthesis import SynthesisQueue
 from openlive.runtime.timers import Timers
 from openlive.runtime.trace import Tracer
 from openlive.session.actions import (
+    OUTPUT_TYPES,
     Action,
     BargeIn,
     CancelGeneration,
@@ -50,6 +51,7 @@ from openlive.session.actions import (
     ScoreEndOfTurn,
     Send,
     SetupAccepted,
+    SpeechActivity,
     StartGeneration,
     Synthesize,
     Transcribe,
@@ -71,9 +73,6 @@ from openlive.session.events import (
 from openlive.session.machine import Session
 
 __all__ = ["SessionDriver", "SnapshotBinding", "Transport"]
-
-#: The output actions (``Output``), for isinstance.
-_OUTPUT = (Send, SetupAccepted, PlayAudio, PlaybackFlushed, TurnComplete)
 
 END_OF_TURN_WINDOW = 8.0  # seconds of audio the end-of-turn model looks at
 
@@ -215,7 +214,8 @@ class SessionDriver:
     def _execute(self, actions: list[Action]) -> None:
         for action in actions:
             match action:
-                case Send() | SetupAccepted() | PlayAudio() | PlaybackFlushed() | TurnComplete():
+                case (Send() | SetupAccepted() | PlayAudio() | PlaybackFlushed()
+                      | TurnComplete() | SpeechActivity()):
                     self._send(action)
                 case StartGeneration():
                     self._start_generation(action)
@@ -409,8 +409,8 @@ class SessionDriver:
         """Feed ``event``; its output goes where the save stood in the outbox (returned
         as frames), anything else is carried out as usual."""
         actions = self._session.handle(event, self._clock())
-        frames = [self._frame(a) for a in actions if isinstance(a, _OUTPUT)]
-        self._execute([a for a in actions if not isinstance(a, _OUTPUT)])
+        frames = [self._frame(a) for a in actions if isinstance(a, OUTPUT_TYPES)]
+        self._execute([a for a in actions if not isinstance(a, OUTPUT_TYPES)])
         return frames
 
     async def _load_snapshot(self, handle: str) -> None:

@@ -1,7 +1,7 @@
 """The wire message for each of the session's output actions.
 
 Pure: the session says what happened (audio to play, playback flushed, the turn over
-with its usage, the setup accepted) and this module alone knows how the Live protocol
+with its usage, the setup accepted, the user started or stopped speaking) and this module alone knows how the Live protocol
 spells it. The driver encodes the result and hands the action itself to whoever
 observes the session (echo guard, latency trace, quota meter).
 """
@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from typing import assert_never
 
-from openlive.protocol.server import ServerContent, ServerMessage, SetupComplete
+from openlive.protocol.server import (
+    ServerContent,
+    ServerMessage,
+    SetupComplete,
+    VoiceActivity,
+    duration,
+)
 from openlive.protocol.types import Blob, Content, Part
 from openlive.session.actions import (
     Output,
@@ -18,6 +24,7 @@ from openlive.session.actions import (
     PlaybackFlushed,
     Send,
     SetupAccepted,
+    SpeechActivity,
     TurnComplete,
 )
 
@@ -43,5 +50,8 @@ def message_for(action: Output) -> ServerMessage:
             return ServerMessage(server_content=content, usage_metadata=usage)
         case SetupAccepted(session_id=session_id):
             return ServerMessage(setup_complete=SetupComplete(session_id=session_id))
+        case SpeechActivity(type=kind, offset=offset):
+            return ServerMessage(voice_activity=VoiceActivity(type=kind,
+                                                              audio_offset=duration(offset)))
         case _:
             assert_never(action)

@@ -3,7 +3,8 @@
 What the client is told goes out as output actions: the facts the runtime itself acts
 on are typed (:class:`SetupAccepted`, :class:`PlayAudio`, :class:`PlaybackFlushed`,
 :class:`TurnComplete`), so the echo guard, the latency trace and the quota meter observe
-them instead of reading the wire messages back; every other message is a :class:`Send`.
+them instead of reading the wire messages back, and so is :class:`SpeechActivity`, whose
+time the runtime spells as the protocol does; every other message is a :class:`Send`.
 The runtime turns each into its frame (``runtime/frames.py``).
 """
 
@@ -69,8 +70,23 @@ class TurnComplete:
     waiting_for_input: bool = False
 
 
+#: ``voiceActivity.type``: the user started or stopped speaking.
+VoiceActivityType = Literal["ACTIVITY_START", "ACTIVITY_END"]
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechActivity:
+    """Automatic activity detection heard the user start or stop speaking at ``offset``
+    (seconds of the user's audio received on this connection): ``voiceActivity``."""
+
+    type: VoiceActivityType
+    offset: float
+
+
 #: What the client is told, in order.
-Output = Send | SetupAccepted | PlayAudio | PlaybackFlushed | TurnComplete
+Output = Send | SetupAccepted | PlayAudio | PlaybackFlushed | TurnComplete | SpeechActivity
+#: The same, for isinstance.
+OUTPUT_TYPES = (Send, SetupAccepted, PlayAudio, PlaybackFlushed, TurnComplete, SpeechActivity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +275,8 @@ class WakeAt:
 
 
 Action = (
-    Send | SetupAccepted | PlayAudio | PlaybackFlushed | TurnComplete | StartGeneration | Prefill
+    Send | SetupAccepted | PlayAudio | PlaybackFlushed | TurnComplete | SpeechActivity
+    | StartGeneration | Prefill
     | JudgeRelevance | CancelGeneration | Close | IngestAudio | Transcribe | BargeIn
     | EndOfTurn | ScoreEndOfTurn | Synthesize | EndSynthesis | CancelSynthesis | WakeAt
     | SaveSnapshot | LoadSnapshot | RunServerTool | CancelServerTool

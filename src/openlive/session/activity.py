@@ -4,9 +4,10 @@ Pure: no I/O, no clock, no model. The runtime scores each 32 ms frame of 16 kHz 
 with the VAD and calls :meth:`ActivityDetector.feed` with the frame's end time (seconds
 of audio time) and its speech probability; the detector answers with events:
 
-- :class:`SpeechStarted` ``(at, audio_from)`` — the user's turn began. ``at`` is when
-  the start was committed (the end of the frame that committed it); ``audio_from`` is
-  where the turn's audio should begin for the recognizer.
+- :class:`SpeechStarted` ``(at, audio_from, onset)`` — the user's turn began. ``at`` is
+  when the start was committed (the end of the frame that committed it); ``audio_from``
+  is where the turn's audio should begin for the recognizer; ``onset`` where the speech
+  itself began (the start of the first speech frame of the run that committed it).
 - :class:`PauseDetected` ``(at, speech_end, silence_ms)`` — the user has been quiet for
   ``pause_ms`` (128 ms by default), and again every ``pause_repeat_ms`` after that,
   while the silence window still runs. Consult the end-of-turn model here, or start
@@ -150,6 +151,7 @@ class ActivityConfig:
 class SpeechStarted:
     at: float  # when the start was committed
     audio_from: float  # where the turn's audio begins (onset minus padding)
+    onset: float  # where the speech began: the start of its first speech frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,12 +304,16 @@ class ActivityDetector:
         needed = max(self._frames(self.prefix_padding_ms), self._frames(self.start.min_speech_ms))
         if self._track.speech_frames < needed:
             return []
+        onset = self._track.onset
         padding = max(self.prefix_padding_ms, self.defaults.preroll_ms) / 1000
-        audio_from = self._track.onset - padding
+        audio_from = onset - padding
         if self._audio_floor is not None:
+            # a turn ended at once (audioStreamEnd) ends where the audio received ends,
+            # up to a frame past the last frame scored: what follows starts after it
+            onset = max(onset, self._audio_floor)
             audio_from = max(audio_from, self._audio_floor)
         self._to(State.SPEAKING)
-        return [SpeechStarted(at=at, audio_from=audio_from)]
+        return [SpeechStarted(at=at, audio_from=audio_from, onset=onset)]
 
     def _speaking(self, at: float, kind: str) -> list[ActivityEvent]:
         if kind != "silence":

@@ -9,7 +9,8 @@ final transcript becomes a user turn for the
 :class:`~openlive.session.responder.Responder`, speech over the reply is judged by
 :mod:`~openlive.session.bargein` (pause it, let it go on, or interrupt it), and at each
 pause the words so far may be answered ahead (:mod:`~openlive.session.ahead`), held
-until the turn ends there.
+until the turn ends there. Where the user starts and stops speaking goes to the
+client as ``voiceActivity`` (:mod:`~openlive.session.voice_activity`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from openlive.session.listening import (
 from openlive.session.responder import Responder
 from openlive.session.seeing import Sight
 from openlive.session.state import State, StateMachine
+from openlive.session.voice_activity import VoiceActivityReport
 
 
 class Hearing:
@@ -66,6 +68,8 @@ class Hearing:
         # the words of the turn in progress that repeated decodes agree on, while the
         # user speaks (LocalAgreement-2: docs/asr.md "Recognizing while the user speaks")
         self._agreement = LocalAgreement(2)
+        # voiceActivity: only where the server detects activity (not under manual)
+        self._activity = VoiceActivityReport(listening is not None and not listening.manual)
 
     @property
     def speaking(self) -> bool:
@@ -126,7 +130,10 @@ class Hearing:
         if barge.is_check(event.turn_id):  # not a user turn: is it an interruption?
             actions, interrupted = barge.on_words(event.turn_id, event.text,
                                                   responder.reply, now)
-            return responder.interrupt("speech") if interrupted else actions
+            if not interrupted:
+                return actions
+            # the user's words: where they started goes out before the interruption
+            return [*self._activity.release_all(), *responder.interrupt("speech")]
         actions, signals = self._ears().on_transcript(event)
         return self._listen(actions, signals, now)
 
@@ -135,7 +142,10 @@ class Hearing:
     def _listen(self, actions: list[Action], signals: list[Signal], now: float) -> list[Action]:
         for signal in signals:
             if isinstance(signal, UserTurnEnded):
-                actions.append(EndOfTurn(signal.speech_end))
+                actions += self._activity.ended(signal.turn_id, signal.speech_end,
+                                                heard=not signal.empty)
+                if not signal.empty:
+                    actions.append(EndOfTurn(signal.speech_end))
                 continue
             if isinstance(signal, TurnTranscribed):
                 self._heard_language(signal)
@@ -153,9 +163,11 @@ class Hearing:
                 actions += self._answer_ahead(signal.text, now, signal.prosody)
                 continue
             self._agreement = LocalAgreement(2)  # UserTurnStarted: a new utterance
+            reply = self._responder.reply
+            judged = self._config.interrupt_on_activity and reply is not None
+            actions += self._activity.started(signal.turn_id, signal.onset, held=judged)
             if not self._config.interrupt_on_activity:
                 continue
-            reply = self._responder.reply
             if self._ears().manual:
                 # the client said so
                 actions = self._responder.interrupt("activity_start") + actions
@@ -198,6 +210,8 @@ class Hearing:
             actions.append(Send(ServerMessage(server_content=ServerContent(
                 input_transcription=heard))))
         resumed, kept = responder.barge.on_user_turn(text, responder.reply, now)
+        if kept or not text:
+            self._activity.drop(turn.turn_id)  # not the user's turn: the client is not told
         if kept:  # "mm-hm" while the model speaks: it keeps the floor
             return actions + resumed
         if not text:
@@ -205,6 +219,8 @@ class Hearing:
             return actions + responder.drop_ahead() + responder.tell_pending_result()
         if self._config.interrupt_on_activity:
             actions = responder.interrupt("speech") + actions
+        # the user's turn: where it started and ended goes out before what it causes
+        actions = self._activity.release(turn.turn_id) + actions
         responder.hear_tone(text, prosody, settle=True)
         ahead = responder.ahead
         if ahead is not None and ahead.answers(text) and self._may_answer_ahead():

@@ -113,17 +113,22 @@ def sounds_unfinished(text: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class UserTurnStarted:
-    """The user began speaking (barge-in point)."""
+    """The user began speaking (barge-in point): turn ``turn_id`` (its
+    :class:`UserTurnEnded` carries the same id) began at ``onset``, committed at ``at``."""
 
     at: float
+    onset: float
+    turn_id: int
 
 
 @dataclass(frozen=True, slots=True)
 class UserTurnEnded:
-    """The user's turn audio is complete; its transcript is on its way (or here)."""
+    """The user's turn audio is complete; its transcript is on its way (or here).
+    ``empty``: it ended where it began (no audio to transcribe, no transcript follows)."""
 
     turn_id: int
     speech_end: float
+    empty: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,7 +250,7 @@ class Listening:
                 "activityStart needs automaticActivityDetection.disabled=true in setup."
             )
         self._turn_from = self._last_end if self._all_input else self.audio_time
-        return [], [UserTurnStarted(self.audio_time)]
+        return [], [UserTurnStarted(self.audio_time, self.audio_time, self._next_turn_id)]
 
     def on_activity_end(self) -> tuple[list[Action], list[Signal]]:
         if not self.manual:
@@ -274,7 +279,8 @@ class Listening:
                     self._turn_from = self._last_end if self._all_input else audio_from
                     self._scoring = self._pause_end = self._scored_end = self._done_at = None
                     self._interim_from, self._interim_busy = audio_from, False
-                    signals.append(UserTurnStarted(event.at))
+                    signals.append(UserTurnStarted(event.at, event.onset,
+                                                   self._next_turn_id))
                 case PauseDetected():
                     actions += self._on_pause(event.speech_end)
                 case SpeechEnded(speech_end=speech_end):
@@ -422,8 +428,10 @@ class Listening:
         start = self._turn_from
         self._turn_from = None
         self._scoring = self._pause_end = self._scored_end = self._done_at = None
-        if start is None or speech_end <= start:
+        if start is None:
             return [], []
+        if speech_end <= start:  # every started turn is said to end, even with nothing in it
+            return [], [UserTurnEnded(self._next_turn_id, speech_end, empty=True)]
         self._last_end = speech_end
         turn_id = self._next_turn_id
         self._next_turn_id += 1

@@ -27,7 +27,8 @@ function locateSdk() {
       if (pkg.name === '@google/genai') {
         const exp = pkg.exports?.['.'];
         const entry = exp?.node?.import ?? exp?.import ?? pkg.module ?? pkg.main;
-        return { version: pkg.version, entry: join(dir, entry) };
+        const types = exp?.node?.types ?? exp?.types ?? pkg.types; // for node_every_field
+        return { version: pkg.version, entry: join(dir, entry), dir, types: join(dir, types) };
       }
     } catch {
       // no package.json at this level
@@ -38,7 +39,7 @@ function locateSdk() {
   }
 }
 
-/** The installed SDK: `{version, entry}`. */
+/** The installed SDK: `{version, entry, dir, types}`. */
 export const sdk = locateSdk();
 /** The SDK's module (`GoogleGenAI`, `Modality`, ...), exactly as users import it. */
 export const genai = await import(pathToFileURL(sdk.entry).href);

@@ -19,6 +19,9 @@
 //   audio starts, speaks again (a live microphone: silence in between, silence after);
 //   reports the interrupted first turn and the second, answered, turn.
 //
+// A turn's record has the voiceActivity reports (`activity`: type and audioOffset) and what
+// came in order (`sequence`: voice activity, transcriptions, flags).
+//
 // Prints ONE JSON line and exits 0, also when the session ended in an error (then `error`
 // holds {type, message, phase, code, reason}). Exit status 2: called wrongly.
 
@@ -50,15 +53,24 @@ function newRecord() {
     output: [],
     flags: [],
     first_audio: null,
+    activity: [], // voiceActivity: [type, audioOffset]
+    sequence: [], // what came, in order: voice activity, transcriptions, flags
     t0: performance.now(),
   };
 }
 
-// One turn: audio, transcripts and the flags seen, up to turnComplete.
+// One turn: audio, transcripts, voice activity and the flags seen, up to turnComplete.
 async function collectTurn(inbox, record) {
   for (;;) {
     const msg = await inbox.next('turnComplete');
     if (msg.setupComplete !== undefined && !msg.serverContent) continue; // replayed by connect()
+    // the wire's JSON as the SDK passes it on in Gemini API mode: `type` (its d.ts says
+    // `voiceActivityType`, which only its Vertex converter fills)
+    const activity = msg.voiceActivity;
+    if (activity) {
+      record.activity.push([activity.type, activity.audioOffset]);
+      record.sequence.push(activity.type);
+    }
     const data = msg.data; // base64 of all inlineData parts (the SDK's getter)
     if (data) {
       const bytes = Buffer.from(data, 'base64');
@@ -68,10 +80,16 @@ async function collectTurn(inbox, record) {
     }
     const content = msg.serverContent;
     if (!content) continue;
-    if (content.inputTranscription?.text) record.input.push(content.inputTranscription.text);
+    if (content.inputTranscription?.text) {
+      record.input.push(content.inputTranscription.text);
+      record.sequence.push(content.inputTranscription.finished ? 'inputFinished' : 'input');
+    }
     if (content.outputTranscription?.text) record.output.push(content.outputTranscription.text);
     for (const flag of ['interrupted', 'generationComplete', 'turnComplete']) {
-      if (content[flag]) record.flags.push(flag);
+      if (content[flag]) {
+        record.flags.push(flag);
+        record.sequence.push(flag);
+      }
     }
     if (content.turnComplete) return;
   }
@@ -86,6 +104,8 @@ function report(record, out) {
     output: record.output,
     flags: record.flags,
     first_audio: record.first_audio,
+    activity: record.activity,
+    sequence: record.sequence,
   };
 }
 

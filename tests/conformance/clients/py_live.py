@@ -22,7 +22,10 @@ Runs inside a google-genai virtualenv, configured only by the environment
   received, played from its arrival in real time, back ``delay`` seconds later at
   ``gain``; reports the turn (an echo that interrupts shows as ``interrupted``).
 
-Prints one JSON object with what the SDK handed back.
+Prints one JSON object with what the SDK handed back; a turn's record has the
+``voiceActivity`` reports (``activity``: type and audioOffset), what came in order
+(``sequence``: voice activity, transcriptions, flags) and how many messages the SDK did
+not know (``empty``: google-genai 1.20 turns voiceActivity into an empty message).
 """
 
 import asyncio
@@ -54,9 +57,17 @@ async def text(client, job):
 
 
 async def collect_turn(session, record):
-    """One receive() turn: audio bytes, transcripts and the flags seen."""
+    """One receive() turn: audio bytes, transcripts, the flags and voice activity seen,
+    and what came in order (``sequence``)."""
     async for message in session.receive():
         content = message.server_content
+        activity = getattr(message, "voice_activity", None)  # google-genai 2.x and later
+        if activity is not None:
+            kind = getattr(activity.voice_activity_type, "value", activity.voice_activity_type)
+            record["activity"].append([kind, activity.audio_offset])
+            record["sequence"].append(kind)
+        if not message.model_dump(exclude_none=True):
+            record["empty"] += 1  # a message this SDK does not know (1.20: voiceActivity)
         if message.data:
             if record["first_audio"] is None:
                 record["first_audio"] = time.perf_counter() - record["t0"]
@@ -69,6 +80,8 @@ async def collect_turn(session, record):
             timed(content.input_transcription, record["input_timed"])
         if content.output_transcription:
             timed(content.output_transcription, record["output_timed"])
+            finished = getattr(content.input_transcription, "finished", None)
+            record["sequence"].append("input_finished" if finished else "input")
         interim = getattr(content, "interim_input_transcription", None)  # SDK 2.x and later
         if interim is not None and interim.text:
             record["interim"].append([round(time.perf_counter() - record["t0"], 3),
@@ -80,6 +93,7 @@ async def collect_turn(session, record):
                      "waiting_for_input"):
             if getattr(content, flag, None):
                 record["flags"].append(flag)
+                record["sequence"].append(flag)
 
 
 def timed(transcription, into):
@@ -94,6 +108,7 @@ def timed(transcription, into):
 def new_record():
     return {"audio": b"", "input": [], "output": [], "flags": [], "first_audio": None,
             "input_at": None, "interim": [], "input_timed": [], "output_timed": [],
+            "activity": [], "sequence": [], "empty": 0,
             "t0": time.perf_counter()}
 
 
@@ -110,7 +125,8 @@ def report(record, out):
             "output": record["output"], "flags": record["flags"],
             "first_audio": record["first_audio"], "input_at": record["input_at"],
             "interim": record["interim"], "input_timed": record["input_timed"],
-            "output_timed": record["output_timed"]}
+            "output_timed": record["output_timed"], "activity": record["activity"],
+            "sequence": record["sequence"], "empty": record["empty"]}
 
 
 async def voice(client, job):

@@ -78,10 +78,10 @@ async def collect_turn(session, record):
             record["input"].append(content.input_transcription.text)
             record["input_at"] = record["input_at"] or time.perf_counter() - record["t0"]
             timed(content.input_transcription, record["input_timed"])
-        if content.output_transcription:
-            timed(content.output_transcription, record["output_timed"])
             finished = getattr(content.input_transcription, "finished", None)
             record["sequence"].append("input_finished" if finished else "input")
+        if content.output_transcription:
+            timed(content.output_transcription, record["output_timed"])
         interim = getattr(content, "interim_input_transcription", None)  # SDK 2.x and later
         if interim is not None and interim.text:
             record["interim"].append([round(time.perf_counter() - record["t0"], 3),

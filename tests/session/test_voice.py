@@ -397,6 +397,25 @@ def test_backchannel_does_not_interrupt_but_a_short_command_does() -> None:
     assert new.request.messages[-1].content == "Stop."
 
 
+def test_a_reply_that_ended_while_paused_completes_when_it_resumes() -> None:
+    """Found by the session fuzzer: the reply's last audio came, and its generation and
+    synthesis ended, while a barge-in check held it paused; "mm-hm" let it go on, the
+    held audio went out, and the turn never completed."""
+    c = vad_voice()
+    [start] = starts(c.client({"realtimeInput": {"text": "tell me a story"}}))
+    gid = start.generation_id
+    [piece] = of(Synthesize, c.delta(gid, "Once upon a time.") + c.finish(gid))
+    heard = speak(c, 0.0, 0.3, 0.95)  # over the reply: paused before its audio came
+    c.feed(SpeechSynthesized(gid, piece.piece_id, b"\x00\x00" * 4800))
+    assert sent(c.feed(SynthesisDrained(gid))) == []  # all there, held by the pause
+    heard += speak(c, 0.3, 0.1, 0.0)
+    [check] = checks(heard)
+    wire = sent(c.feed(TranscriptReady(check.turn_id, "Mm-hm.", end=check.end)))
+    assert any("modelTurn" in m.get("serverContent", {}) for m in wire)  # the held audio
+    assert wire[-2] == {"serverContent": {"generationComplete": True}}, wire
+    assert wire[-1]["serverContent"]["turnComplete"] is True, wire
+
+
 def test_a_click_resumes_at_once_without_a_check() -> None:
     c = vad_voice()
     gid = start_speaking(c)

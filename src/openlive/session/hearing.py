@@ -131,7 +131,7 @@ class Hearing:
             actions, interrupted = barge.on_words(event.turn_id, event.text,
                                                   responder.reply, now)
             if not interrupted:
-                return actions
+                return actions + responder.maybe_complete(now)  # resumed: maybe all sent
             # the user's words: where they started goes out before the interruption
             return [*self._activity.release_all(), *responder.interrupt("speech")]
         actions, signals = self._ears().on_transcript(event)
@@ -186,10 +186,13 @@ class Hearing:
             self._listening.expected = turn.language
 
     def _judge_barge_in(self, at: float, now: float) -> list[Action]:
-        return self._responder.barge.on_score(at, now, self._responder.reply,
-                                              speaking=self.speaking,
-                                              language=self._config.language,
-                                              expected=self.language)
+        actions = self._responder.barge.on_score(at, now, self._responder.reply,
+                                                 speaking=self.speaking,
+                                                 language=self._config.language,
+                                                 expected=self.language)
+        if actions:  # it resumed the reply (a click): what was held may have been the last
+            actions += self._responder.maybe_complete(now)
+        return actions
 
     def _transcription(self, text: str, start: float, end: float,
                        words: tuple[TimedWord, ...] = (), finished: bool | None = None
@@ -213,7 +216,8 @@ class Hearing:
         if kept or not text:
             self._activity.drop(turn.turn_id)  # not the user's turn: the client is not told
         if kept:  # "mm-hm" while the model speaks: it keeps the floor
-            return actions + resumed
+            # the rest of the reply went out as it resumed: that may have been all of it
+            return actions + resumed + responder.maybe_complete(now)
         if not text:
             # noise or silence: no turn to answer, but a function result may be waiting
             return actions + responder.drop_ahead() + responder.tell_pending_result()

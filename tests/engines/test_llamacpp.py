@@ -231,11 +231,16 @@ async def test_event_loop_stays_responsive_while_generating(model) -> None:
 
     long_prompt = ask("Summarise this: " + "The quick brown fox jumps over the lazy dog. " * 15)
     tick = asyncio.create_task(ticker())
+    started = time.perf_counter()
     await generate(model, long_prompt, max_tokens=24, temperature=0.0)
+    elapsed = time.perf_counter() - started
     running = False
     await tick
     assert len(gaps) > 20
-    assert max(gaps) < 0.05
+    # Blocking the loop shows as one gap as long as the prompt's evaluation (about half
+    # of the generation) or all of it; a busy machine (a CI run beside other jobs) adds
+    # gaps of up to ~0.1 s whoever runs, so the bound is relative, not 50 ms.
+    assert max(gaps) < 0.25 * elapsed, (max(gaps), elapsed)
 
 
 async def test_prefix_cache_makes_the_next_turn_fast(model) -> None:

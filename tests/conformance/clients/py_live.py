@@ -19,8 +19,9 @@ Runs inside a google-genai virtualenv, configured only by the environment
   sent back to back; reports the turnComplete/interrupted counts and how it ended.
 * ``{"mode": "speakerphone", "pcm": path, "rate": int, "delay": s, "gain": g}`` — asks a
   question, then the microphone hears the answer as a speakerphone plays it: the audio
-  received, played from its arrival in real time, back ``delay`` seconds later at
-  ``gain``; reports the turn (an echo that interrupts shows as ``interrupted``).
+  received, played in real time (silence while none has come: an underrun delays the
+  rest), back ``delay`` seconds later at ``gain``; reports the turn (an echo that
+  interrupts shows as ``interrupted``).
 
 Prints one JSON object with what the SDK handed back; a turn's record has the
 ``voiceActivity`` reports (``activity``: type and audioOffset), what came in order
@@ -200,24 +201,34 @@ async def speakerphone(client, job):
 
         async def microphone():
             await stream_audio(session, pcm, rate, 0.0)
-            # The loudspeaker plays the answer from its first byte on, in real time; the
-            # microphone hears it ``delay`` later, quieter (24 kHz, as it was received).
+            # A loudspeaker and a microphone, both running on the clock: every 100 ms the
+            # loudspeaker plays the next 100 ms of the answer it has received (silence
+            # while none is there: an underrun delays the rest, as a real player's
+            # buffer does), and the microphone hears what it played ``delay`` ago, at
+            # ``gain`` (24 kHz, as it was received).
             step = int(24000 * CHUNK_SECONDS) * 2
-            heard = 0  # bytes of the played answer the microphone has heard
+            speaker = bytearray(b"\0\0" * int(24000 * delay))  # played, ``delay`` early
+            played = 0  # bytes of the answer the loudspeaker has played
+            heard = 0  # bytes of the loudspeaker's output the microphone has heard
+            started = time.perf_counter()
             while True:
-                if record["first_audio"] is None:
-                    chunk = b"\0\0" * (step // 2)
+                if record["first_audio"] is not None:
+                    out = record["audio"][played:played + step]
+                    played += len(out)
+                    speaker += out.ljust(step, b"\0")
                 else:
-                    played = time.perf_counter() - record["t0"] - record["first_audio"]
-                    end = max(0, int((played - delay) * 24000)) * 2
-                    echo = record["audio"][heard:min(end, len(record["audio"]))]
-                    heard += len(echo)
-                    samples = [max(-32768, min(32767, int(v * gain))) for (v,) in
-                               struct.iter_unpack("<h", echo)]
-                    chunk = struct.pack(f"<{len(samples)}h", *samples).ljust(step, b"\0")
+                    speaker += b"\0" * step
+                echo = bytes(speaker[heard:heard + step])
+                heard += step
+                samples = [max(-32768, min(32767, int(v * gain))) for (v,) in
+                           struct.iter_unpack("<h", echo)]
                 await session.send_realtime_input(
-                    audio={"data": chunk, "mime_type": "audio/pcm;rate=24000"})
-                await asyncio.sleep(CHUNK_SECONDS)
+                    audio={"data": struct.pack(f"<{len(samples)}h", *samples),
+                           "mime_type": "audio/pcm;rate=24000"})
+                # paced by the clock, not by the sleeps: a late wake-up does not stretch
+                # the microphone's stream
+                wake = started + heard / 2 / 24000
+                await asyncio.sleep(max(0.0, wake - time.perf_counter()))
 
         talker = asyncio.create_task(microphone())
         await asyncio.wait_for(collect_turn(session, record), 120)

@@ -222,3 +222,18 @@ def test_a_turn_with_no_audio_in_it_still_ends() -> None:
     report.started(2, 2.0, held=True)
     assert report.ended(2, 2.0, heard=False) == []
     assert report.release_all() == []  # no words will ever decide it: dropped
+
+
+def test_reports_alternate_and_never_go_back_whatever_order_the_turns_end_in() -> None:
+    """Found by the session fuzzer: a turn ended by ``audioStreamEnd`` before the VAD
+    scored its last frames let the next turn's onset (0.448 s) come before the end just
+    reported (0.544 s), and a turn could report its end twice."""
+    report = VoiceActivityReport(enabled=True)
+    assert report.started(1, 0.32, held=False) == [SpeechActivity("ACTIVITY_START", 0.32)]
+    assert report.ended(1, 0.544) == [SpeechActivity("ACTIVITY_END", 0.544)]
+    assert report.ended(1, 0.6) == []  # already ended
+    assert report.started(2, 0.448, held=False) == [SpeechActivity("ACTIVITY_START", 0.544)]
+    # a held turn released while another is open: the open one ends first
+    report.started(3, 0.7, held=True)
+    assert report.release(3) == [SpeechActivity("ACTIVITY_END", 0.544),
+                                 SpeechActivity("ACTIVITY_START", 0.7)]

@@ -56,6 +56,8 @@ class VoiceActivityReport:
         self._enabled = enabled
         self._held: dict[int, _Held] = {}  # turns whose start waits for a verdict
         self._open: dict[int, float] = {}  # turns whose start went out (its offset), not their end
+        self._last = 0.0  # the offset of the latest report
+        self._active = False  # the latest report was a START
 
     def started(self, turn_id: int, onset: float, *, held: bool) -> list[SpeechActivity]:
         """User turn ``turn_id`` began at ``onset``; ``held``: over a reply (see above)."""
@@ -66,7 +68,7 @@ class VoiceActivityReport:
             return []
         out = self._release_through(turn_id)  # whatever was held before it, first
         self._open[turn_id] = onset
-        return [*out, SpeechActivity("ACTIVITY_START", onset)]
+        return [*out, *self._report("ACTIVITY_START", onset)]
 
     def ended(self, turn_id: int, end: float, *, heard: bool = True) -> list[SpeechActivity]:
         """User turn ``turn_id`` ended at ``end`` (where the silence began); ``heard`` is
@@ -81,7 +83,7 @@ class VoiceActivityReport:
         onset = self._open.pop(turn_id, None)
         if onset is None:
             return []
-        return [SpeechActivity("ACTIVITY_END", max(end, onset))]
+        return self._report("ACTIVITY_END", max(end, onset))
 
     def release(self, turn_id: int) -> list[SpeechActivity]:
         """Turn ``turn_id``'s speech is the user's: report it if it was held (its start,
@@ -102,9 +104,26 @@ class VoiceActivityReport:
         out: list[SpeechActivity] = []
         for earlier in sorted(t for t in self._held if t <= turn_id):
             held = self._held.pop(earlier)
-            out.append(SpeechActivity("ACTIVITY_START", held.onset))
+            out += self._report("ACTIVITY_START", held.onset)
             if held.end is None:
                 self._open[earlier] = held.onset
             else:
-                out.append(SpeechActivity("ACTIVITY_END", held.end))
+                out += self._report("ACTIVITY_END", held.end)
+        return out
+
+    def _report(self, kind: str, offset: float) -> list[SpeechActivity]:
+        """One report, kept in step with the ones before: STARTs and ENDs alternate and
+        offsets never go back, whatever order the turns' signals came in (a turn ended by
+        ``audioStreamEnd`` before the VAD scored its last frames, a held turn released
+        after a later one): a START while one is open first ends it, an END with none
+        open is left out, an offset before the latest is moved up to it."""
+        out: list[SpeechActivity] = []
+        starts = kind == "ACTIVITY_START"
+        if starts and self._active:
+            out.append(SpeechActivity("ACTIVITY_END", self._last))
+        elif not starts and not self._active:
+            return []
+        self._last = max(offset, self._last)
+        self._active = starts
+        out.append(SpeechActivity("ACTIVITY_START" if starts else "ACTIVITY_END", self._last))
         return out

@@ -176,7 +176,12 @@ def test_words_are_heard_while_the_user_still_speaks(real_server: Server, tmp_pa
     heard = [len(asked & set(words(text))) for text in early]
     assert heard[0] >= 3 and heard[-1] > heard[0], result
     assert "capital" in words(" ".join(result["input"])), result
-    assert "paris" in words(transcribe_24k(recognizer, out.read_bytes())), result
+    # the answer names Paris, and its audio says that answer: the long answer repeats
+    # the question first, and a CI run's checking recognizer heard its last words "is
+    # Paris" as "as pairs", so the audio is held to the answer's words as a whole
+    said = "".join(result["output"])
+    assert "paris" in words(said), result
+    assert sounds_like(said, transcribe_24k(recognizer, out.read_bytes())), result
 
 
 @pytest.mark.realmodel

@@ -164,7 +164,9 @@ class TestLlamaCpp:
         stream = model.stream(GenerationRequest(QUESTION, sampling, TOOLS))
         task = asyncio.create_task(anext(stream))  # the call is held: no event comes early
         try:
-            await asyncio.sleep(0.5)
+            # a call takes a dozen tokens or more (45 ms each here): 0.15 s in, it is being
+            # written and held (0.5 s was enough for the whole call from a cached prompt)
+            await asyncio.sleep(0.15)
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task

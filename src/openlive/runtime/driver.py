@@ -49,13 +49,9 @@ from openlive.session.actions import (
     RunServerTool,
     SaveSnapshot,
     ScoreEndOfTurn,
-    Send,
-    SetupAccepted,
-    SpeechActivity,
     StartGeneration,
     Synthesize,
     Transcribe,
-    TurnComplete,
     WakeAt,
 )
 from openlive.session.events import (
@@ -213,10 +209,10 @@ class SessionDriver:
 
     def _execute(self, actions: list[Action]) -> None:
         for action in actions:
+            if isinstance(action, OUTPUT_TYPES):  # the one list of what the client is told
+                self._send(action)
+                continue
             match action:
-                case (Send() | SetupAccepted() | PlayAudio() | PlaybackFlushed()
-                      | TurnComplete() | SpeechActivity()):
-                    self._send(action)
                 case StartGeneration():
                     self._start_generation(action)
                 case Prefill():
